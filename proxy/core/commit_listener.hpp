@@ -1,0 +1,23 @@
+#pragma once
+// The narrow interface between ingest (which commits to the store) and the hub (which
+// wakes sessions). Called on the store writer thread, after the transaction committed,
+// so anything a listener hands on is already durable. Implementations must not block.
+
+#include <map>
+#include <string>
+
+#include "core/cursor.hpp"
+#include "core/notification.hpp"
+
+namespace cutover {
+
+class commit_listener {
+ public:
+  virtual ~commit_listener() = default;
+  // New notifications of one committed batch, in id order.
+  virtual void on_committed(const notification_batch& added) = 0;
+  // Retention removed entries: topic -> newest removed id.
+  virtual void on_pruned(const std::map<std::string, stream_id>& marks) = 0;
+};
+
+}  // namespace cutover

@@ -1,0 +1,71 @@
+#pragma once
+// A stored notification (DESIGN §2) and its wire renderings. Immutable once shared:
+// every recipient holds the same std::shared_ptr<const notification>, and each wire
+// format is rendered at most once per notification, whoever asks first.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/cursor.hpp"
+
+namespace cutover {
+
+// Rendering slots; a transport picks one and renders into it lazily. Core knows the
+// slot numbers, not the formats (the legacy format lives in legacy_adapter/).
+enum class wire_slot : std::size_t { ws_frame = 0, legacy = 1, sse = 2, spare = 3 };
+
+struct notification {
+  stream_id id;
+  std::string topic;
+  std::string type;
+  std::string data;  // compact JSON text, validated at ingest
+
+  notification() = default;
+  notification(stream_id i, std::string t, std::string ty, std::string d)
+      : id(i), topic(std::move(t)), type(std::move(ty)), data(std::move(d)) {}
+  notification(const notification&) = delete;
+  notification& operator=(const notification&) = delete;
+
+  std::uint64_t legacy_id() const noexcept { return id.legacy_id(); }
+
+  // The rendering for `slot`, produced by `render(*this)` on first use. Thread-safe.
+  template <class Render>
+  const std::string& rendered(wire_slot slot, Render&& render) const {
+    auto i = static_cast<std::size_t>(slot);
+    std::call_once(slots_[i].once, [&] { slots_[i].text = render(*this); });
+    return slots_[i].text;
+  }
+
+  // Bytes this notification holds, for cache budgets (renderings included once made).
+  std::size_t footprint() const noexcept;
+
+ private:
+  struct render_slot {
+    std::once_flag once;
+    std::string text;
+  };
+  mutable std::array<render_slot, 4> slots_;
+};
+
+using notification_ptr = std::shared_ptr<const notification>;
+using notification_batch = std::vector<notification_ptr>;
+
+// The WebSocket notification object of DESIGN §5; also one NDJSON line of `cutover replay`.
+std::string render_notification_json(const notification& n);
+
+// `render_notification_json` already wrapped in an unmasked WebSocket text frame, so
+// every recipient writes the same bytes. json() gives the JSON part back.
+const std::string& ws_frame(const notification& n);
+std::string_view ws_frame_json(const notification& n);
+
+// Header of an unmasked, final WebSocket frame with `opcode` and `len` payload bytes.
+// Returns the header length (2, 4 or 10) written into `out`.
+std::size_t ws_frame_header(unsigned char opcode, std::uint64_t len, unsigned char out[10]) noexcept;
+std::string make_ws_frame(unsigned char opcode, std::string_view payload);
+
+}  // namespace cutover

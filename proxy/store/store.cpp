@@ -1,0 +1,377 @@
+#include "store/store.hpp"
+
+#include <algorithm>
+#include <queue>
+
+#include "core/json_text.hpp"
+#include "store/migrations.hpp"
+
+namespace cutover::store {
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+status configure(sqlite3* db, const open_options& opt, bool writer) {
+  sqlite3_busy_timeout(db, static_cast<int>(opt.busy_timeout.count()));
+  std::string pragmas = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;";
+  if (writer) pragmas = "PRAGMA journal_mode = WAL; " + pragmas;
+  else pragmas += "PRAGMA query_only = ON;";
+  return sql::exec(db, pragmas, "configure database");
+}
+
+result<sql::statement> prep(sqlite3* db, std::string_view text) { return sql::statement::prepare(db, text); }
+
+// Prepares every statement in `list`, stopping at the first failure.
+status prepare_all(sqlite3* db, std::initializer_list<std::pair<sql::statement*, std::string_view>> list) {
+  for (auto [slot, text] : list) {
+    auto s = prep(db, text);
+    if (!s) return s.err();
+    *slot = std::move(*s);
+  }
+  return ok_status();
+}
+
+stream_id id_of(std::int64_t ms, std::int64_t seq) {
+  return {static_cast<std::uint64_t>(ms), static_cast<std::uint64_t>(seq)};
+}
+
+std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+
+}  // namespace
+
+result<sql::db_handle> open_and_migrate(const std::string& path, const open_options& opt,
+                                        migrate_report* report) {
+  auto db = sql::open(path, sql::open_mode::create);
+  if (!db) return db.err();
+  // Refuse newer/foreign files before anything (even journal_mode) writes to them.
+  if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
+  if (auto st = configure(db->get(), opt, true); !st) return st.err();
+  auto r = migrate(db->get(), embedded_migrations());
+  if (!r) return r.err();
+  if (report) *report = *r;
+  return std::move(*db);
+}
+
+// ---- writer ----------------------------------------------------------------
+
+result<writer> writer::open(const std::string& path, const open_options& opt) {
+  auto db = open_and_migrate(path, opt);
+  if (!db) return db.err();
+  writer w;
+  w.db_ = std::move(*db);
+  sqlite3* d = w.db_.get();
+  auto st = prepare_all(d, {
+      {&w.insert_,
+       "INSERT INTO notifications (ms, seq, topic, type, data, idem_key, created_at) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"},
+      {&w.find_id_, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2"},
+      {&w.insert_dead_,
+       "INSERT INTO dead_letters (source, entry_id, raw, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&w.upsert_offset_,
+       "INSERT INTO ingest_offsets (stream, ms, seq, updated_at) VALUES (?1, ?2, ?3, ?4) "
+       "ON CONFLICT (stream) DO UPDATE SET ms = excluded.ms, seq = excluded.seq, updated_at = excluded.updated_at"},
+      {&w.bump_topic_,
+       "INSERT INTO topics (topic, count) VALUES (?1, ?2) "
+       "ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count"},
+      {&w.select_aged_,
+       "SELECT id, topic, ms, seq FROM notifications WHERE ms < ?1 ORDER BY ms, seq LIMIT ?2"},
+      {&w.select_over_, "SELECT topic, count FROM topics WHERE count > ?1 LIMIT 64"},
+      {&w.select_topic_oldest_,
+       "SELECT id, topic, ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT ?2"},
+      {&w.delete_row_, "DELETE FROM notifications WHERE id = ?1"},
+      {&w.mark_pruned_,
+       "INSERT INTO topics (topic, count, pruned_ms, pruned_seq) VALUES (?1, -?2, ?3, ?4) "
+       "ON CONFLICT (topic) DO UPDATE SET count = count - ?2, "
+       "pruned_ms = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?3 ELSE pruned_ms END, "
+       "pruned_seq = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?4 ELSE pruned_seq END"},
+  });
+  if (!st) return st.err();
+  return w;
+}
+
+result<append_outcome> writer::append(const append_batch& batch) {
+  sqlite3* d = db_.get();
+  auto tx = sql::transaction::begin(d);
+  if (!tx) return tx.err();
+  append_outcome out;
+  out.added.reserve(batch.entries.size());
+  const std::int64_t now = wall_ms();
+  std::map<std::string_view, std::int64_t> per_topic;
+  std::vector<dead_letter> collisions;
+
+  for (const auto& p : batch.entries) {
+    const auto& e = p.entry;
+    {
+      sql::scoped_reset r(insert_);
+      insert_.bind(1, i64(p.id.ms)).bind(2, i64(p.id.seq));
+      insert_.bind_static(3, e.topic).bind_static(4, e.type).bind_static(5, e.data);
+      if (e.key) insert_.bind_static(6, *e.key);
+      else insert_.bind_null(6);
+      insert_.bind(7, now);
+      if (insert_.step() != SQLITE_DONE) return sql::last_error(d, "insert notification " + p.id.str());
+    }
+    if (sqlite3_changes(d) == 1) {
+      ++per_topic[e.topic];
+      out.added.push_back(std::make_shared<const notification>(p.id, e.topic, e.type, e.data));
+      continue;
+    }
+    // Conflict: the same entry again, another entry with this id, or a repeated key.
+    sql::scoped_reset r(find_id_);
+    find_id_.bind(1, i64(p.id.ms)).bind(2, i64(p.id.seq));
+    int rc = find_id_.step();
+    if (rc == SQLITE_ROW) {
+      if (find_id_.text(0) == e.topic && find_id_.text(1) == e.type && find_id_.text(2) == e.data) {
+        ++out.duplicate_ids;
+      } else {
+        std::string raw = "{\"topic\":" + json_text::quoted(e.topic) + ",\"type\":" + json_text::quoted(e.type) +
+                          ",\"data\":" + e.data + "}";
+        collisions.push_back({std::string(p.source), p.id.str(), std::move(raw),
+                              "id " + p.id.str() + " is already used by a different entry (id collision)"});
+      }
+    } else if (rc == SQLITE_DONE) {
+      ++out.duplicate_keys;
+    } else {
+      return sql::last_error(d, "look up conflicting id " + p.id.str());
+    }
+  }
+
+  auto add_dead = [&](const dead_letter& dl) -> status {
+    sql::scoped_reset r(insert_dead_);
+    insert_dead_.bind_static(1, dl.source).bind_static(2, dl.entry_id);
+    insert_dead_.bind_static(3, dl.raw).bind_static(4, dl.reason).bind(5, now);
+    if (insert_dead_.step() != SQLITE_DONE) return sql::last_error(d, "insert dead letter");
+    ++out.dead_letters;
+    return ok_status();
+  };
+  for (const auto& dl : batch.dead)
+    if (auto st = add_dead(dl); !st) return st.err();
+  for (const auto& dl : collisions)
+    if (auto st = add_dead(dl); !st) return st.err();
+
+  for (const auto& [topic, n] : per_topic) {
+    sql::scoped_reset r(bump_topic_);
+    bump_topic_.bind_static(1, topic).bind(2, n);
+    if (bump_topic_.step() != SQLITE_DONE) return sql::last_error(d, "count topic");
+  }
+  for (const auto& o : batch.offsets) {
+    sql::scoped_reset r(upsert_offset_);
+    upsert_offset_.bind_static(1, o.stream).bind(2, i64(o.id.ms)).bind(3, i64(o.id.seq)).bind(4, now);
+    if (upsert_offset_.step() != SQLITE_DONE) return sql::last_error(d, "commit ingest offset");
+  }
+  if (auto st = tx->commit(); !st) return st.err();
+  return out;
+}
+
+result<prune_outcome> writer::prune_chunk(const prune_policy& policy, std::uint64_t now_ms) {
+  sqlite3* d = db_.get();
+  struct victim {
+    std::int64_t row;
+    std::string topic;
+    stream_id id;
+  };
+  std::vector<victim> victims;
+  auto collect = [&](sql::statement& s) -> status {
+    while (true) {
+      int rc = s.step();
+      if (rc == SQLITE_DONE) return ok_status();
+      if (rc != SQLITE_ROW) return sql::last_error(d, "select rows to prune");
+      victims.push_back({s.int64(0), std::string(s.text(1)), id_of(s.int64(2), s.int64(3))});
+    }
+  };
+  const auto chunk = static_cast<std::int64_t>(policy.chunk);
+  auto tx = sql::transaction::begin(d);
+  if (!tx) return tx.err();
+
+  if (policy.max_age) {
+    auto age = static_cast<std::uint64_t>(policy.max_age->count());
+    std::int64_t cutoff = now_ms > age ? i64(now_ms - age) : 0;
+    sql::scoped_reset r(select_aged_);
+    select_aged_.bind(1, cutoff).bind(2, chunk);
+    if (auto st = collect(select_aged_); !st) return st.err();
+  }
+  // A chunk is either all by age or all by count, so the two never pick one row twice.
+  bool count_more = false;
+  if (policy.max_per_topic && victims.empty()) {
+    std::vector<std::pair<std::string, std::int64_t>> over;
+    {
+      sql::scoped_reset r(select_over_);
+      select_over_.bind(1, *policy.max_per_topic);
+      int rc;
+      while ((rc = select_over_.step()) == SQLITE_ROW)
+        over.emplace_back(std::string(select_over_.text(0)), select_over_.int64(1));
+      if (rc != SQLITE_DONE) return sql::last_error(d, "select topics over their count");
+    }
+    for (const auto& [topic, count] : over) {
+      std::int64_t room = chunk - static_cast<std::int64_t>(victims.size());
+      std::int64_t excess = count - *policy.max_per_topic;
+      if (room <= 0 || excess > room) count_more = true;
+      if (room <= 0) break;
+      sql::scoped_reset r(select_topic_oldest_);
+      select_topic_oldest_.bind_static(1, topic).bind(2, std::min(room, excess));
+      if (auto st = collect(select_topic_oldest_); !st) return st.err();
+    }
+    if (over.size() >= 64) count_more = true;
+  }
+
+  prune_outcome out;
+  std::map<std::string, std::int64_t> removed_per_topic;
+  for (const auto& v : victims) {
+    sql::scoped_reset r(delete_row_);
+    delete_row_.bind(1, v.row);
+    if (delete_row_.step() != SQLITE_DONE) return sql::last_error(d, "delete pruned row");
+    ++removed_per_topic[v.topic];
+    auto [it, fresh] = out.marks.emplace(v.topic, v.id);
+    if (!fresh && it->second < v.id) it->second = v.id;
+  }
+  for (const auto& [topic, n] : removed_per_topic) {
+    const stream_id& m = out.marks[topic];
+    sql::scoped_reset r(mark_pruned_);
+    mark_pruned_.bind_static(1, topic).bind(2, n).bind(3, i64(m.ms)).bind(4, i64(m.seq));
+    if (mark_pruned_.step() != SQLITE_DONE) return sql::last_error(d, "record prune mark");
+  }
+  if (auto st = tx->commit(); !st) return st.err();
+  out.removed = victims.size();
+  out.more = count_more || static_cast<std::int64_t>(victims.size()) >= chunk;
+  return out;
+}
+
+// ---- reader ----------------------------------------------------------------
+
+result<reader> reader::open(const std::string& path, const open_options& opt) {
+  auto db = sql::open(path, sql::open_mode::existing);
+  if (!db) return db.err();
+  auto v = check_version(db->get(), embedded_migrations());
+  if (!v) return v.err();
+  if (*v != latest_version(embedded_migrations()))
+    return error{"database '" + path + "' is at schema version " + std::to_string(*v) + ", expected " +
+                 std::to_string(latest_version(embedded_migrations())) + "; run `cutover db migrate --db " +
+                 path + "`"};
+  if (auto st = configure(db->get(), opt, false); !st) return st.err();
+  reader r;
+  r.db_ = std::move(*db);
+  auto st = prepare_all(r.db_.get(), {
+      {&r.range_,
+       "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, ?3) "
+       "ORDER BY ms, seq LIMIT ?4"},
+      {&r.range_until_,
+       "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, ?3) "
+       "AND (ms, seq) <= (?5, ?6) ORDER BY ms, seq LIMIT ?4"},
+      {&r.head_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1"},
+      {&r.oldest_, "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
+  });
+  if (!st) return st.err();
+  return r;
+}
+
+result<notification_batch> reader::read_after(std::span<const std::string> topics, stream_id after,
+                                              std::size_t limit, std::optional<stream_id> until) {
+  sqlite3* d = db_.get();
+  notification_batch all;
+  if (limit == 0 || topics.empty()) return all;
+  // A read transaction so every topic is read from one snapshot.
+  auto tx = sql::transaction::begin(d, false);
+  if (!tx) return tx.err();
+  auto clamp = [](std::uint64_t v) { return i64(std::min(v, stream_id::kSeqTail)); };
+  std::vector<notification_batch> per_topic;
+  per_topic.reserve(topics.size());
+  for (const auto& topic : topics) {
+    sql::statement& s = until ? range_until_ : range_;
+    sql::scoped_reset r(s);
+    s.bind_static(1, topic).bind(2, clamp(after.ms)).bind(3, clamp(after.seq)).bind(4, i64(limit));
+    if (until) s.bind(5, clamp(until->ms)).bind(6, clamp(until->seq));
+    notification_batch rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      rows.push_back(std::make_shared<const notification>(id_of(s.int64(0), s.int64(1)), topic,
+                                                          std::string(s.text(2)), std::string(s.text(3))));
+    if (rc != SQLITE_DONE) return sql::last_error(d, "read notifications of topic");
+    per_topic.push_back(std::move(rows));
+  }
+  if (per_topic.size() == 1) return std::move(per_topic.front());
+  // k-way merge by id; topics are few (the user's own plus shared ones).
+  std::vector<std::size_t> pos(per_topic.size(), 0);
+  while (all.size() < limit) {
+    std::size_t best = per_topic.size();
+    for (std::size_t i = 0; i < per_topic.size(); ++i) {
+      if (pos[i] >= per_topic[i].size()) continue;
+      if (best == per_topic.size() || per_topic[i][pos[i]]->id < per_topic[best][pos[best]]->id) best = i;
+    }
+    if (best == per_topic.size()) break;
+    all.push_back(std::move(per_topic[best][pos[best]++]));
+  }
+  return all;
+}
+
+result<std::optional<stream_id>> reader::head() {
+  sql::scoped_reset r(head_);
+  int rc = head_.step();
+  if (rc == SQLITE_DONE) return std::optional<stream_id>();
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read head");
+  return std::optional<stream_id>(id_of(head_.int64(0), head_.int64(1)));
+}
+
+result<std::optional<stream_id>> reader::oldest(const std::string& topic) {
+  sql::scoped_reset r(oldest_);
+  oldest_.bind_static(1, topic);
+  int rc = oldest_.step();
+  if (rc == SQLITE_DONE) return std::optional<stream_id>();
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read oldest");
+  return std::optional<stream_id>(id_of(oldest_.int64(0), oldest_.int64(1)));
+}
+
+result<std::map<std::string, stream_id>> reader::prune_marks() {
+  auto s = prep(db_.get(), "SELECT topic, pruned_ms, pruned_seq FROM topics WHERE pruned_ms IS NOT NULL");
+  if (!s) return s.err();
+  std::map<std::string, stream_id> marks;
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW) marks.emplace(std::string(s->text(0)), id_of(s->int64(1), s->int64(2)));
+  if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read prune marks");
+  return marks;
+}
+
+result<std::optional<stream_id>> reader::offset(const std::string& stream) {
+  auto s = prep(db_.get(), "SELECT ms, seq FROM ingest_offsets WHERE stream = ?1");
+  if (!s) return s.err();
+  s->bind_static(1, stream);
+  int rc = s->step();
+  if (rc == SQLITE_DONE) return std::optional<stream_id>();
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read ingest offset");
+  return std::optional<stream_id>(id_of(s->int64(0), s->int64(1)));
+}
+
+result<store_status> reader::status() {
+  sqlite3* d = db_.get();
+  auto tx = sql::transaction::begin(d, false);
+  if (!tx) return tx.err();
+  store_status st;
+  auto v = sql::pragma_int(d, "user_version");
+  if (!v) return v.err();
+  st.schema_version = static_cast<int>(*v);
+  auto count = [&](const char* q, std::int64_t& out) -> cutover::status {
+    auto s = prep(d, q);
+    if (!s) return s.err();
+    if (s->step() != SQLITE_ROW) return sql::last_error(d, q);
+    out = s->int64(0);
+    return ok_status();
+  };
+  if (auto c = count("SELECT count(*) FROM notifications", st.notifications); !c) return c.err();
+  if (auto c = count("SELECT count(*) FROM topics WHERE count > 0", st.topics); !c) return c.err();
+  if (auto c = count("SELECT count(*) FROM dead_letters", st.dead_letters); !c) return c.err();
+  auto first = prep(d, "SELECT ms, seq FROM notifications ORDER BY ms, seq LIMIT 1");
+  if (!first) return first.err();
+  if (first->step() == SQLITE_ROW) st.oldest = id_of(first->int64(0), first->int64(1));
+  auto h = head();
+  if (!h) return h.err();
+  st.newest = *h;
+  auto offs = prep(d, "SELECT stream, ms, seq FROM ingest_offsets ORDER BY stream");
+  if (!offs) return offs.err();
+  while (offs->step() == SQLITE_ROW)
+    st.offsets.push_back({std::string(offs->text(0)), id_of(offs->int64(1), offs->int64(2))});
+  return st;
+}
+
+}  // namespace cutover::store

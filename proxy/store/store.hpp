@@ -1,0 +1,133 @@
+#pragma once
+// The notification store (DESIGN §10): SQLite in WAL mode. One `writer` (one thread
+// owns it) appends batches and prunes; any number of `reader`s, each on its own
+// connection and used by one thread at a time, answer range reads. Data-plane calls
+// return result<> values and never throw.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/cursor.hpp"
+#include "core/entry.hpp"
+#include "core/notification.hpp"
+#include "core/result.hpp"
+#include "store/migrations.hpp"
+#include "store/sqlite.hpp"
+
+namespace cutover::store {
+
+struct open_options {
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+// Opens (creating if needed) and migrates the store at `path`: WAL, synchronous=NORMAL,
+// busy_timeout, application_id. Control plane: used at start and by `cutover db`.
+result<sql::db_handle> open_and_migrate(const std::string& path, const open_options& opt = {},
+                                        migrate_report* report = nullptr);
+
+// One entry to append, already decoded and given its id.
+struct pending_entry {
+  stream_id id;
+  decoded_entry entry;
+  std::string_view source;  // stream key or channel, for dead letters; must outlive append()
+};
+
+struct dead_letter {
+  std::string source;    // stream key or pub/sub channel
+  std::string entry_id;  // stream id, or empty for pub/sub
+  std::string raw;       // the entry's fields as JSON
+  std::string reason;
+};
+
+struct stream_offset {
+  std::string stream;
+  stream_id id;
+};
+
+struct append_batch {
+  std::vector<pending_entry> entries;  // in id order
+  std::vector<dead_letter> dead;
+  std::vector<stream_offset> offsets;  // committed with the entries, atomically
+};
+
+struct append_outcome {
+  notification_batch added;       // what was new, in id order
+  std::size_t duplicate_ids = 0;  // same id and same content as a stored entry
+  std::size_t duplicate_keys = 0; // idempotency key already stored
+  std::size_t dead_letters = 0;   // including id collisions found while appending
+};
+
+struct prune_policy {
+  std::optional<std::chrono::milliseconds> max_age;  // by the stream id's time
+  std::optional<std::int64_t> max_per_topic;
+  std::size_t chunk = 1000;  // rows per transaction, so no write lock is held long
+};
+
+struct prune_outcome {
+  std::size_t removed = 0;
+  bool more = false;                          // another chunk is due
+  std::map<std::string, stream_id> marks;     // topic -> newest removed id (this chunk)
+};
+
+class writer {
+ public:
+  static result<writer> open(const std::string& path, const open_options& opt = {});
+
+  // Appends a batch in one transaction (entries, dead letters, offsets). Deduplicates on
+  // id and idempotency key; an id already used by different content is a dead letter.
+  // On error nothing of the batch is committed.
+  result<append_outcome> append(const append_batch& batch);
+
+  // Removes one chunk of expired rows (by age, then by count per topic).
+  result<prune_outcome> prune_chunk(const prune_policy& policy, std::uint64_t now_ms);
+
+  sqlite3* db() const noexcept { return db_.get(); }
+
+ private:
+  sql::db_handle db_;
+  sql::statement insert_, find_id_, insert_dead_, upsert_offset_, bump_topic_;
+  sql::statement select_aged_, select_over_, select_topic_oldest_, delete_row_, mark_pruned_;
+};
+
+struct store_status {
+  int schema_version = 0;
+  std::int64_t notifications = 0;
+  std::int64_t topics = 0;
+  std::int64_t dead_letters = 0;
+  std::optional<stream_id> oldest, newest;
+  std::vector<stream_offset> offsets;
+};
+
+class reader {
+ public:
+  static result<reader> open(const std::string& path, const open_options& opt = {});
+
+  // Entries of `topics` with id strictly after `after`, merged in id order, at most
+  // `limit`. Optionally stops at `until` (inclusive).
+  result<notification_batch> read_after(std::span<const std::string> topics, stream_id after,
+                                        std::size_t limit,
+                                        std::optional<stream_id> until = std::nullopt);
+
+  // Newest stored id, if any.
+  result<std::optional<stream_id>> head();
+  // Oldest retained id of `topic`, if any.
+  result<std::optional<stream_id>> oldest(const std::string& topic);
+  // Topic -> newest id removed by retention.
+  result<std::map<std::string, stream_id>> prune_marks();
+  // Last committed id per stream key.
+  result<std::optional<stream_id>> offset(const std::string& stream);
+  result<store_status> status();
+
+  sqlite3* db() const noexcept { return db_.get(); }
+
+ private:
+  sql::db_handle db_;
+  sql::statement range_, range_until_, head_, oldest_;
+};
+
+}  // namespace cutover::store

@@ -1,0 +1,137 @@
+// The `cutover` binary as an operator uses it: exit codes, one-line errors, golden output.
+
+#include <gtest/gtest.h>
+
+#include "store/store.hpp"
+#include "subprocess.hpp"
+#include "test_util.hpp"
+
+namespace cutover {
+namespace {
+using testing::subprocess;
+using namespace std::chrono_literals;
+
+struct run_result {
+  int code;
+  std::string out;
+};
+
+run_result run(std::vector<std::string> args) {
+  args.insert(args.begin(), CUTOVER_BIN);
+  auto p = subprocess::spawn(args);
+  auto code = p->wait_exit(30s);
+  EXPECT_TRUE(code) << "timed out: " << p->output();
+  // The reader thread may still be collecting the last bytes; it finishes at EOF.
+  p->wait_for_line("\x01never", 5s);
+  return {code.value_or(-1), p->output()};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.file("fixture.db");
+    auto w = store::writer::open(db_);
+    ASSERT_TRUE(w) << w.err().message;
+    store::append_batch b;
+    b.entries = {unit::entry(1700000000000, 0, "user:1", R"({"task":1,"ok":true})", "task.completed"),
+                 unit::entry(1700000000000, 1, "all", R"("maintenance at 5")", "notice"),
+                 unit::entry(1700000000001, 0, "user:2", R"({"task":2})", "task.completed"),
+                 unit::entry(1700000000002, 0, "user:1", R"({"q":"a \"b\""})", "task.failed")};
+    ASSERT_TRUE(w->append(b));
+  }
+  unit::scratch_dir dir_;
+  std::string db_;
+};
+
+TEST_F(Cli, ReplayNdjsonMatchesGolden) {
+  auto r = run({"replay", "--db", db_, "--user", "1"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1.ndjson"));
+}
+
+TEST_F(Cli, ReplayJsonIsAnArrayOfTheSameObjects) {
+  auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--format", "json"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1_all.json"));
+}
+
+TEST_F(Cli, ReplaySinceUntilLimit) {
+  auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--since", "1700000000000-0",
+                "--until", "1700000000002-0", "--limit", "1"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find(R"("id":"1700000000000-1")"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
+}
+
+TEST_F(Cli, ReplayTable) {
+  auto r = run({"replay", "--db", db_, "--user", "2", "--format", "table"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("ID"), std::string::npos);
+  EXPECT_NE(r.out.find("1700000000001-0"), std::string::npos);
+  EXPECT_NE(r.out.find("2023-11-14T22:13:20.001Z"), std::string::npos);
+}
+
+TEST_F(Cli, UsageErrorsExit2WithOneLine) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"replay", "--db", "x"},                                // neither --topic nor --user
+           {"replay", "--db", "x", "--user", "1", "--since", "abc"},
+           {"replay", "--user", "1", "--format", "xml"},
+           {"replay", "--user", "1", "--topic", "all"},
+           {"nosuchcommand"},
+           {}}) {
+    auto r = run(args);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_EQ(r.out.rfind("cutover: ", 0), 0u) << r.out;
+  }
+}
+
+TEST_F(Cli, RuntimeErrorsExit1WithOneLine) {
+  auto r = run({"replay", "--db", dir_.file("missing.db"), "--user", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find("no store at"), std::string::npos);
+}
+
+TEST_F(Cli, DbStatusOnFreshPathReportsVersion1) {
+  auto path = dir_.file("sub/dir/fresh.db");
+  auto r = run({"db", "status", "--db", path});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("schema version: 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("notifications: 0"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, DbStatusCountsAndIds) {
+  auto r = run({"db", "status", "--db", db_});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("notifications: 4 in 3 topics"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("oldest: 1700000000000-0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("newest: 1700000000002-0"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, DbMigrateIsIdempotentAndRefusesNewer) {
+  auto path = dir_.file("m.db");
+  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 1"), std::string::npos);
+  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("up to date"), std::string::npos);
+  {
+    auto db = store::sql::open(path, store::sql::open_mode::existing);
+    ASSERT_TRUE(store::sql::exec(db->get(), "PRAGMA user_version = 7", "bump"));
+  }
+  std::string before = unit::slurp(path);
+  auto r = run({"db", "migrate", "--db", path});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("newer than this binary"), std::string::npos) << r.out;
+  EXPECT_EQ(unit::slurp(path), before);
+}
+
+TEST_F(Cli, HelpOnEverySubcommand) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"db", "--help"}, {"db", "migrate", "--help"}, {"db", "status", "--help"}, {"replay", "--help"}}) {
+    auto r = run(args);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("Usage:"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace cutover

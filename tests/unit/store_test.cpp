@@ -1,0 +1,218 @@
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace cutover::store {
+namespace {
+using unit::entry;
+using unit::scratch_dir;
+
+std::vector<std::string> ids(const notification_batch& b) {
+  std::vector<std::string> out;
+  for (const auto& n : b) out.push_back(n->id.str());
+  return out;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto w = writer::open(dir_.file("s.db"));
+    ASSERT_TRUE(w) << w.err().message;
+    writer_.emplace(std::move(*w));
+    auto r = reader::open(dir_.file("s.db"));
+    ASSERT_TRUE(r) << r.err().message;
+    reader_.emplace(std::move(*r));
+  }
+  append_outcome append(std::vector<pending_entry> e, std::vector<stream_offset> offsets = {}) {
+    append_batch b;
+    b.entries = std::move(e);
+    b.offsets = std::move(offsets);
+    auto r = writer_->append(b);
+    EXPECT_TRUE(r) << r.err().message;
+    return r ? std::move(*r) : append_outcome{};
+  }
+  notification_batch read(std::vector<std::string> topics, stream_id after, std::size_t limit = 100) {
+    auto r = reader_->read_after(topics, after, limit);
+    EXPECT_TRUE(r) << r.err().message;
+    return r ? *r : notification_batch{};
+  }
+  scratch_dir dir_;
+  std::optional<writer> writer_;
+  std::optional<reader> reader_;
+};
+
+TEST_F(StoreTest, AppendReturnsNewEntriesAndCommitsOffset) {
+  auto out = append({entry(1, 0, "user:1", R"({"a":1})"), entry(2, 0, "user:2")}, {{"cutover:notifications", {2, 0}}});
+  EXPECT_EQ(ids(out.added), (std::vector<std::string>{"1-0", "2-0"}));
+  EXPECT_EQ(out.added[0]->data, R"({"a":1})");
+  auto off = reader_->offset("cutover:notifications");
+  ASSERT_TRUE(off && *off);
+  EXPECT_EQ(**off, (stream_id{2, 0}));
+}
+
+TEST_F(StoreTest, DedupesByIdAndByKey) {
+  append({entry(1, 0, "user:1", "1", "t", "k1")});
+  auto out = append({entry(1, 0, "user:1", "1", "t", "k1"),   // same entry again
+                     entry(2, 0, "user:1", "2", "t", "k1"),   // same key, new id
+                     entry(3, 0, "user:1", "3", "t", "k2")});
+  EXPECT_EQ(ids(out.added), (std::vector<std::string>{"3-0"}));
+  EXPECT_EQ(out.duplicate_ids, 1u);
+  EXPECT_EQ(out.duplicate_keys, 1u);
+  EXPECT_EQ(out.dead_letters, 0u);
+  EXPECT_EQ(ids(read({"user:1"}, {})), (std::vector<std::string>{"1-0", "3-0"}));
+}
+
+TEST_F(StoreTest, IdCollisionWithDifferentContentIsADeadLetter) {
+  append({entry(1, 0, "user:1", "1")});
+  auto out = append({entry(1, 0, "user:2", "2")});
+  EXPECT_TRUE(out.added.empty());
+  EXPECT_EQ(out.dead_letters, 1u);
+  auto st = reader_->status();
+  EXPECT_EQ(st->dead_letters, 1);
+  EXPECT_EQ(st->notifications, 1);
+}
+
+TEST_F(StoreTest, DeadLettersStoredWithReason) {
+  append_batch b;
+  b.dead.push_back({"cutover:notifications", "5-0", R"({"data":"x"})", "missing field 'topic'"});
+  b.offsets.push_back({"cutover:notifications", {5, 0}});
+  auto r = writer_->append(b);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dead_letters, 1u);
+  auto s = sql::statement::prepare(reader_->db(), "SELECT source, entry_id, raw, reason FROM dead_letters");
+  ASSERT_EQ(s->step(), SQLITE_ROW);
+  EXPECT_EQ(s->text(1), "5-0");
+  EXPECT_EQ(s->text(3), "missing field 'topic'");
+  EXPECT_EQ(**reader_->offset("cutover:notifications"), (stream_id{5, 0}));
+}
+
+TEST_F(StoreTest, MultiTopicReadMergesInIdOrder) {
+  append({entry(1, 0, "user:1"), entry(1, 1, "all"), entry(2, 0, "user:2"), entry(3, 0, "all"),
+          entry(3, 1, "user:1"), entry(4, 0, "user:1")});
+  EXPECT_EQ(ids(read({"user:1", "all"}, {})), (std::vector<std::string>{"1-0", "1-1", "3-0", "3-1", "4-0"}));
+  EXPECT_EQ(ids(read({"all", "user:1"}, {}, 3)), (std::vector<std::string>{"1-0", "1-1", "3-0"}));
+}
+
+TEST_F(StoreTest, RangeIsExclusiveOfSinceAndHonoursLimitAndUntil) {
+  append({entry(1, 0, "t"), entry(1, 1, "t"), entry(1, 2, "t"), entry(2, 0, "t")});
+  EXPECT_EQ(ids(read({"t"}, {1, 1})), (std::vector<std::string>{"1-2", "2-0"}));
+  EXPECT_EQ(ids(read({"t"}, {1, 0}, 1)), (std::vector<std::string>{"1-1"}));
+  EXPECT_TRUE(read({"t"}, {2, 0}).empty());
+  EXPECT_TRUE(read({"t"}, {9, 0}).empty());  // ahead of head: nothing yet
+  // The legacy tail position is after the whole millisecond.
+  EXPECT_EQ(ids(read({"t"}, stream_id::from_legacy(1 * 1024 + 1023))), (std::vector<std::string>{"2-0"}));
+  auto until = reader_->read_after(std::vector<std::string>{"t"}, {}, 100, stream_id{1, 1});
+  EXPECT_EQ(ids(*until), (std::vector<std::string>{"1-0", "1-1"}));
+}
+
+TEST_F(StoreTest, HeadAndOldest) {
+  EXPECT_FALSE(*reader_->head());
+  append({entry(5, 0, "a"), entry(6, 0, "b"), entry(7, 3, "a")});
+  EXPECT_EQ(**reader_->head(), (stream_id{7, 3}));
+  EXPECT_EQ(**reader_->oldest("a"), (stream_id{5, 0}));
+  EXPECT_EQ(**reader_->oldest("b"), (stream_id{6, 0}));
+  EXPECT_FALSE(*reader_->oldest("c"));
+}
+
+TEST_F(StoreTest, RetentionByAgeInChunksRecordsMarks) {
+  std::vector<pending_entry> e;
+  for (std::uint64_t i = 0; i < 25; ++i) e.push_back(entry(1000 + i, 0, i % 2 ? "odd" : "even"));
+  e.push_back(entry(5000, 0, "even"));
+  append(e);
+  prune_policy p;
+  p.max_age = std::chrono::milliseconds(1000);
+  p.chunk = 10;
+  std::size_t removed = 0, chunks = 0;
+  std::map<std::string, stream_id> marks;
+  while (true) {
+    auto r = writer_->prune_chunk(p, /*now_ms=*/2025);  // cutoff 1025: ids 1000..1024 go
+    ASSERT_TRUE(r) << r.err().message;
+    removed += r->removed;
+    ++chunks;
+    for (auto& [t, id] : r->marks) marks[t] = std::max(marks[t], id);
+    EXPECT_LE(r->removed, 10u);
+    if (!r->more) break;
+  }
+  EXPECT_EQ(removed, 25u);
+  EXPECT_GE(chunks, 3u);
+  EXPECT_EQ(marks["even"], (stream_id{1024, 0}));
+  EXPECT_EQ(marks["odd"], (stream_id{1023, 0}));
+  EXPECT_EQ(ids(read({"even", "odd"}, {})), (std::vector<std::string>{"5000-0"}));
+  auto stored = reader_->prune_marks();
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->at("even"), (stream_id{1024, 0}));
+  EXPECT_EQ(reader_->status()->topics, 1);
+}
+
+TEST_F(StoreTest, RetentionByCountPerTopic) {
+  std::vector<pending_entry> e;
+  for (std::uint64_t i = 1; i <= 30; ++i) e.push_back(entry(i, 0, "busy"));
+  e.push_back(entry(31, 0, "quiet"));
+  append(e);
+  prune_policy p;
+  p.max_per_topic = 5;
+  p.chunk = 10;
+  while (true) {
+    auto r = writer_->prune_chunk(p, 0);
+    ASSERT_TRUE(r) << r.err().message;
+    if (!r->more) break;
+  }
+  EXPECT_EQ(ids(read({"busy"}, {})), (std::vector<std::string>{"26-0", "27-0", "28-0", "29-0", "30-0"}));
+  EXPECT_EQ(ids(read({"quiet"}, {})), (std::vector<std::string>{"31-0"}));
+  EXPECT_EQ(reader_->prune_marks()->at("busy"), (stream_id{25, 0}));
+  // Counts stay right as new rows arrive after pruning.
+  append({entry(40, 0, "busy")});
+  auto r = writer_->prune_chunk(p, 0);
+  EXPECT_EQ(r->removed, 1u);
+  EXPECT_EQ(ids(read({"busy"}, {})), (std::vector<std::string>{"27-0", "28-0", "29-0", "30-0", "40-0"}));
+}
+
+TEST_F(StoreTest, ConcurrentReaderSeesConsistentPrefixes) {
+  constexpr std::uint64_t kBatches = 200, kPerBatch = 50;
+  std::atomic<bool> done{false};
+  std::thread w([&] {
+    for (std::uint64_t b = 0; b < kBatches; ++b) {
+      std::vector<pending_entry> e;
+      for (std::uint64_t i = 0; i < kPerBatch; ++i) e.push_back(entry(b + 1, i, i % 3 ? "a" : "b"));
+      append(e);
+    }
+    done = true;
+  });
+  std::size_t reads = 0, max_seen = 0;
+  while (!done || reads == 0) {
+    auto r = reader_->read_after(std::vector<std::string>{"a", "b"}, {}, 1'000'000);
+    ASSERT_TRUE(r) << r.err().message;
+    // A snapshot holds whole batches, in strictly increasing id order.
+    ASSERT_EQ(r->size() % kPerBatch, 0u);
+    for (std::size_t i = 1; i < r->size(); ++i) ASSERT_LT((*r)[i - 1]->id, (*r)[i]->id);
+    ASSERT_GE(r->size(), max_seen);
+    max_seen = r->size();
+    ++reads;
+  }
+  w.join();
+  EXPECT_EQ(read({"a", "b"}, {}, 1'000'000).size(), kBatches * kPerBatch);
+  EXPECT_GT(reads, 1u);
+}
+
+TEST_F(StoreTest, FailedBatchCommitsNothing) {
+  // A NOT NULL violation mid-batch (forced through a raw statement) must roll back all of it.
+  append({entry(1, 0, "t")});
+  ASSERT_TRUE(sql::exec(writer_->db(), "CREATE TRIGGER boom BEFORE INSERT ON notifications WHEN NEW.ms = 3 "
+                                       "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END;", "trigger"));
+  append_batch b;
+  b.entries = {entry(2, 0, "t"), entry(3, 0, "t")};
+  b.offsets = {{"s", {3, 0}}};
+  auto r = writer_->append(b);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("disk full (simulated)"), std::string::npos);
+  EXPECT_EQ(ids(read({"t"}, {})), (std::vector<std::string>{"1-0"}));
+  EXPECT_FALSE(*reader_->offset("s"));
+}
+
+}  // namespace
+}  // namespace cutover::store

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Newcomer entry point (README): installs what is missing, builds, and either runs the
+# main job or the whole test suite. Idempotent; quiet when everything is present.
+#
+#   tools/dev.sh run    install, build (release), start redis-server if none answers, cutover serve
+#   tools/dev.sh test   install, build (dev preset: warnings are errors), run all tests
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+packages=(g++ make cmake pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+          libhiredis-dev libsqlite3-dev libcpp-httplib-dev libcli11-dev googletest libgtest-dev
+          libssl-dev redis-server redis-tools sqlite3 curl)
+
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing ${missing[*]}" >&2
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  local preset=$1
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+}
+
+case "${1:-}" in
+  run)
+    install_missing
+    build release
+    mkdir -p var
+    exec tools/run-local.sh
+    ;;
+  test)
+    install_missing
+    build dev
+    ctest --preset dev
+    ;;
+  *)
+    echo "usage: tools/dev.sh run|test" >&2
+    exit 2
+    ;;
+esac
