@@ -7,9 +7,9 @@
 namespace cutover {
 
 std::size_t notification::footprint() const noexcept {
-  std::size_t n = sizeof(notification) + topic.capacity() + type.capacity() + data.capacity();
-  for (const auto& s : slots_) n += s.text.capacity();
-  return n;
+  // A stable estimate (renderings appear lazily): the fields, plus room for about two
+  // renderings of data with their framing, so cache budgets hold once they exist.
+  return sizeof(notification) + topic.size() + type.size() + 3 * data.size() + 384;
 }
 
 std::string render_notification_json(const notification& n) {

@@ -41,7 +41,8 @@ struct notification {
     return slots_[i].text;
   }
 
-  // Bytes this notification holds, for cache budgets (renderings included once made).
+  // Estimated bytes this notification holds with its renderings, for cache budgets;
+  // stable over its lifetime.
   std::size_t footprint() const noexcept;
 
  private:

@@ -1,0 +1,74 @@
+#pragma once
+// What every connection on every I/O thread shares: the options, the hub, the store
+// reader pool, auth, rollout, and the routes the app plugged in. Built once by `server`
+// before the first connection, read-only afterwards (except the atomics it points to).
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/hub.hpp"
+#include "net/auth.hpp"
+#include "net/metrics.hpp"
+#include "net/rollout.hpp"
+#include "store/reader_pool.hpp"
+
+namespace cutover::net {
+
+class route;
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned threads = 0;  // 0: the CPUs this process may run on
+  std::string ws_path = "/v1/ws";
+  std::string poll_path = "/api/notifications/poll";
+  std::vector<std::string> shared_topics;
+
+  std::chrono::milliseconds poll_timeout{std::chrono::seconds(30)};
+  std::size_t poll_batch = 100;
+  std::size_t max_connections = 18000;
+  std::size_t max_waiting_polls = 10000;
+
+  std::size_t ws_queue_bytes = 256 * 1024;
+  std::chrono::milliseconds stall_timeout{std::chrono::seconds(30)};
+  std::size_t max_ws_message = 64 * 1024;
+  std::chrono::milliseconds ws_ping_interval{std::chrono::seconds(25)};
+  std::chrono::milliseconds ws_silence_timeout{std::chrono::seconds(60)};
+
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
+
+  std::size_t fetch_page = 256;  // entries per catch-up read
+  std::chrono::milliseconds shutdown_grace{std::chrono::milliseconds(1500)};
+};
+
+// Topics one identity reads: user:<id> first, then the shared topics.
+using topic_list = std::shared_ptr<const std::vector<std::string>>;
+
+struct readiness {
+  bool ready = true;
+  std::string detail;  // JSON object text
+};
+
+struct server_context {
+  server_options opt;
+  hub* hub_ = nullptr;
+  store::reader_pool* readers = nullptr;
+  std::unique_ptr<authenticator> auth;
+  std::unique_ptr<rollout_policy> rollout;
+  std::map<std::string, route*> routes;                 // exact path -> route (GET)
+  std::function<readiness()> ready;                     // /readyz
+  std::function<std::string()> extra_metrics;           // appended to /metrics (ingest, store)
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  topic_list topics_for(const std::string& user) const;
+};
+
+}  // namespace cutover::net

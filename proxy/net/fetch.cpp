@@ -1,0 +1,64 @@
+#include "net/fetch.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace cutover::net {
+
+std::optional<fetch_result> fetch_from_memory(shard& sh, const topic_list& topics, stream_id after,
+                                              std::size_t limit) {
+  auto& m = global_metrics();
+  auto hit = sh.ctx().hub_->fetch(*topics, after, limit);
+  if (!hit) {
+    m.cache_misses.add();
+    return std::nullopt;
+  }
+  m.cache_hits.add();
+  fetch_result r;
+  r.entries = std::move(*hit);
+  return r;
+}
+
+void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std::size_t limit,
+                      std::function<void(fetch_result)> done) {
+  hub* h = sh.ctx().hub_;
+  // Shared so the refusal path below can still answer; moved to the I/O thread with the
+  // result, so whatever it keeps alive (the session) is released there, never here.
+  auto cb = std::make_shared<std::function<void(fetch_result)>>(std::move(done));
+  auto job = [&sh, h, topics, after, limit, cb](store::reader& rd) mutable {
+    auto started = clock::now();
+    fetch_result r;
+    if (h->expired(*topics, after)) {
+      r.expired = true;
+      auto marks = rd.prune_marks();
+      for (const auto& t : *topics) {
+        if (!marks) break;
+        auto m = marks->find(t);
+        if (m == marks->end() || !(after < m->second)) continue;
+        if (!r.pruned_through || *r.pruned_through < m->second) r.pruned_through = m->second;
+        auto o = rd.oldest(t);
+        stream_id start = (o && *o) ? **o : m->second;
+        if (!r.oldest || start < *r.oldest) r.oldest = start;
+      }
+    }
+    auto rows = rd.read_after(*topics, after, limit);
+    if (rows) {
+      r.entries = std::move(*rows);
+    } else {
+      r.failed = true;
+      r.error = rows.err().message;
+    }
+    auto& m = global_metrics();
+    m.store_reads.add();
+    m.store_read_micros.add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started).count()));
+    boost::asio::post(sh.io(), [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
+  };
+  if (!sh.ctx().readers->submit(job)) {
+    fetch_result r;
+    r.failed = true;
+    r.error = "store read queue is full";
+    boost::asio::post(sh.io(), [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
+  }
+}
+
+}  // namespace cutover::net

@@ -1,0 +1,461 @@
+#include "net/http_session.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <cstdio>
+
+#include "core/json_text.hpp"
+#include "net/fetch.hpp"
+#include "net/server_render.hpp"
+#include "net/websocket_session.hpp"
+#include "net/ws_protocol.hpp"
+
+namespace cutover::net {
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+// True when the comma-separated header value lists `token` (case-insensitive).
+bool has_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    std::string_view part = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
+    if (iequals(part, token)) return true;
+  }
+  return false;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+http_session::http_session(shard& sh, asio::ip::tcp::socket socket) : shard_(sh), socket_(std::move(socket)) {}
+
+http_session::~http_session() {
+  // Normally close() already did this; a session destroyed with the io_context at exit
+  // still must not leave a dangling pointer behind.
+  if (phase_ != phase::closed) {
+    if (wait_) wait_cancel();
+    shard_.untrack(*this);
+    global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+  }
+}
+
+void http_session::start() {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    auto a = ep.address();
+    if (a.is_v4()) {
+      peer_[10] = peer_[11] = 0xFF;
+      auto b = a.to_v4().to_bytes();
+      std::copy(b.begin(), b.end(), peer_.begin() + 12);
+    } else {
+      auto b = a.to_v6().to_bytes();
+      std::copy(b.begin(), b.end(), peer_.begin());
+    }
+  }
+  shard_.track(*this);
+  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(1);
+  deadline_ = clock::now() + shard_.ctx().opt.idle_timeout;
+  arm_read();
+}
+
+void http_session::arm_read() {
+  if (read_armed_ || read_paused_ || phase_ == phase::closed) return;
+  read_armed_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+}
+
+void http_session::on_readable(boost::system::error_code ec) {
+  read_armed_ = false;
+  if (phase_ == phase::closed) return;
+  if (ec) return close();
+  const auto& opt = shard_.ctx().opt;
+  auto buf = shard_.scratch();
+  while (true) {
+    boost::system::error_code rec;
+    std::size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+    if (rec) return close();  // the client went away (a waiting poll is dropped with it)
+    if (phase_ == phase::idle || phase_ == phase::reading) {
+      if (!consume(buf.data(), n)) return;
+    } else {
+      // A request is in progress: keep pipelined bytes for later, within a bound.
+      rx_.append(buf.data(), n);
+      if (rx_.size() > opt.max_header_bytes + opt.max_body_bytes) {
+        read_paused_ = true;
+        return;
+      }
+    }
+    if (n < buf.size()) break;
+  }
+  arm_read();
+}
+
+bool http_session::consume(const char* data, std::size_t n) {
+  const auto& opt = shard_.ctx().opt;
+  if (!parser_) {
+    parser_ = std::make_unique<parser_type>();
+    parser_->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+    parser_->body_limit(opt.max_body_bytes);
+    parser_->eager(true);
+    phase_ = phase::reading;
+    deadline_ = clock::now() + opt.header_timeout;
+  }
+  bool from_rx = !rx_.empty();
+  if (from_rx) rx_.append(data, n);
+  std::string_view in = from_rx ? std::string_view(rx_) : std::string_view(data, n);
+  std::size_t used = 0;
+  boost::beast::error_code ec;
+  while (used < in.size()) {
+    used += parser_->put(asio::buffer(in.data() + used, in.size() - used), ec);
+    if (ec == http::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec || parser_->is_done()) break;
+  }
+  if (from_rx) rx_.erase(0, used);
+  else rx_.assign(in.data() + used, in.size() - used);
+  if (rx_.empty()) rx_.shrink_to_fit();
+
+  if (ec) {
+    keep_alive_ = false;
+    if (ec == http::error::header_limit) reject(431, "request headers are larger than " + std::to_string(opt.max_header_bytes) + " bytes");
+    else if (ec == http::error::body_limit) reject(413, "request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes");
+    else reject(400, "malformed HTTP request: " + ec.message());
+    return phase_ != phase::closed;
+  }
+  if (parser_->is_done()) {
+    dispatch();
+    return phase_ != phase::closed;
+  }
+  return true;
+}
+
+void http_session::reject(int status, std::string_view message, bool count_bad) {
+  auto& m = global_metrics();
+  if (count_bad && status == 400) m.bad_requests.add();
+  if (status == 401) m.unauthorized.add();
+  if (status == 503) m.overload_rejections.add();
+  if (status == 431 || status == 413 || status == 408) m.bad_requests.add();
+  phase_ = phase::handling;
+  std::vector<header> extra;
+  if (status == 503) extra.push_back({"Retry-After", "1"});
+  if (status == 426) extra.push_back({"Sec-WebSocket-Version", "13"});
+  respond(status, json_error_body(status, message), std::move(extra));
+}
+
+void http_session::dispatch() {
+  const auto& ctx = shard_.ctx();
+  phase_ = phase::handling;
+  auto& req = parser_->get();
+  keep_alive_ = req.keep_alive() && !shutting_down_;
+  std::string_view target(req.target().data(), req.target().size());
+  auto qmark = target.find('?');
+  std::string_view path = target.substr(0, qmark);
+  std::string_view query = qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
+
+  auto q = parse_query(query);
+  if (!q) {
+    reject(400, "malformed query string (bad percent-escape, not UTF-8, or more than 64 parameters)");
+  } else if (path == "/healthz") {
+    respond(200, R"({"status":"ok"})", {});
+  } else if (path == "/readyz") {
+    serve_ready();
+  } else if (path == "/metrics") {
+    serve_metrics();
+  } else if (path == ctx.opt.ws_path) {
+    serve_upgrade(*q);
+    if (phase_ == phase::closed) return;  // upgraded: the socket belongs to the WebSocket session
+  } else if (auto r = ctx.routes.find(std::string(path)); r != ctx.routes.end()) {
+    if (req.method() != http::verb::get) {
+      reject(405, "use GET");
+    } else {
+      credentials cr;
+      cr.authorization = std::string_view(req[http::field::authorization]);
+      cr.cookie = std::string_view(req[http::field::cookie]);
+      cr.query = &*q;
+      if (!ctx.auth->config().header_name.empty()) {
+        auto it = req.find(ctx.auth->config().header_name);
+        cr.has_gateway_header = it != req.end();
+        if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
+      }
+      cr.peer = peer_;
+      auto who = ctx.auth->identify(cr, unix_now());
+      if (!who.ok()) {
+        reject(who.status, who.reason);
+      } else {
+        if (!caller_ || caller_->user != who.user)
+          caller_ = caller{who.user, ctx.topics_for(who.user), ctx.rollout->in_cohort(who.user)};
+        if (counted_as_ != transport::longpoll) {
+          auto& m = global_metrics();
+          m.connections[static_cast<std::size_t>(counted_as_)].add(-1);
+          counted_as_ = transport::longpoll;
+          m.connections[static_cast<std::size_t>(counted_as_)].add(1);
+        }
+        global_metrics().requests[static_cast<std::size_t>(transport::longpoll)].add();
+        request_view view{req.method(), target, path, *q, req.base()};
+        r->second->handle(view, *caller_, *this);
+      }
+    }
+  } else {
+    reject(404, "no such endpoint", false);
+  }
+  // The request is handled (or waiting); its parsed form is no longer needed.
+  parser_.reset();
+  if (phase_ != phase::closed) arm_read();  // notice the client leaving; buffer pipelined bytes
+}
+
+void http_session::serve_ready() {
+  const auto& ctx = shard_.ctx();
+  readiness r = ctx.ready ? ctx.ready() : readiness{};
+  respond(r.ready ? 200 : 503, r.detail.empty() ? std::string(r.ready ? R"({"ready":true})" : R"({"ready":false})")
+                                                : r.detail,
+          {});
+}
+
+void http_session::serve_metrics() {
+  if (phase_ != phase::handling) return;
+  send(make_response(200, "text/plain; version=0.0.4", render_metrics(shard_.ctx()), keep_alive_));
+}
+
+void http_session::serve_upgrade(const query_params& q) {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (req.method() != http::verb::get) return reject(405, "use GET for the WebSocket handshake");
+  if (!has_token(std::string_view(req[http::field::connection]), "upgrade") ||
+      !iequals(std::string_view(req[http::field::upgrade]), "websocket"))
+    return reject(426, "this endpoint speaks WebSocket only (send Upgrade: websocket)");
+  if (std::string_view(req[http::field::sec_websocket_version]) != "13")
+    return reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
+  std::string_view key(req[http::field::sec_websocket_key]);
+  if (key.size() != 24) return reject(400, "missing or malformed Sec-WebSocket-Key");
+
+  credentials cr;
+  cr.authorization = std::string_view(req[http::field::authorization]);
+  cr.cookie = std::string_view(req[http::field::cookie]);
+  cr.query = &q;
+  if (!ctx.auth->config().header_name.empty()) {
+    auto it = req.find(ctx.auth->config().header_name);
+    cr.has_gateway_header = it != req.end();
+    if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
+  }
+  cr.peer = peer_;
+  auto who = ctx.auth->identify(cr, unix_now());
+  if (!who.ok()) return reject(who.status, who.reason);
+
+  std::optional<cursor> since;
+  if (const auto* s = find_param(q, "since")) {
+    cursor_error why;
+    since = parse_cursor(*s, &why);
+    if (!since) return reject(400, why.message);
+  }
+  caller c{who.user, ctx.topics_for(who.user), ctx.rollout->in_cohort(who.user)};
+  auto ws = std::make_shared<websocket_session>(shard_, std::move(socket_), std::move(c), ws::accept_key(key));
+  std::string leftover = std::move(rx_);
+  // This connection is now the WebSocket session's; retire the HTTP side.
+  phase_ = phase::closed;
+  shard_.untrack(*this);
+  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+  ws->start(since, std::move(leftover));
+}
+
+void http_session::respond(int status, std::string body, std::vector<header> extra) {
+  if (phase_ != phase::handling) return;
+  if (shutting_down_) keep_alive_ = false;
+  send(make_response(status, "application/json", body, keep_alive_, extra));
+}
+
+std::optional<stream_id> http_session::head() const { return shard_.ctx().hub_->head(); }
+
+void http_session::send(std::string bytes) {
+  tx_ = std::move(bytes);
+  phase_ = phase::writing;
+  deadline_ = clock::now() + shard_.ctx().opt.stall_timeout;
+  asio::async_write(socket_, asio::buffer(tx_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
+}
+
+void http_session::on_written(boost::system::error_code ec) {
+  if (phase_ == phase::closed) return;
+  if (ec) return close();
+  tx_.clear();
+  tx_.shrink_to_fit();
+  if (!keep_alive_) {
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    return close();
+  }
+  phase_ = phase::idle;
+  deadline_ = clock::now() + shard_.ctx().opt.idle_timeout;
+  read_paused_ = false;
+  if (!rx_.empty() && !consume(nullptr, 0)) return;
+  arm_read();
+}
+
+void http_session::close() {
+  if (phase_ == phase::closed) return;
+  if (wait_) wait_cancel();
+  phase_ = phase::closed;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  shard_.untrack(*this);
+  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+}
+
+void http_session::on_tick(clock::time_point now) {
+  if (now < deadline_) return;
+  switch (phase_) {
+    case phase::idle:
+    case phase::writing:
+      close();
+      break;
+    case phase::reading:
+      keep_alive_ = false;
+      parser_.reset();
+      reject(408, "request not received in time", false);
+      break;
+    case phase::handling:
+    case phase::closed:
+      break;
+  }
+}
+
+void http_session::on_shutdown() {
+  shutting_down_ = true;
+  keep_alive_ = false;
+  switch (phase_) {
+    case phase::idle:
+    case phase::reading:
+      close();
+      break;
+    case phase::handling:
+      if (wait_) {
+        wait_result r;
+        r.shutting_down = true;
+        wait_finish(std::move(r));
+      }
+      break;
+    case phase::writing:  // closes after the write
+    case phase::closed:
+      break;
+  }
+}
+
+// ---- waiting polls ----------------------------------------------------------
+
+void http_session::wait_for(const wait_spec& spec, std::function<void(wait_result)> done) {
+  if (shutting_down_) {
+    wait_result r;
+    r.shutting_down = true;
+    return done(std::move(r));
+  }
+  wait_ = std::make_unique<waiting>();
+  wait_->spec = spec;
+  wait_->done = std::move(done);
+  // Register before reading, so nothing committed after the read can slip past.
+  shard_.subscribe(*this, caller_->topics);
+  wait_fetch();
+}
+
+void http_session::wait_fetch() {
+  wait_->fetching = true;
+  wait_->wake_pending = false;
+  if (auto r = fetch_from_memory(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit))
+    return wait_fetched(std::move(*r));
+  fetch_from_store(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit,
+                   [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); });
+}
+
+void http_session::wait_fetched(fetch_result r) {
+  if (!wait_ || phase_ == phase::closed) return;
+  wait_->fetching = false;
+  if (r.failed) {
+    std::fprintf(stderr, "cutover: poll: store read failed: %s\n", r.error.c_str());
+    wait_result w;
+    w.error_status = 503;
+    w.error = "store unavailable, retry";
+    return wait_finish(std::move(w));
+  }
+  if (!r.entries.empty() || r.expired) {
+    wait_result w;
+    w.entries = std::move(r.entries);
+    w.expired = r.expired;
+    w.pruned_through = r.pruned_through;
+    return wait_finish(std::move(w));
+  }
+  if (wait_->wake_pending) return wait_fetch();  // something arrived while we read
+  auto& m = global_metrics();
+  if (static_cast<std::size_t>(m.waiting_polls.get()) >= shard_.ctx().opt.max_waiting_polls) {
+    wait_result w;
+    w.error_status = 503;
+    w.error = "too many waiting polls on this instance, retry";
+    return wait_finish(std::move(w));
+  }
+  wait_->parked = true;
+  m.waiting_polls.add(1);
+  shard_.park(*this, clock::now() + shard_.ctx().opt.poll_timeout);
+}
+
+void http_session::on_entries(std::span<const notification_ptr> entries) {
+  if (!wait_) return;
+  if (wait_->fetching) {
+    wait_->wake_pending = true;
+    return;
+  }
+  if (!wait_->parked) return;
+  wait_result r;
+  for (const auto& n : entries) {
+    if (!(wait_->spec.after < n->id)) continue;  // a cursor ahead of this instance keeps waiting
+    r.entries.push_back(n);
+    if (r.entries.size() >= wait_->spec.limit) break;
+  }
+  if (r.entries.empty()) return;
+  wait_finish(std::move(r));
+}
+
+void http_session::on_deadline() {
+  if (wait_) wait_finish({});
+}
+
+void http_session::wait_finish(wait_result r) {
+  shard_.unsubscribe(*this);
+  if (wait_->parked) {
+    shard_.unpark(*this);
+    global_metrics().waiting_polls.add(-1);
+  }
+  auto done = std::move(wait_->done);
+  wait_.reset();
+  done(std::move(r));
+}
+
+void http_session::wait_cancel() {
+  shard_.unsubscribe(*this);
+  if (wait_->parked) {
+    shard_.unpark(*this);
+    global_metrics().waiting_polls.add(-1);
+  }
+  wait_.reset();
+}
+
+}  // namespace cutover::net

@@ -1,0 +1,95 @@
+#pragma once
+// One HTTP/1.1 connection on one I/O thread: reads requests (keep-alive, pipelining),
+// authenticates, answers health/ready/metrics, hands `/v1/ws` upgrades to a
+// websocket_session, and runs the app's routes (the legacy poll) — including parking a
+// poll until an arrival or its deadline without holding a thread.
+//
+// Memory while parked: no read buffer (reads go through the shard's scratch buffer), no
+// parser (freed once the request is parsed); just the socket and the wait state.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/fetch.hpp"
+#include "net/route.hpp"
+#include "net/shard.hpp"
+
+namespace cutover::net {
+
+class http_session final : public connection_base,
+                           public subscriber,
+                           public parked_poll,
+                           public exchange,
+                           public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(shard& sh, boost::asio::ip::tcp::socket socket);
+  ~http_session() override;
+
+  void start();  // on the shard's thread
+
+  // connection_base
+  void on_tick(clock::time_point now) override;
+  void on_shutdown() override;
+  // subscriber
+  void on_entries(std::span<const notification_ptr> entries) override;
+  // parked_poll
+  void on_deadline() override;
+  // exchange
+  void wait_for(const wait_spec& spec, std::function<void(wait_result)> done) override;
+  void respond(int status, std::string body, std::vector<header> extra) override;
+  std::optional<stream_id> head() const override;
+
+ private:
+  using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
+  enum class phase : std::uint8_t { idle, reading, handling, writing, closed };
+
+  void arm_read();
+  void on_readable(boost::system::error_code ec);
+  // Feeds bytes to the parser; dispatches a complete request. False if the connection ended.
+  bool consume(const char* data, std::size_t n);
+  void dispatch();
+  void send(std::string bytes);
+  void on_written(boost::system::error_code ec);
+  void close();
+  void reject(int status, std::string_view message, bool count_bad = true);
+
+  void serve_ready();
+  void serve_metrics();
+  void serve_upgrade(const query_params& q);
+
+  // poll wait
+  struct waiting {
+    wait_spec spec;
+    std::function<void(wait_result)> done;
+    bool fetching = false;
+    bool wake_pending = false;
+    bool parked = false;
+  };
+  void wait_fetch();
+  void wait_fetched(fetch_result r);
+  void wait_finish(wait_result r);
+  void wait_cancel();
+
+  shard& shard_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string rx_;  // bytes received but not parsed yet (partial or pipelined requests)
+  std::unique_ptr<parser_type> parser_;
+  std::string tx_;
+  std::unique_ptr<waiting> wait_;
+  std::optional<caller> caller_;
+  std::array<std::uint8_t, 16> peer_{};
+  clock::time_point deadline_{};
+  phase phase_ = phase::idle;
+  bool read_armed_ = false;
+  bool read_paused_ = false;  // too much pipelined input; resumes after the response
+  bool keep_alive_ = true;
+  bool shutting_down_ = false;
+  transport counted_as_ = transport::http;
+};
+
+}  // namespace cutover::net

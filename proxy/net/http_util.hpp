@@ -1,0 +1,44 @@
+#pragma once
+// HTTP helpers with no I/O: query-string parsing, cookies, response serialisation and
+// the JSON error shape every endpoint uses (DESIGN §4: `{"error":..,"message":..}`).
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cutover::net {
+
+using query_params = std::vector<std::pair<std::string, std::string>>;
+
+// Splits and percent-decodes `a=1&b=%20x` ('+' is a space). nullopt on a malformed
+// escape, more than `max_params` parameters, or a decoded value that is not UTF-8.
+std::optional<query_params> parse_query(std::string_view query, std::size_t max_params = 64);
+
+// First value of `name`, if present.
+const std::string* find_param(const query_params& q, std::string_view name);
+
+// Value of cookie `name` in a Cookie header, if present.
+std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name);
+
+struct header {
+  std::string_view name;
+  std::string value;
+};
+
+// A complete HTTP/1.1 response: status line, Content-Type, Content-Length, Connection,
+// `extra` headers, body. Built once into one buffer, so one write sends it.
+std::string make_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, const std::vector<header>& extra = {});
+
+// `{"error":"<slug>","message":"<text>"}` for `status`.
+std::string json_error_body(int status, std::string_view message);
+std::string_view status_reason(int status);
+std::string_view error_slug(int status);
+
+// Percent-decodes; nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
+
+}  // namespace cutover::net

@@ -1,0 +1,21 @@
+#include "net/rollout.hpp"
+
+namespace cutover::net {
+
+std::uint32_t rollout_bucket(std::string_view user) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : user) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<std::uint32_t>(h % 10000);
+}
+
+bool in_cohort(const rollout_config& cfg, std::string_view user) {
+  std::string u(user);
+  if (cfg.deny.count(u)) return false;
+  if (cfg.allow.count(u)) return true;
+  return rollout_bucket(user) < static_cast<std::uint32_t>(cfg.percent * 100 + 0.5);
+}
+
+}  // namespace cutover::net

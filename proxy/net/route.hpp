@@ -1,0 +1,69 @@
+#pragma once
+// How the app plugs a legacy endpoint into the HTTP server without the server knowing
+// its wire format (the legacy adapter implements `route`). Everything here runs on the
+// connection's I/O thread.
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/notification.hpp"
+#include "net/context.hpp"
+#include "net/http_util.hpp"
+
+namespace cutover::net {
+
+struct request_view {
+  boost::beast::http::verb method;
+  std::string_view target;
+  std::string_view path;
+  const query_params& query;
+  const boost::beast::http::fields& headers;
+};
+
+// Who is asking, resolved by the server's auth before the route runs.
+struct caller {
+  std::string user;
+  topic_list topics;     // user:<id> plus the shared topics
+  bool in_ws_cohort;     // rollout: this user should move to WebSocket
+};
+
+struct wait_spec {
+  stream_id after;
+  std::size_t limit;
+};
+
+struct wait_result {
+  notification_batch entries;  // after the cursor, id order, at most the limit
+  bool expired = false;        // retention removed entries after the cursor
+  std::optional<stream_id> pruned_through;  // when expired: newest id removed
+  bool shutting_down = false;  // answer now with what you have (SIGTERM)
+  int error_status = 0;        // non-zero: answer with this status (e.g. 503)
+  std::string error;
+};
+
+// The HTTP exchange a route answers. Exactly one respond() per request.
+class exchange {
+ public:
+  virtual ~exchange() = default;
+  // Answers at once when entries after `spec.after` exist (or the cursor expired);
+  // otherwise waits for an arrival or --poll-timeout (then entries is empty). `done`
+  // runs once on this thread, and not at all if the client went away.
+  virtual void wait_for(const wait_spec& spec, std::function<void(wait_result)> done) = 0;
+  virtual void respond(int status, std::string body, std::vector<header> extra = {}) = 0;  // JSON body
+  // This instance's newest id (nullopt when the store is empty).
+  virtual std::optional<stream_id> head() const = 0;
+};
+
+class route {
+ public:
+  virtual ~route() = default;
+  virtual void handle(const request_view& req, const caller& who, exchange& ex) = 0;
+};
+
+}  // namespace cutover::net

@@ -1,0 +1,145 @@
+#include "net/server.hpp"
+
+#include <sched.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "net/http_session.hpp"
+
+namespace cutover::net {
+namespace asio = boost::asio;
+
+unsigned available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<unsigned>(n);
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? hc : 1;
+}
+
+topic_list server_context::topics_for(const std::string& user) const {
+  auto v = std::make_shared<std::vector<std::string>>();
+  v->reserve(1 + opt.shared_topics.size());
+  v->push_back("user:" + user);
+  for (const auto& t : opt.shared_topics) v->push_back(t);
+  return v;
+}
+
+server::server(server_context& ctx) : ctx_(ctx) {}
+
+server::~server() { shutdown(); }
+
+void server::prepare() {
+  unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();
+  for (unsigned i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<shard>(ctx_, i));
+    ctx_.hub_->add_target(shards_.back().get());
+  }
+}
+
+result<std::uint16_t> server::start() {
+  if (shards_.empty()) prepare();
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(ctx_.opt.host, ec);
+  if (ec) return error{"--listen: '" + ctx_.opt.host + "' is not an IP address"};
+  asio::ip::tcp::endpoint ep(addr, ctx_.opt.port);
+  acceptor_.emplace(shards_[0]->io());
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return error{"cannot listen on " + ctx_.opt.host + ":" + std::to_string(ctx_.opt.port) + ": " + ec.message()};
+  std::uint16_t port = acceptor_->local_endpoint().port();
+  accept_retry_.emplace(shards_[0]->io());
+  for (auto& s : shards_) s->start();
+  asio::post(shards_[0]->io(), [this] { do_accept(); });
+  return port;
+}
+
+void server::do_accept() {
+  if (!acceptor_ || !acceptor_->is_open()) return;
+  shard& target = *shards_[next_shard_];
+  next_shard_ = (next_shard_ + 1) % shards_.size();
+  acceptor_->async_accept(target.io(), [this](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    on_accept(ec, std::move(s));
+  });
+}
+
+void server::on_accept(boost::system::error_code ec, asio::ip::tcp::socket socket) {
+  auto& m = global_metrics();
+  if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+  if (ec) {
+    // Out of file descriptors or similar: say so (at most once a second), back off briefly.
+    m.accept_errors.add();
+    static std::atomic<std::int64_t> last_log{0};
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(clock::now().time_since_epoch()).count();
+    if (last_log.exchange(now) != now)
+      std::fprintf(stderr, "cutover: accept failed: %s (connections open: %zu)\n", ec.message().c_str(),
+                   open_connections());
+    accept_retry_->expires_after(std::chrono::milliseconds(50));
+    accept_retry_->async_wait([this](boost::system::error_code e) {
+      if (!e) do_accept();
+    });
+    return;
+  }
+  m.accepted.add();
+  if (open_connections() >= ctx_.opt.max_connections) {
+    // Over --max-connections: a short 503 and close; the socket's send buffer is empty,
+    // so this write does not block.
+    m.overload_rejections.add();
+    static const std::string busy = make_response(503, "application/json",
+                                                  json_error_body(503, "too many connections, retry"), false,
+                                                  {{"Retry-After", "1"}});
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(busy), ignored);
+    socket.close(ignored);
+  } else {
+    // The socket already belongs to its shard's io_context; start it there.
+    auto& io = static_cast<asio::io_context&>(socket.get_executor().context());
+    shard* owner = nullptr;
+    for (auto& s : shards_)
+      if (&s->io() == &io) owner = s.get();
+    asio::post(io, [owner, s = std::move(socket)]() mutable {
+      std::make_shared<http_session>(*owner, std::move(s))->start();
+    });
+  }
+  do_accept();
+}
+
+std::size_t server::open_connections() const {
+  const auto& m = global_metrics();
+  std::int64_t n = 0;
+  for (const auto& c : m.connections) n += c.get();
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+void server::shutdown() {
+  if (stopped_ || shards_.empty()) return;
+  stopped_ = true;
+  // Stop accepting, then tell every connection (each on its own thread).
+  std::promise<void> closed;
+  asio::post(shards_[0]->io(), [this, &closed] {
+    boost::system::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+    if (accept_retry_) accept_retry_->cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait_for(std::chrono::seconds(1));
+  for (auto& s : shards_) asio::post(s->io(), [sh = s.get()] { sh->shutdown_connections(); });
+  // Let answers and close frames reach the clients, within the grace period.
+  auto deadline = clock::now() + ctx_.opt.shutdown_grace;
+  while (open_connections() > 0 && clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (auto& s : shards_) s->stop();
+  for (auto& s : shards_) s->join();
+}
+
+}  // namespace cutover::net
