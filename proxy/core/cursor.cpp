@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/json_text.hpp"
+
 namespace cutover {
 namespace {
 
@@ -22,14 +24,20 @@ void set_error(cursor_error* why, std::string msg) {
   if (why) why->message = std::move(msg);
 }
 
+// The first bytes of what the client sent, for the message (UTF-8 kept whole).
+std::string quote_head(std::string_view s) { return std::string(json_text::utf8_prefix(s, 64)); }
+
 }  // namespace
 
 std::string stream_id::str() const {
-  char buf[48];
-  auto* p = std::to_chars(buf, buf + sizeof buf, ms).ptr;
-  *p++ = '-';
-  p = std::to_chars(p, buf + sizeof buf, seq).ptr;
-  return std::string(buf, p);
+  // Two uint64 of at most 20 digits each and a dash always fit.
+  char a[24], b[24];
+  auto* ea = std::to_chars(a, a + sizeof a, ms).ptr;
+  auto* eb = std::to_chars(b, b + sizeof b, seq).ptr;
+  std::string out;
+  out.reserve(static_cast<std::size_t>((ea - a) + (eb - b) + 1));
+  out.append(a, ea).append(1, '-').append(b, eb);
+  return out;
 }
 
 std::optional<stream_id> parse_stream_id(std::string_view text) {
@@ -51,7 +59,7 @@ std::optional<cursor> parse_cursor(std::string_view text, cursor_error* why) {
   if (text.find('-') != std::string_view::npos) {
     auto id = parse_stream_id(text);
     if (!id) {
-      set_error(why, "malformed cursor '" + std::string(text.substr(0, 64)) + "': " + std::string(expected));
+      set_error(why, "malformed cursor '" + quote_head(text) + "': " + std::string(expected));
       return std::nullopt;
     }
     // No stored id has seq above kSeqTail, so clamping keeps "strictly after" exact.
@@ -60,7 +68,7 @@ std::optional<cursor> parse_cursor(std::string_view text, cursor_error* why) {
   }
   auto legacy = parse_digits(text);
   if (!legacy) {
-    set_error(why, "malformed cursor '" + std::string(text.substr(0, 64)) + "': " + std::string(expected));
+    set_error(why, "malformed cursor '" + quote_head(text) + "': " + std::string(expected));
     return std::nullopt;
   }
   return cursor{stream_id::from_legacy(*legacy), cursor_form::legacy_id, *legacy};

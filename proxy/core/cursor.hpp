@@ -29,7 +29,9 @@ struct stream_id {
   // True for ids a notification may carry (legacyId exact, seq fits SQLite).
   bool is_storable() const noexcept { return ms <= kMaxMs && seq < kSeqTail; }
 
+  // Saturates at the largest uint64 for cursors far beyond any storable id (no wrap).
   std::uint64_t legacy_id() const noexcept {
+    if (ms > (UINT64_MAX - kLegacyTail) / 1024) return UINT64_MAX;
     return ms * 1024 + (seq < kLegacyTail ? seq : kLegacyTail);
   }
   // The position a legacyId names: after (ms, seq), or after the whole

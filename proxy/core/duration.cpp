@@ -1,6 +1,7 @@
 #include "core/duration.hpp"
 
 #include <charconv>
+#include <limits>
 
 namespace cutover {
 
@@ -18,6 +19,10 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   else if (unit == "h") mult = 3'600'000;
   else if (unit == "d") mult = 86'400'000;
   else return std::nullopt;
+  // Twelve digits of days overflow 64-bit milliseconds (undefined behaviour), and anything
+  // near that overflows the clock arithmetic it feeds: nothing here needs over 100 years.
+  constexpr long long kMaxMs = 100LL * 365 * 86'400'000;
+  if (n > kMaxMs / mult) return std::nullopt;
   return std::chrono::milliseconds(n * mult);
 }
 

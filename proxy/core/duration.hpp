@@ -1,6 +1,6 @@
 #pragma once
 // Durations as operators write them (DESIGN §9): `500ms`, `30s`, `2m`, `1h`, `7d`, or a
-// bare number of seconds.
+// bare number of seconds. At most 100 years; anything longer is refused.
 
 #include <chrono>
 #include <optional>

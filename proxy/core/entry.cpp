@@ -35,37 +35,6 @@ std::string printable(std::string_view s, std::size_t max) {
 
 decode_result fail(std::string reason) { return {std::nullopt, std::move(reason)}; }
 
-// Members of a top-level object in compact, valid JSON: (raw key with quotes, raw value).
-// nullopt when the value is not an object.
-std::optional<std::vector<std::pair<std::string_view, std::string_view>>> top_level_members(
-    std::string_view j) {
-  if (j.size() < 2 || j.front() != '{') return std::nullopt;
-  std::vector<std::pair<std::string_view, std::string_view>> out;
-  std::size_t i = 1;
-  auto skip_string = [&](std::size_t k) {  // k at opening quote; returns index after closing
-    for (++k; k < j.size(); ++k) {
-      if (j[k] == '\\') ++k;
-      else if (j[k] == '"') return k + 1;
-    }
-    return k;
-  };
-  while (i < j.size() && j[i] != '}') {
-    std::size_t ks = i, ke = skip_string(i);
-    std::size_t vs = ke + 1, k = vs;  // skip ':'
-    int depth = 0;
-    while (k < j.size()) {
-      char c = j[k];
-      if (c == '"') { k = skip_string(k); continue; }
-      if (c == '{' || c == '[') ++depth;
-      else if (c == '}' || c == ']') { if (depth == 0) break; --depth; }
-      else if (c == ',' && depth == 0) break;
-      ++k;
-    }
-    out.emplace_back(j.substr(ks, ke - ks), j.substr(vs, k - vs));
-    i = (k < j.size() && j[k] == ',') ? k + 1 : k;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -122,7 +91,7 @@ decode_result decode_pubsub_message(std::string_view topic, std::string_view mes
   // {"type":..,"data":..} (exactly those keys, type a string) is an envelope; anything
   // else is the data itself. Spans are cut from the compact text, so data keeps the
   // publisher's spelling (numbers are not re-formatted).
-  auto members = top_level_members(*compact);
+  auto members = json_text::object_members(*compact);
   if (members && (members->size() == 1 || members->size() == 2)) {
     std::optional<std::string_view> t, d;
     for (auto [k, v] : *members) {
@@ -142,6 +111,32 @@ decode_result decode_pubsub_message(std::string_view topic, std::string_view mes
     }
   }
   return {decoded_entry{std::string(topic), std::string(), std::move(*compact), std::nullopt}, {}};
+}
+
+decode_result decode_publish_body(std::string_view body, const entry_limits& lim) {
+  if (body.size() > lim.max_payload + 4096) return fail("body is larger than --max-payload allows");
+  std::string why;
+  auto compact = json_text::validate_and_compact(body, &why);
+  if (!compact) return fail("body is not JSON: " + why);
+  auto members = json_text::object_members(*compact);
+  if (!members) return fail("body must be a JSON object with topic and data");
+  field_list fields;
+  for (auto [k, v] : *members) {
+    boost::json::error_code ec;
+    auto key = boost::json::parse(k, ec);
+    if (ec || !key.is_string()) return fail("body has a malformed key");
+    std::string name(key.get_string());
+    if (name == "data") {
+      fields.emplace_back(name, std::string(v));
+    } else if (name == "topic" || name == "type" || name == "key") {
+      auto val = boost::json::parse(v, ec);
+      if (ec || !val.is_string()) return fail("'" + name + "' must be a JSON string");
+      fields.emplace_back(name, std::string(val.get_string()));
+    } else {
+      return fail("unknown field '" + std::string(json_text::utf8_prefix(name, 64)) + "' (expected topic, type, data, key)");
+    }
+  }
+  return decode_stream_fields(fields, lim);
 }
 
 std::string raw_fields_json(const field_list& fields, std::size_t max_bytes) {

@@ -42,6 +42,10 @@ decode_result decode_stream_fields(const field_list& fields, const entry_limits&
 decode_result decode_pubsub_message(std::string_view topic, std::string_view message,
                                     const entry_limits& lim);
 
+// HTTP publish body (DESIGN §8): {"topic":"..","type":"..","data":<json>,"key":".."};
+// `data` keeps the publisher's spelling; the rest is checked as for a stream entry.
+decode_result decode_publish_body(std::string_view body, const entry_limits& lim);
+
 // Checks a topic name: non-empty, bounded, valid UTF-8, no control characters.
 std::optional<std::string> topic_problem(std::string_view topic, const entry_limits& lim);
 

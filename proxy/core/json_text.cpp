@@ -73,6 +73,49 @@ std::optional<std::string> validate_and_compact(std::string_view text, std::stri
   return out;
 }
 
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> object_members(std::string_view j) {
+  if (j.size() < 2 || j.front() != '{') return std::nullopt;
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  auto skip_string = [&](std::size_t k) {  // k at an opening quote; returns the index after the closing one
+    for (++k; k < j.size(); ++k) {
+      if (j[k] == '\\') ++k;
+      else if (j[k] == '"') return k + 1;
+    }
+    return k;
+  };
+  std::size_t i = 1;
+  while (i < j.size() && j[i] != '}') {
+    std::size_t ks = i, ke = skip_string(i);
+    std::size_t vs = ke + 1, k = vs;  // past the ':'
+    int depth = 0;
+    while (k < j.size()) {
+      char c = j[k];
+      if (c == '"') {
+        k = skip_string(k);
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) break;
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
+      ++k;
+    }
+    out.emplace_back(j.substr(ks, ke - ks), j.substr(vs, k - vs));
+    i = (k < j.size() && j[k] == ',') ? k + 1 : k;
+  }
+  return out;
+}
+
+std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xC0) == 0x80) --max;
+  return s.substr(0, max);
+}
+
 void append_quoted(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');

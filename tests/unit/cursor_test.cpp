@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/json_text.hpp"
+
 namespace cutover {
 namespace {
 
@@ -59,6 +61,21 @@ TEST(Cursor, GarbageRefusedWithExpectation) {
   }
 }
 
+// Fuzz finding (tests/fuzz/corpus/query_fuzz/regress_cursor_message_utf8): the message
+// quotes 64 bytes of the cursor, and cutting a multi-byte character there put invalid UTF-8
+// into the 400 JSON body and the WebSocket error frame.
+TEST(Cursor, MessageQuotesWholeCharactersOnly) {
+  std::string euros;
+  for (int i = 0; i < 40; ++i) euros += "\xE2\x82\xAC";  // 120 bytes, 64 is inside a character
+  for (const std::string& text : {euros, "1-" + euros}) {
+    cursor_error why;
+    ASSERT_FALSE(parse_cursor(text, &why));
+    EXPECT_TRUE(json_text::valid_utf8(why.message)) << why.message;
+    std::string quoted = text.substr(0, text[0] == '1' ? 62 : 63);  // whole characters, at most 64 bytes
+    EXPECT_NE(why.message.find("'" + quoted + "'"), std::string::npos) << why.message;
+  }
+}
+
 TEST(Cursor, HugeSeqClampsToTail) {
   auto c = parse_cursor("5-18446744073709551615");
   ASSERT_TRUE(c);
@@ -71,6 +88,14 @@ TEST(Cursor, Storable) {
   EXPECT_FALSE((stream_id{1, stream_id::kSeqTail}).is_storable());
   // Largest storable legacyId is still exact in a JavaScript number (2^53).
   EXPECT_LT((stream_id{stream_id::kMaxMs, 5000}).legacy_id(), 1ull << 53);
+}
+
+TEST(Cursor, LegacyIdSaturatesInsteadOfWrapping) {
+  // A cursor far beyond any storable id (ms above 2^54) must not wrap to a small legacyId.
+  EXPECT_EQ((stream_id{std::uint64_t{1} << 60, 0}).legacy_id(), UINT64_MAX);
+  auto c = parse_cursor("18446744073709551615-0");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->after.legacy_id(), UINT64_MAX);
 }
 
 TEST(Cursor, Iso8601) {

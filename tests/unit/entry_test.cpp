@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/json_text.hpp"
+
 namespace cutover {
 namespace {
 
@@ -34,6 +36,18 @@ TEST(Entry, ReasonsForBadEntries) {
   EXPECT_EQ(reason({{"topic", "t\xff"}, {"data", "1"}}), "topic is not valid UTF-8");
   EXPECT_EQ(reason({{"topic", "t\n"}, {"data", "1"}}), "topic contains control characters");
   EXPECT_EQ(reason({{"topic", "t"}, {"data", "1"}, {"key", ""}}), "empty idempotency key");
+}
+
+// Fuzz finding (tests/fuzz/corpus/entry_fuzz/regress_unknown_field_utf8): the reason quoted
+// the first 64 bytes of an unknown field's name, cutting a multi-byte character; the
+// reason is the 400 body of POST /v1/publish, which then was not valid JSON.
+TEST(Entry, PublishReasonQuotesWholeCharactersOnly) {
+  std::string name;
+  for (int i = 0; i < 30; ++i) name += "\xE2\x82\xAC";
+  auto r = decode_publish_body(R"({"topic":"user:1","data":1,")" + name + R"(":2})", {});
+  ASSERT_FALSE(r.entry);
+  EXPECT_TRUE(json_text::valid_utf8(r.reason)) << r.reason;
+  EXPECT_NE(r.reason.find("unknown field '" + name.substr(0, 63) + "'"), std::string::npos) << r.reason;
 }
 
 TEST(Entry, PubSubEnvelope) {
