@@ -47,6 +47,12 @@ result<sql::db_handle> open_and_migrate(const std::string& path, const open_opti
                                         migrate_report* report) {
   auto db = sql::open(path, sql::open_mode::create);
   if (!db) return db.err();
+  // SQLite quietly opens a write-protected file read-only; the store would then start and
+  // fail every commit. Say so now instead (file permissions, or a read-only mount).
+  if (sqlite3_db_readonly(db->get(), "main") == 1)
+    return error{"store '" + path + "' is read-only (file permissions or a read-only file system); "
+                 "Cutover must be able to write to it",
+                 SQLITE_READONLY};
   // Refuse newer/foreign files before anything (even journal_mode) writes to them.
   if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
   if (auto st = configure(db->get(), opt, true); !st) return st.err();

@@ -1,0 +1,123 @@
+#include "ingest/commit_worker.hpp"
+
+#include <algorithm>
+
+namespace cutover::ingest {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+commit_worker::commit_worker(store::writer w, const options& opt, work_queue& queue,
+                             status_board& board, const logger& log, commit_listener& listener,
+                             stream_id newest)
+    : writer_(std::move(w)),
+      opt_(opt),
+      queue_(queue),
+      board_(board),
+      log_(log),
+      noisy_(log),
+      listener_(listener),
+      newest_(newest),
+      next_prune_(clock::now()) {}
+
+bool commit_worker::retention_enabled() const {
+  return opt_.retention.max_age.has_value() || opt_.retention.max_per_topic.has_value();
+}
+
+void commit_worker::run() {
+  while (true) {
+    auto deadline = retention_enabled() ? next_prune_ : clock::now() + std::chrono::hours(1);
+    work_batch wb;
+    auto got = queue_.pop(wb, deadline);
+    if (got == work_queue::pop_result::closed) break;
+    if (got == work_queue::pop_result::batch) commit(wb);
+    // One retention chunk between batches: neither starves the other.
+    if (retention_enabled() && clock::now() >= next_prune_ && !queue_.closed()) prune_chunk();
+  }
+}
+
+void commit_worker::assign_local_ids(work_batch& wb) {
+  // (receive ms, local seq), strictly after everything this store already holds.
+  for (std::size_t i = 0; i < wb.batch.entries.size(); ++i) {
+    stream_id id{wb.received_ms[i], 0};
+    if (id <= newest_) id = newest_.next();
+    wb.batch.entries[i].id = id;
+    newest_ = id;
+  }
+}
+
+void commit_worker::commit(work_batch& wb) {
+  // Under a backlog, several read batches make one transaction: SQLite writes each touched
+  // index page once per transaction, so fewer, larger transactions write far less.
+  if (queue_.pop_more(wb, std::max(opt_.max_commit_entries, opt_.batch), opt_.max_commit_bytes) >
+          0 &&
+      wb.from == work_batch::origin::stream) {
+    auto by_id = [](const store::pending_entry& x, const store::pending_entry& y) {
+      return x.id < y.id;
+    };
+    if (!std::is_sorted(wb.batch.entries.begin(), wb.batch.entries.end(), by_id))
+      std::stable_sort(wb.batch.entries.begin(), wb.batch.entries.end(), by_id);
+  }
+  if (wb.from == work_batch::origin::pubsub) assign_local_ids(wb);
+  auto t0 = clock::now();
+  auto out = writer_.append(wb.batch);
+  double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  if (!out) {
+    board_.on_commit_failure(out.err().message);
+    if (wb.from == work_batch::origin::stream) {
+      queue_.invalidate_streams();
+      if (!failing_)
+        log_.line("store: commit failed: " + out.err().message +
+                  "; nothing of the batch was committed; re-reading from the last committed "
+                  "offsets after backoff");
+    } else {
+      noisy_.line("store: commit failed: " + out.err().message + "; " +
+                  std::to_string(wb.batch.entries.size() + wb.batch.dead.size()) +
+                  " pub/sub messages lost (pub/sub cannot be re-read)");
+    }
+    failing_ = true;
+    return;
+  }
+  for (const auto& p : wb.batch.entries)
+    if (newest_ < p.id) newest_ = p.id;
+  board_.on_commit(wb.batch, *out, seconds);
+  if (failing_) log_.line("store: commits recovered");
+  failing_ = false;
+
+  if (!wb.batch.dead.empty()) {
+    const auto& d = wb.batch.dead.front();
+    std::string more =
+        wb.batch.dead.size() > 1
+            ? " (and " + std::to_string(wb.batch.dead.size() - 1) + " more in this batch)"
+            : std::string();
+    noisy_.line("dead letter from " + d.source +
+                (d.entry_id.empty() ? std::string() : " entry " + d.entry_id) + ": " + d.reason +
+                more);
+  }
+  if (out->dead_letters > wb.batch.dead.size())
+    noisy_.line("dead letters: " + std::to_string(out->dead_letters - wb.batch.dead.size()) +
+                " entries reuse an id already stored with different content (see dead_letters)");
+  if (!out->added.empty()) listener_.on_committed(out->added);
+}
+
+void commit_worker::prune_chunk() {
+  auto r = writer_.prune_chunk(opt_.retention, wall_ms());
+  if (!r) {
+    noisy_.line("store: retention failed: " + r.err().message + "; retrying in " +
+                std::to_string(opt_.prune_interval.count()) + " ms");
+    next_prune_ = clock::now() + opt_.prune_interval;
+    return;
+  }
+  if (!r->marks.empty()) listener_.on_pruned(r->marks);
+  next_prune_ = r->more ? clock::now() : clock::now() + opt_.prune_interval;
+}
+
+}  // namespace cutover::ingest

@@ -1,0 +1,43 @@
+#pragma once
+// The writer: the one thread that owns the store::writer. It commits each batch from the
+// work queue in one transaction (entries, dead letters, offsets), then hands what was new
+// to the commit_listener; between batches it runs retention in bounded chunks. It keeps
+// draining until the queue is closed and empty, so stop() loses nothing already read.
+
+#include <chrono>
+
+#include "core/commit_listener.hpp"
+#include "ingest/ingest.hpp"
+#include "ingest/log.hpp"
+#include "ingest/status_board.hpp"
+#include "ingest/work_queue.hpp"
+#include "store/store.hpp"
+
+namespace cutover::ingest {
+
+class commit_worker {
+ public:
+  // `newest`: the newest id the store holds, so pub/sub ids are assigned after it.
+  commit_worker(store::writer w, const options& opt, work_queue& queue, status_board& board,
+                const logger& log, commit_listener& listener, stream_id newest);
+  void run();  // the thread body; returns once the queue is closed and drained
+
+ private:
+  void commit(work_batch& wb);
+  void assign_local_ids(work_batch& wb);
+  void prune_chunk();
+  bool retention_enabled() const;
+
+  store::writer writer_;
+  const options& opt_;
+  work_queue& queue_;
+  status_board& board_;
+  const logger& log_;
+  rate_limited_log noisy_;
+  commit_listener& listener_;
+  stream_id newest_;
+  bool failing_ = false;
+  std::chrono::steady_clock::time_point next_prune_;
+};
+
+}  // namespace cutover::ingest

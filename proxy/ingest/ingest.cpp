@@ -1,0 +1,170 @@
+#include "ingest/ingest.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "ingest/commit_worker.hpp"
+#include "ingest/pubsub_reader.hpp"
+#include "ingest/reader_context.hpp"
+#include "ingest/status_board.hpp"
+#include "ingest/stop_signal.hpp"
+#include "ingest/stream_reader.hpp"
+#include "ingest/wal_checkpointer.hpp"
+#include "ingest/work_queue.hpp"
+
+namespace cutover::ingest {
+namespace {
+
+// stream_start: "$" (nullopt: resolve the stream's end), "0", "<ms>-<seq>" or "<ms>".
+result<std::optional<stream_id>> parse_stream_start(const std::string& text) {
+  if (text == "$") return std::optional<stream_id>();
+  if (auto id = parse_stream_id(text)) return std::optional<stream_id>(*id);
+  if (!text.empty() && text.size() <= 20 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (auto id = parse_stream_id(text + "-0")) return std::optional<stream_id>(*id);
+  }
+  return error{"stream_start '" + text.substr(0, 64) +
+               "' is not 0, $ or a stream id like 1700000000000-0"};
+}
+
+}  // namespace
+
+struct ingest::impl {
+  impl(options o, commit_listener& l)
+      : opt(std::move(o)),
+        listener(l),
+        log(opt.log),
+        queue(opt.queue_bytes),
+        board(opt.streams, !opt.streams.empty(), opt.pubsub) {}
+
+  options opt;
+  commit_listener& listener;
+  logger log;
+  // Declared before `writer`: the writer connection's WAL hook points at it.
+  wal_checkpointer checkpointer{log, opt.wal_checkpoint_pages, opt.wal_inline_checkpoint_pages};
+  stop_signal stop;
+  work_queue queue;
+  status_board board;
+  redis_endpoint endpoint;
+
+  std::unique_ptr<stream_reader> reader;
+  std::unique_ptr<pubsub_reader> pubsub;
+  std::unique_ptr<commit_worker> writer;
+  std::thread reader_thread, pubsub_thread, writer_thread;
+
+  std::mutex control;
+  bool started = false;
+  bool stopped = false;
+
+  reader_context context() { return reader_context{opt, endpoint, queue, board, log, stop}; }
+};
+
+ingest::ingest(options opt, commit_listener& listener)
+    : impl_(std::make_unique<impl>(std::move(opt), listener)) {}
+
+ingest::~ingest() {
+  stop();
+}
+
+status ingest::start() {
+  impl& m = *impl_;
+  std::lock_guard lk(m.control);
+  if (m.started) return error{"ingest already started"};
+  const options& o = m.opt;
+
+  if (o.streams.empty() && !o.pubsub) return error{"nothing to ingest: no stream and no pub/sub"};
+  std::set<std::string> seen;
+  for (const auto& s : o.streams) {
+    if (s.empty()) return error{"empty stream key"};
+    if (!seen.insert(s).second) return error{"stream '" + s + "' given twice"};
+  }
+  if (o.batch == 0) return error{"batch (XREAD COUNT) must be at least 1"};
+  // BLOCK 0 would mean "forever" to Redis: no deadline, no prompt stop.
+  if (o.block.count() <= 0) return error{"block (XREAD BLOCK) must be at least 1 ms"};
+  auto ep = parse_redis_url(o.redis_url);
+  if (!ep) return ep.err();
+  m.endpoint = *ep;
+  auto start_at = parse_stream_start(o.stream_start);
+  if (!start_at) return start_at.err();
+
+  auto w = store::writer::open(o.db_path, o.store);
+  if (!w) return error{"cannot open store '" + o.db_path + "': " + w.err().message, w.err().code};
+  // Per-connection tuning of the writer (durability unchanged): see options. The WAL file
+  // is truncated back to 64 MiB after a backlog made it grow.
+  std::string tuning = "PRAGMA cache_size = -" + std::to_string(o.store_cache_kib) +
+                       "; PRAGMA journal_size_limit = 67108864;";
+  if (auto st = store::sql::exec(w->db(), tuning, "tune the store writer"); !st)
+    m.log.line("warning: " + st.err().message + "; continuing with SQLite defaults");
+  auto r = store::reader::open(o.db_path, o.store);
+  if (!r) return error{"cannot open store '" + o.db_path + "': " + r.err().message, r.err().code};
+  auto head = r->head();
+  if (!head) return head.err();
+  stream_id newest = head->value_or(stream_id{});
+
+  std::vector<std::optional<stream_id>> start(o.streams.size());
+  for (std::size_t i = 0; i < o.streams.size(); ++i) {
+    auto off = r->offset(o.streams[i]);
+    if (!off) return off.err();
+    if (*off) {
+      start[i] = **off;
+      m.board.set_committed(i, **off);
+      newest = std::max(newest, **off);
+    } else {
+      start[i] = *start_at;
+    }
+  }
+
+  // Last fallible step, so a failed start() leaves no thread behind.
+  if (auto st = m.checkpointer.start(o.db_path); !st)
+    return error{"cannot open store '" + o.db_path + "' for checkpoints: " + st.err().message};
+  m.checkpointer.attach(w->db());
+
+  if (o.pubsub)
+    m.log.line("warning: pub/sub ingest (PSUBSCRIBE " + std::string(kPubsubPattern) +
+               ") is fire-and-forget and instance-local: messages published while this proxy is "
+               "disconnected are "
+               "lost, and their ids are assigned by this instance, not shared with others; publish "
+               "with XADD to a "
+               "stream for durability and several instances");
+
+  m.writer = std::make_unique<commit_worker>(std::move(*w), m.opt, m.queue, m.board, m.log,
+                                             m.listener, newest);
+  m.writer_thread = std::thread([&m] { m.writer->run(); });
+  if (!o.streams.empty()) {
+    m.reader = std::make_unique<stream_reader>(m.context(), std::move(start));
+    m.reader_thread = std::thread([&m] { m.reader->run(); });
+  }
+  if (o.pubsub) {
+    m.pubsub = std::make_unique<pubsub_reader>(m.context());
+    m.pubsub_thread = std::thread([&m] { m.pubsub->run(); });
+  }
+  m.started = true;
+  return ok_status();
+}
+
+void ingest::stop() {
+  impl& m = *impl_;
+  std::lock_guard lk(m.control);
+  if (!m.started || m.stopped) return;
+  m.stopped = true;
+  m.stop.request();
+  if (m.reader_thread.joinable()) m.reader_thread.join();
+  if (m.pubsub_thread.joinable()) m.pubsub_thread.join();
+  // The readers are gone; the writer commits what they queued, then returns.
+  m.queue.close();
+  if (m.writer_thread.joinable()) m.writer_thread.join();
+  m.checkpointer.stop();
+  m.board.set_link(link_kind::stream, link_state::stopped);
+  m.board.set_link(link_kind::pubsub, link_state::stopped);
+  m.board.set_stopped();
+  auto s = m.board.snapshot();
+  m.log.line("stopped" + (s.committed ? "; committed up to " + s.committed->str() : std::string()));
+}
+
+stats ingest::snapshot() const {
+  return impl_->board.snapshot();
+}
+
+}  // namespace cutover::ingest

@@ -1,0 +1,105 @@
+#pragma once
+// Redis -> store (DESIGN §3): durable stream consumption with XREAD BLOCK from the last
+// committed id, optional pub/sub compatibility, dead letters, and lag/state for readiness
+// and metrics. Committed batches are handed to a commit_listener (the hub).
+//
+// Threads: one stream reader (blocking XREAD on its own connection), one pub/sub reader
+// when enabled (own connection), and one writer that owns the store::writer and is the
+// only thread that commits, prunes and calls the listener. The public methods may be
+// called from any thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/commit_listener.hpp"
+#include "core/cursor.hpp"
+#include "core/entry.hpp"
+#include "core/result.hpp"
+#include "ingest/log.hpp"
+#include "ingest/publish.hpp"
+#include "ingest/redis_connection.hpp"
+#include "store/store.hpp"
+
+namespace cutover::ingest {
+
+inline constexpr const char* kDefaultStream = "cutover:notifications";
+inline constexpr const char* kPubsubPattern = "cutover:topic:*";
+inline constexpr std::string_view kPubsubPrefix = "cutover:topic:";
+
+struct options {
+  std::string db_path;  // the SQLite store (writer opened by ingest)
+  std::string redis_url = "redis://127.0.0.1:6379";
+  std::vector<std::string> streams{kDefaultStream};
+  std::string stream_start = "0";  // "0", "$" or an explicit id, for a stream with no stored offset
+  bool pubsub = false;             // PSUBSCRIBE cutover:topic:*
+  entry_limits limits;             // max_payload default 64 KiB (--max-payload)
+  std::size_t batch = 1000;        // XREAD COUNT
+  std::chrono::milliseconds block{1000};  // XREAD BLOCK
+  store::prune_policy retention;          // from --retain-age / --retain-per-topic
+  std::chrono::milliseconds prune_interval{std::chrono::seconds(30)};
+  std::chrono::milliseconds backoff_cap{std::chrono::seconds(5)};
+
+  // Additions beyond the contract (defaults suit `serve`).
+  std::chrono::milliseconds backoff_base{100};
+  std::chrono::milliseconds connect_timeout{2000};
+  // Sized for memory as much as speed: past ~10k entries per transaction the rate stops
+  // rising (ingest_bench, 300k entries over 1,000 topics: 108-132k/s with these, 119-126k/s
+  // with 64 MiB / 50k / 32 MiB), while a slow-draining backlog would hold all of it.
+  std::size_t queue_bytes = 8 << 20;        // read, not yet committed; readers block past it
+  std::size_t max_commit_entries = 10000;   // a backlog commits in transactions this large...
+  std::size_t max_commit_bytes = 4 << 20;   // ... and of at most about this much data
+  store::open_options store;                // busy timeout of the writer connection
+  // Writer connection tuning (durability unchanged). Inserts land at one point per topic in
+  // the topic index: a cache that holds those pages, and WAL checkpoints on a thread of their
+  // own instead of inside the writer's commits, more than double the ingest rate.
+  std::size_t store_cache_kib = 32 * 1024;  // `serve --store-cache-mb`
+  int wal_checkpoint_pages = 1000;          // background checkpoint past this many WAL pages
+  int wal_inline_checkpoint_pages = 25000;  // the writer checkpoints itself past this many
+  log_sink log;                             // empty: stderr
+};
+
+enum class link_state { connecting, connected, backing_off, stopped };
+const char* to_string(link_state s) noexcept;
+
+struct stats {  // a snapshot, safe to take from any thread
+  link_state state = link_state::connecting;
+  std::string last_error;
+  std::uint64_t entries_committed = 0;  // new notifications stored
+  std::uint64_t duplicates = 0;         // same id again, or an idempotency key already stored
+  std::uint64_t dead_letters = 0;
+  std::uint64_t pubsub_messages = 0;  // received on the pub/sub connection
+  std::uint64_t reconnects = 0;       // successful reconnections after a lost link
+  std::uint64_t batches = 0;          // committed store transactions
+  std::uint64_t commit_failures = 0;
+  std::optional<stream_id> committed;  // newest committed stream id (max over streams)
+  std::int64_t lag_ms = -1;  // newest id in Redis minus committed, ms (0 caught up; -1 unknown)
+  std::uint64_t lag_entries_hint = 0;  // 0 if unknown
+  double last_commit_seconds = 0;      // duration of the last store transaction
+};
+
+class ingest {
+ public:
+  ingest(options opt, commit_listener& listener);
+  ~ingest();  // stops
+  ingest(const ingest&) = delete;
+  ingest& operator=(const ingest&) = delete;
+
+  // Opens the store writer (migrating), reads the stored offsets, starts the threads.
+  // Errors: the store cannot be opened, bad options (URL, stream_start, no source).
+  status start();
+  // Stops reading Redis, commits what was already read, joins. Idempotent; prompt (< 1 s)
+  // even while XREAD BLOCK is waiting. Not from a commit_listener callback (it joins the
+  // thread that runs them).
+  void stop();
+  stats snapshot() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace cutover::ingest

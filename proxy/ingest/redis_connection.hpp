@@ -1,0 +1,118 @@
+#pragma once
+// A blocking Redis connection for one thread at a time: the ingest reader threads, the
+// publisher thread, `cutover publish`. Every wait (connect and every reply) has a
+// deadline, and a "wake" fd lets another thread abandon a wait at once (stop()).
+// hiredis types are only forward-declared here; include <hiredis/hiredis.h> to read replies.
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace cutover::ingest {
+
+// error::code values used by this module, so callers can map them (exit codes, HTTP status).
+namespace errc {
+inline constexpr int connection = 1;     // cannot connect, connection lost, timed out
+inline constexpr int invalid_entry = 2;  // the notification itself is refused (never sent)
+inline constexpr int redis_reply = 3;    // Redis answered with an error reply
+inline constexpr int stopped = 4;        // abandoned because stop was requested
+inline constexpr int bad_url = 5;        // the Redis URL does not parse
+}  // namespace errc
+
+struct redis_endpoint {
+  enum class transport { tcp, unix_socket };
+  transport kind = transport::tcp;
+  std::string host = "127.0.0.1";  // tcp; IPv6 without brackets
+  std::uint16_t port = 6379;       // tcp
+  std::string path;                // unix socket
+  std::string user;                // ACL user; empty: AUTH <password> only
+  std::string password;            // empty: no AUTH
+  int db = 0;                      // SELECT when non-zero
+
+  // The URL without the password, for log lines.
+  std::string display() const;
+};
+
+// redis://[user:password@]host[:port][/db], redis://:password@host, [::1] for IPv6, and
+// unix:///path/to/socket[?db=N]. User and password may be percent-encoded. Refuses
+// anything else (rediss://, empty host, port 0, junk after the db) with a message.
+result<redis_endpoint> parse_redis_url(std::string_view url);
+
+struct reply_deleter {
+  void operator()(redisReply* r) const noexcept;
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+struct context_deleter {
+  void operator()(redisContext* c) const noexcept;
+};
+
+struct connection_settings {
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds read_timeout{5000};  // deadline of every reply
+  int wake_fd = -1;  // when readable, connects and waits are abandoned (errc::stopped)
+};
+
+// Owns one redisContext (blocking mode; hiredis never sees a second owner). Not thread-safe:
+// lives on the thread that uses it; only the wake fd is shared with other threads.
+class redis_connection {
+ public:
+  using settings = connection_settings;
+
+  // Connects, then AUTH and SELECT as the endpoint says.
+  static result<redis_connection> connect(const redis_endpoint& ep, const settings& s = {});
+  static result<redis_connection> connect(std::string_view url, const settings& s = {});
+
+  redis_connection(redis_connection&&) noexcept;
+  redis_connection& operator=(redis_connection&&) noexcept;
+  ~redis_connection();
+
+  // One command, one reply. An error reply is a reply (see is_error_reply); connection
+  // failures, timeouts and stop requests are errors and leave the connection broken().
+  result<reply_ptr> command(std::span<const std::string_view> argv);
+  result<reply_ptr> command(std::initializer_list<std::string_view> argv);
+
+  // Pipelining and pub/sub: queue commands, write them, then read replies one by one.
+  void append(std::span<const std::string_view> argv);
+  status flush();
+  // The next reply. With `idle_ok`, a wait that times out returns a null reply_ptr and the
+  // connection stays usable (nothing was due); otherwise a timeout breaks the connection.
+  // With `wakeable` false the wake fd is ignored (a reply already due is still awaited).
+  result<reply_ptr> receive(std::chrono::milliseconds timeout, bool idle_ok = false,
+                            bool wakeable = true);
+
+  bool broken() const noexcept;
+  // True when an idle connection (no reply due) was closed by the server, e.g. Redis
+  // restarted: reconnect before sending instead of failing the next command. Never blocks.
+  bool peer_closed() const noexcept;
+  const std::string& last_error() const noexcept { return last_error_; }
+  const redis_endpoint& endpoint() const noexcept { return endpoint_; }
+  std::chrono::milliseconds read_timeout() const noexcept { return settings_.read_timeout; }
+  redisContext* get() const noexcept { return ctx_.get(); }
+
+ private:
+  redis_connection() = default;
+  error fail(std::string message, int code);
+
+  std::unique_ptr<redisContext, context_deleter> ctx_;
+  redis_endpoint endpoint_;
+  settings settings_;
+  std::string last_error_;
+  bool broken_ = false;
+};
+
+// Reply helpers (no hiredis include needed by callers).
+bool is_error_reply(const redisReply* r) noexcept;
+bool is_nil_reply(const redisReply* r) noexcept;
+std::string_view reply_text(const redisReply* r) noexcept;  // string, status or error text
+
+}  // namespace cutover::ingest

@@ -1,0 +1,149 @@
+#include "ingest/status_board.hpp"
+
+#include <algorithm>
+
+namespace cutover::ingest {
+
+const char* to_string(link_state s) noexcept {
+  switch (s) {
+    case link_state::connecting:
+      return "connecting";
+    case link_state::connected:
+      return "connected";
+    case link_state::backing_off:
+      return "backing_off";
+    case link_state::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+status_board::status_board(std::vector<std::string> streams, bool stream_link, bool pubsub_link)
+    : streams_(std::move(streams)),
+      stream_link_(stream_link),
+      pubsub_link_(pubsub_link),
+      committed_(streams_.size()) {}
+
+void status_board::set_link(link_kind which, link_state s, const std::string& error) {
+  std::lock_guard lk(mu_);
+  (which == link_kind::stream ? stream_state_ : pubsub_state_) = s;
+  if (!error.empty()) s_.last_error = error;
+}
+
+void status_board::add_reconnect() {
+  std::lock_guard lk(mu_);
+  ++s_.reconnects;
+}
+
+void status_board::add_pubsub_messages(std::uint64_t n) {
+  std::lock_guard lk(mu_);
+  s_.pubsub_messages += n;
+}
+
+void status_board::set_lag(std::int64_t ms, std::uint64_t entries_hint) {
+  std::lock_guard lk(mu_);
+  s_.lag_ms = ms;
+  s_.lag_entries_hint = entries_hint;
+}
+
+void status_board::set_stopped() {
+  std::lock_guard lk(mu_);
+  stopped_ = true;
+}
+
+std::size_t status_board::index_of(const std::string& stream) const {
+  for (std::size_t i = 0; i < streams_.size(); ++i)
+    if (streams_[i] == stream) return i;
+  return streams_.size();
+}
+
+void status_board::set_committed(std::size_t stream, stream_id id) {
+  std::lock_guard lk(mu_);
+  committed_.at(stream) = id;
+  if (!s_.committed || *s_.committed < id) s_.committed = id;
+}
+
+std::optional<stream_id> status_board::committed(std::size_t stream) const {
+  std::lock_guard lk(mu_);
+  return committed_.at(stream);
+}
+
+std::vector<std::optional<stream_id>> status_board::committed_all() const {
+  std::lock_guard lk(mu_);
+  return committed_;
+}
+
+void status_board::on_commit(const store::append_batch& batch, const store::append_outcome& out,
+                             double seconds) {
+  std::lock_guard lk(mu_);
+  s_.entries_committed += out.added.size();
+  s_.duplicates += out.duplicate_ids + out.duplicate_keys;
+  s_.dead_letters += out.dead_letters;
+  ++s_.batches;
+  s_.last_commit_seconds = seconds;
+  failing_commits_ = 0;
+  for (const auto& o : batch.offsets) {
+    std::size_t i = index_of(o.stream);
+    if (i == streams_.size()) continue;
+    committed_[i] = o.id;
+    if (!s_.committed || *s_.committed < o.id) s_.committed = o.id;
+  }
+}
+
+void status_board::on_commit_failure(const std::string& error) {
+  std::lock_guard lk(mu_);
+  ++s_.commit_failures;
+  ++failing_commits_;
+  s_.last_error = error;
+}
+
+std::uint64_t status_board::consecutive_commit_failures() const {
+  std::lock_guard lk(mu_);
+  return failing_commits_;
+}
+
+stats status_board::snapshot() const {
+  std::lock_guard lk(mu_);
+  stats out = s_;
+  if (stopped_) {
+    out.state = link_state::stopped;
+    return out;
+  }
+  // The worst link decides: readiness must not say "connected" while pub/sub is down.
+  auto rank = [](link_state s) {
+    switch (s) {
+      case link_state::connected:
+        return 0;
+      case link_state::connecting:
+        return 1;
+      case link_state::backing_off:
+        return 2;
+      case link_state::stopped:
+        return 3;
+    }
+    return 3;
+  };
+  link_state worst = link_state::connected;
+  if (stream_link_ && rank(stream_state_) > rank(worst)) worst = stream_state_;
+  if (pubsub_link_ && rank(pubsub_state_) > rank(worst)) worst = pubsub_state_;
+  out.state = worst;
+  return out;
+}
+
+void link_log::problem(const std::string& kind, const std::string& message) {
+  if (kind_ == kind) return;
+  kind_ = kind;
+  line(message);
+}
+
+void link_log::recovered(const std::string& message) {
+  if (kind_.empty()) return;
+  kind_.clear();
+  if (!message.empty()) line(message);
+}
+
+void link_log::line(const std::string& message) const {
+  log_.line(name_ + ": " + message);
+}
+
+}  // namespace cutover::ingest

@@ -1,0 +1,67 @@
+#pragma once
+// The hand-off between the reader threads (stream, pub/sub) and the single writer thread.
+// Bounded, so a slow store pushes back all the way to Redis (readers block, the stream keeps
+// the entries). Carries an epoch so batches read before a failed commit are never committed
+// out of order: the writer bumps it, and the stream reader re-reads from the committed offsets.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace cutover::ingest {
+
+struct work_batch {
+  enum class origin { stream, pubsub };
+  origin from = origin::stream;
+  std::uint64_t epoch = 0;                 // stream batches: queue epoch when read
+  store::append_batch batch;               // stream: ids from Redis, offsets of the streams read
+  std::vector<std::uint64_t> received_ms;  // pubsub: receive time per entry; the writer assigns ids
+  std::size_t bytes = 0;                   // approximate memory held, for the queue's bound
+
+  // Sets `bytes` from the contents (call once the batch is filled).
+  void account() noexcept;
+};
+
+class work_queue {
+ public:
+  // Holds at most `capacity_bytes` (but always at least one batch, however large).
+  explicit work_queue(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
+
+  // Blocks while full. Returns false, dropping the batch, when it is a stream batch of an
+  // old epoch (a commit failed since it was read) or the queue is closed.
+  bool push(work_batch&& b);
+
+  enum class pop_result { batch, timeout, closed };
+  // Waits for a batch until `deadline`; `closed` once closed and empty.
+  pop_result pop(work_batch& out, std::chrono::steady_clock::time_point deadline);
+
+  // Moves queued batches of the same origin as `into` onto it while it stays within
+  // `max_entries` and `max_bytes`, so a backlog is committed in few large transactions.
+  // Returns how many batches were merged.
+  std::size_t pop_more(work_batch& into, std::size_t max_entries, std::size_t max_bytes);
+
+  // No more pushes (the readers have stopped); the writer drains what is left.
+  void close();
+  bool closed() const;
+
+  std::uint64_t epoch() const;
+  // A stream batch failed to commit: start a new epoch and drop queued stream batches (they
+  // were read after it). Returns how many batches were dropped.
+  std::size_t invalidate_streams();
+
+ private:
+  const std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<work_batch> q_;
+  std::size_t bytes_ = 0;
+  std::uint64_t epoch_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace cutover::ingest
