@@ -19,7 +19,7 @@ CLI::Option* add_duration(CLI::App& cmd, const std::string& name, std::chrono::m
         target = *d;
       },
       description + " (default " + format_duration(target) + ")");
-  opt->type_name("DURATION");
+  opt->type_name("DURATION")->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   return opt;
 }
 

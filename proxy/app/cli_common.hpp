@@ -31,5 +31,8 @@ CLI::Option* add_duration(CLI::App& cmd, const std::string& name, std::chrono::m
 // Registers subcommands; each sets its own callback.
 void add_db_commands(CLI::App& app);
 void add_replay_command(CLI::App& app);
+void add_publish_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_token_command(CLI::App& app);
 
 }  // namespace cutover::app

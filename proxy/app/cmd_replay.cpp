@@ -7,7 +7,10 @@
 
 #include "app/cli_common.hpp"
 #include "core/json_text.hpp"
+#include "ingest/ingest.hpp"
 #include "store/store.hpp"
+
+#include <thread>
 
 namespace cutover::app {
 namespace {
@@ -20,6 +23,62 @@ struct replay_opts {
   std::string until;
   std::size_t limit = 0;
   std::string format = "ndjson";
+  bool republish = false;
+  std::string redis;
+  std::string stream = "cutover:notifications";
+  std::size_t maxlen = 1'000'000;
+  double rate = 0;  // notifications per second; 0 = as fast as Redis takes them
+  bool dry_run = false;
+};
+
+// Puts replayed notifications back through the stream (with replayOf = the original id),
+// so connected clients get them again. Paced by --rate; a progress line every second.
+class republisher {
+ public:
+  explicit republisher(const replay_opts& o) : o_(o), started_(std::chrono::steady_clock::now()) {
+    if (o.dry_run) return;
+    auto conn = ingest::redis_connection::connect(o.redis, {std::chrono::seconds(5), std::chrono::seconds(5), -1});
+    if (!conn) throw runtime_failure(conn.err().message);
+    conn_.emplace(std::move(*conn));
+  }
+  void send(const notification& n) {
+    pace();
+    if (!o_.dry_run) {
+      // The key is dropped on purpose: a replay must not be deduplicated against its original.
+      decoded_entry e{n.topic, n.type, n.data, std::nullopt};
+      auto id = ingest::xadd_notification(*conn_, o_.stream, e, o_.maxlen, {{"replayOf", n.id.str()}});
+      if (!id) throw runtime_failure("republish of " + n.id.str() + " failed after " + std::to_string(done_) +
+                                     " republished: " + id.err().message);
+    }
+    ++done_;
+    progress(false);
+  }
+  void finish() {
+    progress(true);
+    std::fprintf(stderr, "cutover: %s %zu notifications%s\n", o_.dry_run ? "dry run: would republish" : "republished",
+                 done_, o_.dry_run ? " (nothing was sent)" : (" to " + o_.stream).c_str());
+  }
+
+ private:
+  void pace() {
+    if (o_.rate <= 0) return;
+    auto due = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(static_cast<double>(done_) / o_.rate));
+    std::this_thread::sleep_until(due);  // the pacing itself: this command only publishes
+  }
+  void progress(bool last) {
+    auto now = std::chrono::steady_clock::now();
+    if (!last && now - last_line_ < std::chrono::seconds(1)) return;
+    if (now - started_ < std::chrono::seconds(1)) return;  // short runs need no progress
+    last_line_ = now;
+    double secs = std::chrono::duration<double>(now - started_).count();
+    std::fprintf(stderr, "cutover: republish: %zu done, %.0f/s\n", done_, done_ / secs);
+  }
+
+  const replay_opts& o_;
+  std::optional<ingest::redis_connection> conn_;
+  std::size_t done_ = 0;
+  std::chrono::steady_clock::time_point started_, last_line_{};
 };
 
 // One table row: fixed columns, data shortened to keep lines readable.
@@ -60,17 +119,33 @@ void run_replay(const replay_opts& o) {
     }
   }
 
+  if (o.republish && o.redis.empty() && !o.dry_run) throw usage_failure("--republish needs --redis URL");
+  // Stop at what the store holds now: republished entries come back through ingest and
+  // must not be replayed (and republished) again.
+  auto head = r->head();
+  if (!head) throw runtime_failure(head.err().message);
+  if (!*head) until = stream_id{};
+  else if (!until || **head < *until) until = **head;
+  std::optional<republisher> pub;
+  if (o.republish) pub.emplace(o);
+
   const std::size_t limit = o.limit ? o.limit : std::numeric_limits<std::size_t>::max();
   std::size_t printed = 0;
   stream_id after = since->after;
-  if (o.format == "json") std::fputs("[", stdout);
-  if (o.format == "table")
+  bool printing = !(pub && !o.dry_run);
+  if (printing && o.format == "json") std::fputs("[", stdout);
+  if (printing && o.format == "table")
     std::printf("%-22s %-16s %-20s %-18s %-24s %s\n", "ID", "LEGACY_ID", "TOPIC", "EVENT", "CREATED_AT", "DATA");
   while (printed < limit) {
     auto page = r->read_after(topics, after, std::min<std::size_t>(1000, limit - printed), until);
     if (!page) throw runtime_failure(page.err().message);
     if (page->empty()) break;
     for (const auto& n : *page) {
+      if (pub) pub->send(*n);
+      if (pub && !o.dry_run) {
+        ++printed;
+        continue;  // republishing: the stream is the output
+      }
       if (o.format == "table") {
         print_table_row(*n);
       } else {
@@ -83,7 +158,8 @@ void run_replay(const replay_opts& o) {
     }
     after = page->back()->id;
   }
-  if (o.format == "json") std::fputs(printed ? "\n]\n" : "]\n", stdout);
+  if (o.format == "json" && !(pub && !o.dry_run)) std::fputs(printed ? "\n]\n" : "]\n", stdout);
+  if (pub) pub->finish();
   if (std::fflush(stdout) != 0) throw runtime_failure("cannot write output");
 }
 
@@ -103,6 +179,23 @@ void add_replay_command(CLI::App& app) {
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"ndjson", "json", "table"}))
       ->capture_default_str();
+  cmd->add_flag("--republish", o->republish, "XADD the notifications back into the stream with replayOf=<id>, so "
+                                             "connected clients get them again (idempotency keys are dropped)");
+  cmd->add_option("--redis", o->redis, "Redis URL for --republish")->envname("CUTOVER_REDIS");
+  cmd->add_option("--stream", o->stream, "Stream key for --republish")->capture_default_str();
+  cmd->add_option("--maxlen", o->maxlen, "MAXLEN ~ for --republish (0 = never trim)")->capture_default_str();
+  cmd->add_option_function<std::string>(
+         "--rate",
+         [o](const std::string& t) {
+           std::string v = t.size() > 2 && t.substr(t.size() - 2) == "/s" ? t.substr(0, t.size() - 2) : t;
+           char* end = nullptr;
+           double r = std::strtod(v.c_str(), &end);
+           if (v.empty() || *end || !(r > 0)) throw CLI::ValidationError("--rate", "expected N/s, e.g. 200/s");
+           o->rate = r;
+         },
+         "Republish at most N notifications per second (e.g. 200/s)")
+      ->type_name("N/s");
+  cmd->add_flag("--dry-run", o->dry_run, "With --republish: print what would be republished, send nothing");
   cmd->callback([o] { run_replay(*o); });
 }
 

@@ -14,10 +14,15 @@ int main(int argc, char** argv) {
                "and WebSocket push, fed by Redis."};
   app.name("cutover");
   app.require_subcommand(1);
+  // A flag given twice (say in the config file and on the command line) takes the last.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "Read options from a TOML/INI file");
   app.set_version_flag("--version", "cutover 0.1.0");
+  add_serve_command(app);
   add_db_commands(app);
   add_replay_command(app);
+  add_publish_command(app);
+  add_token_command(app);
 
   try {
     app.parse(argc, argv);

@@ -155,6 +155,8 @@ std::string mint_token(std::string_view secret, std::string_view user, std::chro
 
 std::optional<std::array<std::uint8_t, 16>> parse_ip(std::string_view text) {
   std::array<std::uint8_t, 16> out{};
+  // inet_pton reads a C string: "10.0.0.1\0junk" would pass as 10.0.0.1.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string s(text);
   in_addr v4;
   if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/entry.hpp"
 #include "core/hub.hpp"
+#include "core/result.hpp"
 #include "net/auth.hpp"
 #include "net/metrics.hpp"
 #include "net/rollout.hpp"
@@ -20,6 +22,16 @@
 namespace cutover::net {
 
 class route;
+class upstream_pool;
+class upstream_auth;
+
+// Where POST /v1/publish sends an entry (the app wires Redis XADD behind it). `done` runs
+// on another thread with the new id or why it failed; never a silent loss.
+class publish_sink {
+ public:
+  virtual ~publish_sink() = default;
+  virtual bool publish(decoded_entry e, std::function<void(result<stream_id>)> done) = 0;  // false: queue full
+};
 
 struct server_options {
   std::string host = "127.0.0.1";
@@ -41,7 +53,7 @@ struct server_options {
   std::chrono::milliseconds ws_silence_timeout{std::chrono::seconds(60)};
 
   std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_body_bytes = 8 * 1024 * 1024;  // requests (pass-through bodies included)
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
 
@@ -64,6 +76,11 @@ struct server_context {
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<rollout_policy> rollout;
   std::map<std::string, route*> routes;                 // exact path -> route (GET)
+  upstream_pool* upstream = nullptr;                    // --upstream: everything else goes there
+  upstream_auth* upstream_identity = nullptr;           // --auth upstream
+  publish_sink* publisher = nullptr;                    // POST /v1/publish (needs admin_token)
+  std::string admin_token;
+  entry_limits limits;                                  // for HTTP publish bodies
   std::function<readiness()> ready;                     // /readyz
   std::function<std::string()> extra_metrics;           // appended to /metrics (ingest, store)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

@@ -1,6 +1,9 @@
 #include "net/http_session.hpp"
 
+#include <openssl/crypto.h>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -9,6 +12,7 @@
 #include "core/json_text.hpp"
 #include "net/fetch.hpp"
 #include "net/server_render.hpp"
+#include "net/user_activity.hpp"
 #include "net/websocket_session.hpp"
 #include "net/ws_protocol.hpp"
 
@@ -170,13 +174,19 @@ void http_session::dispatch() {
   phase_ = phase::handling;
   auto& req = parser_->get();
   keep_alive_ = req.keep_alive() && !shutting_down_;
+  head_request_ = req.method() == http::verb::head;
   std::string_view target(req.target().data(), req.target().size());
   auto qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);
   std::string_view query = qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
-  auto q = parse_query(query);
-  if (!q) {
+  auto r = ctx.routes.find(std::string(path));
+  bool ours = path == "/healthz" || path == "/readyz" || path == "/metrics" || path == ctx.opt.ws_path ||
+              path == "/v1/publish" || r != ctx.routes.end();
+  if (!ours) {
+    if (ctx.upstream) serve_upstream();
+    else reject(404, "no such endpoint", false);
+  } else if (!(query_ = parse_query(query))) {
     reject(400, "malformed query string (bad percent-escape, not UTF-8, or more than 64 parameters)");
   } else if (path == "/healthz") {
     respond(200, R"({"status":"ok"})", {});
@@ -184,46 +194,80 @@ void http_session::dispatch() {
     serve_ready();
   } else if (path == "/metrics") {
     serve_metrics();
+  } else if (path == "/v1/publish") {
+    serve_publish();
   } else if (path == ctx.opt.ws_path) {
-    serve_upgrade(*q);
-    if (phase_ == phase::closed) return;  // upgraded: the socket belongs to the WebSocket session
-  } else if (auto r = ctx.routes.find(std::string(path)); r != ctx.routes.end()) {
-    if (req.method() != http::verb::get) {
-      reject(405, "use GET");
-    } else {
-      credentials cr;
-      cr.authorization = std::string_view(req[http::field::authorization]);
-      cr.cookie = std::string_view(req[http::field::cookie]);
-      cr.query = &*q;
-      if (!ctx.auth->config().header_name.empty()) {
-        auto it = req.find(ctx.auth->config().header_name);
-        cr.has_gateway_header = it != req.end();
-        if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
-      }
-      cr.peer = peer_;
-      auto who = ctx.auth->identify(cr, unix_now());
-      if (!who.ok()) {
-        reject(who.status, who.reason);
-      } else {
-        if (!caller_ || caller_->user != who.user)
-          caller_ = caller{who.user, ctx.topics_for(who.user), ctx.rollout->in_cohort(who.user)};
-        if (counted_as_ != transport::longpoll) {
-          auto& m = global_metrics();
-          m.connections[static_cast<std::size_t>(counted_as_)].add(-1);
-          counted_as_ = transport::longpoll;
-          m.connections[static_cast<std::size_t>(counted_as_)].add(1);
-        }
-        global_metrics().requests[static_cast<std::size_t>(transport::longpoll)].add();
-        request_view view{req.method(), target, path, *q, req.base()};
-        r->second->handle(view, *caller_, *this);
-      }
-    }
+    return identify_then(next_step::websocket);
+  } else if (req.method() != http::verb::get) {
+    reject(405, "use GET");
   } else {
-    reject(404, "no such endpoint", false);
+    route_ = r->second;
+    return identify_then(next_step::route);
   }
-  // The request is handled (or waiting); its parsed form is no longer needed.
+  if (phase_ != phase::closed) release_request();
+}
+
+void http_session::release_request() {
   parser_.reset();
+  query_.reset();
+  route_ = nullptr;
   if (phase_ != phase::closed) arm_read();  // notice the client leaving; buffer pipelined bytes
+}
+
+void http_session::identify_then(next_step t) {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  credentials cr;
+  cr.authorization = std::string_view(req[http::field::authorization]);
+  cr.cookie = std::string_view(req[http::field::cookie]);
+  cr.query = &*query_;
+  if (!ctx.auth->config().header_name.empty()) {
+    auto it = req.find(ctx.auth->config().header_name);
+    cr.has_gateway_header = it != req.end();
+    if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
+  }
+  cr.peer = peer_;
+  if (ctx.auth->config().mode != auth_mode::upstream) return after_identity(t, ctx.auth->identify(cr, unix_now()));
+  if (auto hit = ctx.upstream_identity->cached(cr.cookie, cr.authorization)) return after_identity(t, std::move(*hit));
+  // Ask the legacy app; meanwhile keep watching the socket (the client may leave).
+  arm_read();
+  ctx.upstream_identity->lookup(cr.cookie, cr.authorization,
+                                [self = shared_from_this(), t, io = &shard_.io()](auth_outcome o) mutable {
+                                  boost::asio::post(*io, [self = std::move(self), t, o = std::move(o)]() mutable {
+                                    self->after_identity(t, std::move(o));
+                                  });
+                                });
+}
+
+void http_session::after_identity(next_step t, auth_outcome who) {
+  if (phase_ != phase::handling || !parser_) return;  // the client left meanwhile
+  const auto& ctx = shard_.ctx();
+  if (!who.ok()) {
+    reject(who.status, who.reason);
+  } else if (t == next_step::websocket) {
+    serve_upgrade(who);
+    if (phase_ == phase::closed) return;  // upgraded: the socket belongs to the WebSocket session
+  } else {
+    if (!caller_ || caller_->user != who.user) caller_ = caller{who.user, ctx.topics_for(who.user), false};
+    caller_->in_ws_cohort = ctx.rollout->in_cohort(who.user);  // per request: SIGHUP may have moved the cohort
+    serve_route();
+  }
+  if (phase_ != phase::closed) release_request();
+}
+
+void http_session::serve_route() {
+  auto& m = global_metrics();
+  if (counted_as_ != transport::longpoll) {
+    m.connections[static_cast<std::size_t>(counted_as_)].add(-1);
+    counted_as_ = transport::longpoll;
+    m.connections[static_cast<std::size_t>(counted_as_)].add(1);
+  }
+  m.requests[static_cast<std::size_t>(transport::longpoll)].add();
+  global_user_activity().seen(transport::longpoll, caller_->user);
+  auto& req = parser_->get();
+  std::string_view target(req.target().data(), req.target().size());
+  request_view view{req.method(), target, target.substr(0, target.find('?')), *query_, req.base()};
+  route_->handle(view, *caller_, *this);
 }
 
 void http_session::serve_ready() {
@@ -239,9 +283,109 @@ void http_session::serve_metrics() {
   send(make_response(200, "text/plain; version=0.0.4", render_metrics(shard_.ctx()), keep_alive_));
 }
 
-void http_session::serve_upgrade(const query_params& q) {
+void http_session::serve_publish() {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
+  if (!ctx.publisher || ctx.admin_token.empty()) return reject(404, "HTTP publish is off (start serve with --admin-token)", false);
+  if (req.method() != http::verb::post) return reject(405, "use POST");
+  std::string_view authz(req[http::field::authorization]);
+  bool ok = authz.size() == 7 + ctx.admin_token.size() && authz.substr(0, 7) == "Bearer " &&
+            CRYPTO_memcmp(authz.data() + 7, ctx.admin_token.data(), ctx.admin_token.size()) == 0;
+  if (!ok) return reject(401, "publishing needs Authorization: Bearer <--admin-token>");
+  auto decoded = decode_publish_body(req.body(), ctx.limits);
+  if (!decoded.entry) return reject(400, decoded.reason);
+  bool queued = ctx.publisher->publish(
+      std::move(*decoded.entry), [self = shared_from_this(), io = &shard_.io()](result<stream_id> id) mutable {
+        boost::asio::post(*io, [self = std::move(self), id = std::move(id)]() mutable {
+          if (self->phase_ != phase::handling) return;
+          if (id) {
+            self->respond(202, R"({"id":")" + id->str() + R"("})", {});
+          } else {
+            global_metrics().overload_rejections.add();
+            self->respond(503, json_error_body(503, "not published: " + id.err().message), {{"Retry-After", "1"}});
+          }
+        });
+      });
+  if (!queued) reject(503, "publish queue is full, retry");
+}
+
+void http_session::serve_upstream() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (iequals(std::string_view(req[http::field::upgrade]), "websocket"))
+    return reject(502, "WebSocket pass-through to the upstream is not supported");
+  upstream_request up;
+  up.method = std::string(req.method_string());
+  up.target = ctx.upstream->target().base_path + std::string(req.target());
+  std::string_view connection(req[http::field::connection]);
+  std::string forwarded_for;
+  for (const auto& f : req) {
+    std::string_view name(f.name_string().data(), f.name_string().size());
+    if (is_hop_by_hop(name, connection) || f.name() == http::field::host || f.name() == http::field::content_length)
+      continue;
+    if (iequals(name, "x-forwarded-for")) {
+      forwarded_for = std::string(f.value());
+      continue;
+    }
+    up.headers.emplace_back(std::string(name), std::string(f.value()));
+  }
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  std::string peer = ec ? "unknown" : ep.address().to_string();
+  up.headers.emplace_back("X-Forwarded-For", forwarded_for.empty() ? peer : forwarded_for + ", " + peer);
+  up.headers.emplace_back("X-Forwarded-Proto", "http");
+  if (auto h = req.find(http::field::host); h != req.end()) up.headers.emplace_back("X-Forwarded-Host", std::string(h->value()));
+  up.body = std::move(req.body());
+  arm_read();
+  bool queued = ctx.upstream->submit(std::move(up), [self = shared_from_this(), io = &shard_.io()](upstream_response r) mutable {
+    boost::asio::post(*io, [self = std::move(self), r = std::move(r)]() mutable { self->on_upstream(std::move(r)); });
+  });
+  if (!queued) reject(503, "too many requests waiting for the upstream, retry");
+}
+
+void http_session::on_upstream(upstream_response r) {
+  if (phase_ != phase::handling) return;
+  if (r.status == 0) {
+    switch (r.why) {
+      case upstream_response::failure::timeout: return reject(504, "upstream did not answer in time");
+      case upstream_response::failure::too_large: return reject(502, r.error);
+      case upstream_response::failure::overloaded: return reject(503, "upstream unavailable: " + r.error);
+      default: return reject(502, "upstream unreachable: " + r.error);
+    }
+  }
+  if (shutting_down_) keep_alive_ = false;
+  // Status, headers (Set-Cookie included) and body as the legacy app sent them; framing
+  // headers are ours.
+  std::string reason = r.reason.empty() || r.reason.find_first_of("\r\n") != std::string::npos
+                           ? std::string(status_reason(r.status))
+                           : r.reason;
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
+  std::string_view connection;
+  for (const auto& [k, v] : r.headers)
+    if (k.size() == 10 && std::equal(k.begin(), k.end(), "connection", [](char a, char b) { return std::tolower(a) == b; }))
+      connection = v;
+  bool have_length = false;
+  for (const auto& [k, v] : r.headers) {
+    if (is_hop_by_hop(k, connection)) continue;
+    bool is_length = k.size() == 14 && std::equal(k.begin(), k.end(), "content-length",
+                                                   [](char a, char b) { return std::tolower(a) == b; });
+    if (is_length) {
+      if (!head_request_) continue;  // recomputed below
+      have_length = true;
+    }
+    out += k + ": " + v + "\r\n";
+  }
+  if (!head_request_ || !have_length) out += "Content-Length: " + std::to_string(head_request_ ? 0 : r.body.size()) + "\r\n";
+  if (!keep_alive_) out += "Connection: close\r\n";
+  out += "\r\n";
+  if (!head_request_) out += r.body;
+  send(std::move(out));
+}
+
+void http_session::serve_upgrade(const auth_outcome& who) {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  const query_params& q = *query_;
   if (req.method() != http::verb::get) return reject(405, "use GET for the WebSocket handshake");
   if (!has_token(std::string_view(req[http::field::connection]), "upgrade") ||
       !iequals(std::string_view(req[http::field::upgrade]), "websocket"))
@@ -250,19 +394,6 @@ void http_session::serve_upgrade(const query_params& q) {
     return reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
   std::string_view key(req[http::field::sec_websocket_key]);
   if (key.size() != 24) return reject(400, "missing or malformed Sec-WebSocket-Key");
-
-  credentials cr;
-  cr.authorization = std::string_view(req[http::field::authorization]);
-  cr.cookie = std::string_view(req[http::field::cookie]);
-  cr.query = &q;
-  if (!ctx.auth->config().header_name.empty()) {
-    auto it = req.find(ctx.auth->config().header_name);
-    cr.has_gateway_header = it != req.end();
-    if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
-  }
-  cr.peer = peer_;
-  auto who = ctx.auth->identify(cr, unix_now());
-  if (!who.ok()) return reject(who.status, who.reason);
 
   std::optional<cursor> since;
   if (const auto* s = find_param(q, "since")) {
@@ -289,11 +420,19 @@ void http_session::respond(int status, std::string body, std::vector<header> ext
 std::optional<stream_id> http_session::head() const { return shard_.ctx().hub_->head(); }
 
 void http_session::send(std::string bytes) {
-  tx_ = std::move(bytes);
+  parser_.reset();  // the answer is out: the request's parsed form is not needed
+  query_.reset();
   phase_ = phase::writing;
   deadline_ = clock::now() + shard_.ctx().opt.stall_timeout;
+  // Most answers fit the socket buffer: one non-blocking write, no async operation.
+  boost::system::error_code ec;
+  std::size_t n = socket_.write_some(asio::buffer(bytes), ec);
+  if (!ec && n == bytes.size()) return on_written({});
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return on_written(ec);
+  tx_ = std::move(bytes);
+  tx_.erase(0, ec ? 0 : n);
   asio::async_write(socket_, asio::buffer(tx_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
+                    [self = shared_from_this()](boost::system::error_code e, std::size_t) { self->on_written(e); });
 }
 
 void http_session::on_written(boost::system::error_code ec) {
@@ -370,10 +509,16 @@ void http_session::wait_for(const wait_spec& spec, std::function<void(wait_resul
     r.shutting_down = true;
     return done(std::move(r));
   }
+  // A backlog in memory answers at once, with no registration at all.
+  if (auto r = fetch_from_memory(shard_, caller_->topics, spec.after, spec.limit); r && !r->entries.empty()) {
+    wait_result w;
+    w.entries = std::move(r->entries);
+    return done(std::move(w));
+  }
   wait_ = std::make_unique<waiting>();
   wait_->spec = spec;
   wait_->done = std::move(done);
-  // Register before reading, so nothing committed after the read can slip past.
+  // Register before reading again, so nothing committed after that read can slip past.
   shard_.subscribe(*this, caller_->topics);
   wait_fetch();
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "net/fetch.hpp"
+#include "net/upstream.hpp"
 #include "net/route.hpp"
 #include "net/shard.hpp"
 
@@ -58,9 +59,19 @@ class http_session final : public connection_base,
   void close();
   void reject(int status, std::string_view message, bool count_bad = true);
 
+  enum class next_step : std::uint8_t { route, websocket };
   void serve_ready();
   void serve_metrics();
-  void serve_upgrade(const query_params& q);
+  // Resolves the caller (synchronously, or through the who-am-I cache and URL), then
+  // continues with `t`.
+  void identify_then(next_step t);
+  void after_identity(next_step t, auth_outcome who);
+  void serve_route();
+  void serve_upgrade(const auth_outcome& who);
+  void serve_publish();
+  void serve_upstream();
+  void on_upstream(upstream_response r);
+  void release_request();  // frees the parsed request once nothing needs it
 
   // poll wait
   struct waiting {
@@ -79,6 +90,9 @@ class http_session final : public connection_base,
   boost::asio::ip::tcp::socket socket_;
   std::string rx_;  // bytes received but not parsed yet (partial or pipelined requests)
   std::unique_ptr<parser_type> parser_;
+  std::optional<query_params> query_;
+  route* route_ = nullptr;
+  bool head_request_ = false;
   std::string tx_;
   std::unique_ptr<waiting> wait_;
   std::optional<caller> caller_;

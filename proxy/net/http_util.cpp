@@ -45,8 +45,13 @@ std::optional<query_params> parse_query(std::string_view query, std::size_t max_
     if (part.empty()) continue;
     if (out.size() >= max_params) return std::nullopt;
     auto eq = part.find('=');
-    auto name = percent_decode(part.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
+    // Most parameters need no decoding: copy those as they are.
+    auto decode = [](std::string_view v) -> std::optional<std::string> {
+      if (v.find_first_of("%+") == std::string_view::npos) return std::string(v);
+      return percent_decode(v, true);
+    };
+    auto name = decode(part.substr(0, eq));
+    auto value = decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
     if (!name || !value || !json_text::valid_utf8(*name) || !json_text::valid_utf8(*value)) return std::nullopt;
     out.emplace_back(std::move(*name), std::move(*value));
   }

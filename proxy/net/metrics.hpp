@@ -42,6 +42,7 @@ struct metrics {
   counter store_reads;
   counter store_read_micros;  // summed duration of store reads
   counter accepted, accept_errors;
+  gauge ws_queued_bytes;       // bytes queued on WebSocket sessions, all together
 };
 
 metrics& global_metrics();

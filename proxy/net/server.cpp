@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <future>
 #include <thread>
@@ -29,7 +30,9 @@ topic_list server_context::topics_for(const std::string& user) const {
   auto v = std::make_shared<std::vector<std::string>>();
   v->reserve(1 + opt.shared_topics.size());
   v->push_back("user:" + user);
-  for (const auto& t : opt.shared_topics) v->push_back(t);
+  // Each topic once: a session sits in a topic's registry list at most once.
+  for (const auto& t : opt.shared_topics)
+    if (std::find(v->begin(), v->end(), t) == v->end()) v->push_back(t);
   return v;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "net/user_activity.hpp"
+
 namespace cutover::net {
 namespace {
 
@@ -75,6 +77,8 @@ std::string render_metrics(const server_context& ctx) {
   line(out, "cutover_ws_closes_total", "reason=\"idle\"", static_cast<double>(m.ws_idle_closes.get()));
   help(out, "cutover_ws_slow_consumer_total", "counter", "Times a WebSocket session stopped queueing live entries and caught up from the store.");
   line(out, "cutover_ws_slow_consumer_total", "", static_cast<double>(m.ws_slow_consumer.get()));
+  help(out, "cutover_ws_queued_bytes", "gauge", "Bytes waiting in WebSocket send queues (each bounded by --ws-queue-bytes).");
+  line(out, "cutover_ws_queued_bytes", "", static_cast<double>(m.ws_queued_bytes.get()));
   help(out, "cutover_cache_reads_total", "counter", "Backlog reads answered from memory (hit) or sent to the store (miss).");
   line(out, "cutover_cache_reads_total", "result=\"hit\"", static_cast<double>(m.cache_hits.get()));
   line(out, "cutover_cache_reads_total", "result=\"miss\"", static_cast<double>(m.cache_misses.get()));
@@ -91,6 +95,11 @@ std::string render_metrics(const server_context& ctx) {
     help(out, "cutover_cache_bytes", "gauge", "Estimated bytes of the in-memory notifications.");
     line(out, "cutover_cache_bytes", "", static_cast<double>(hs.cached_bytes));
   }
+  auto users = global_user_activity().recent();
+  help(out, "cutover_users_last_hour", "gauge", "Distinct users seen in the last hour, by transport (both: used both).");
+  line(out, "cutover_users_last_hour", "transport=\"longpoll\"", static_cast<double>(users.longpoll));
+  line(out, "cutover_users_last_hour", "transport=\"websocket\"", static_cast<double>(users.websocket));
+  line(out, "cutover_users_last_hour", "transport=\"both\"", static_cast<double>(users.both));
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   return out;
 }

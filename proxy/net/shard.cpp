@@ -60,6 +60,12 @@ void shard::on_batch(const shared_batch& batch) {
       wake_.push_back(s);
     }
   }
+  if (groups_.size() == 1) {
+    // One topic in this batch (the fan-out case): every woken subscriber reads that topic.
+    const auto& only = groups_.begin()->second;
+    for (subscriber* s : wake_) s->on_entries(only);
+    return;
+  }
   for (subscriber* s : wake_) {
     // The subscriber's own topics only, merged in id order (one slice needs no merge).
     const std::vector<notification_ptr>* only = nullptr;
@@ -108,13 +114,7 @@ void shard::unsubscribe(subscriber& s) {
     }
     list.pop_back();
   }
-  // Drop topics nobody listens to any more.
-  if (!s.slots_.empty()) {
-    for (const auto& t : *s.topics_) {
-      auto it = registry_.find(t);
-      if (it != registry_.end() && it->second.empty()) registry_.erase(it);
-    }
-  }
+  // Empty topic lists stay until the sweep: a poller that re-polls at once reuses them.
   s.slots_.clear();
   s.slots_.shrink_to_fit();
 }
@@ -152,6 +152,7 @@ void shard::arm_sweep() {
   sweep_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     auto now = clock::now();
+    for (auto it = registry_.begin(); it != registry_.end();) it = it->second.empty() ? registry_.erase(it) : std::next(it);
     for (connection_base* c = connections_.front(); c;) {
       connection_base* next = connections_.next(*c);
       c->on_tick(now);

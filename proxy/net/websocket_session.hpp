@@ -55,7 +55,10 @@ class websocket_session final : public connection_base,
   bool push_notification(const notification_ptr& n);  // false when the queue is full
   void push_control(std::string bytes);
   void flush();
-  void on_written(boost::system::error_code ec, std::size_t n);
+  void report_queue();  // moves the global queued-bytes gauge by this session's change
+  void write_now();                // writes until the queue is empty or the socket is full
+  void on_progress(std::size_t n);  // n bytes left: pop frames, refill, keep going
+  void drop_unsent_notifications();  // resume/close: keep the frame on the wire and control frames
 
   void start_fetch();
   void on_fetched(std::uint64_t generation, fetch_result r);
@@ -71,9 +74,9 @@ class websocket_session final : public connection_base,
   ws::frame_parser parser_;
   small_queue<out_frame> queue_;
   std::size_t queued_bytes_ = 0;
+  std::size_t reported_queued_ = 0;
   std::size_t written_in_front_ = 0;  // bytes of queue_.front() already on the wire
-  std::size_t in_flight_frames_ = 0;  // frames covered by the write in progress
-  std::unique_ptr<std::vector<boost::asio::const_buffer>> write_bufs_;
+
 
   stream_id cursor_;
   std::uint64_t fetch_gen_ = 0;
@@ -84,7 +87,9 @@ class websocket_session final : public connection_base,
   bool fetch_retry_ = false;
   bool reset_check_ = false;  // the next read tells whether `since` expired
   bool peer_closed_ = false;  // the client sent its close frame
-  bool writing_ = false;
+  bool waiting_writable_ = false;  // the socket was full: an async_wait(write) is pending
+  bool in_flush_ = false;
+  bool flush_again_ = false;
   bool read_armed_ = false;
   bool closing_ = false;     // our close frame is queued; no more data frames
   bool closed_ = false;      // socket closed

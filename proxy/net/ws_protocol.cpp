@@ -74,6 +74,16 @@ std::size_t frame_parser::parse_one(char* p, std::size_t n, frame_view& out, res
   return hdr + 4 + static_cast<std::size_t>(len);
 }
 
+frame_parser::result frame_parser::fail(result err) {
+  failed_ = err;
+  pending_.clear();
+  pending_.shrink_to_fit();
+  message_.clear();
+  message_.shrink_to_fit();
+  in_message_ = false;
+  return err;
+}
+
 frame_parser::result frame_parser::on_frame(const frame_view& f, std::string_view& message, opcode& op,
                                             bool& complete) {
   complete = false;

@@ -41,11 +41,14 @@ class frame_parser {
   };
 
   // Calls on_message(opcode, std::string_view payload) for every complete text or binary
-  // message and every control frame, in order. Stops at the first violation.
+  // message and every control frame, in order. Stops at the first violation, and from then
+  // on keeps nothing and parses nothing: every later call returns the same violation.
   template <class OnMessage>
   result feed(const char* data, std::size_t n, OnMessage&& on_message);
 
   bool idle() const noexcept { return pending_.empty() && !in_message_; }
+  // Bytes held between calls (an unfinished frame and message); bounded by the limit.
+  std::size_t buffered() const noexcept { return pending_.size() + message_.size(); }
 
  private:
   struct frame_view {
@@ -56,16 +59,22 @@ class frame_parser {
   // Parses one frame at the start of [p, p+n): returns bytes used (0 = need more).
   std::size_t parse_one(char* p, std::size_t n, frame_view& out, result& err) const;
   result on_frame(const frame_view& f, std::string_view& message, opcode& op, bool& complete);
+  // Records the first violation and drops what was buffered: the session keeps reading
+  // until the peer's close or EOF (bounded by time, not bytes), and those bytes must not
+  // pile up behind a broken frame.
+  result fail(result err);
 
   std::size_t max_message_;
   std::string pending_;  // an unfinished frame
   std::string message_;  // a fragmented message being assembled
   opcode message_op_ = opcode::text;
   bool in_message_ = false;
+  result failed_;  // the first violation (close == 0: none)
 };
 
 template <class OnMessage>
 frame_parser::result frame_parser::feed(const char* data, std::size_t n, OnMessage&& on_message) {
+  if (failed_.close) return failed_;
   result err;
   // Work in place on a writable buffer: either pending_ (with the new bytes appended) or
   // a copy of the input when there is no partial frame.
@@ -76,14 +85,14 @@ frame_parser::result frame_parser::feed(const char* data, std::size_t n, OnMessa
   while (off < buf.size()) {
     frame_view f{};
     std::size_t used = parse_one(buf.data() + off, buf.size() - off, f, err);
-    if (err.close) return err;
+    if (err.close) return fail(err);
     if (used == 0) break;
     off += used;
     std::string_view message;
     opcode op{};
     bool complete = false;
     err = on_frame(f, message, op, complete);
-    if (err.close) return err;
+    if (err.close) return fail(err);
     if (complete) {
       on_message(op, message);
       if (op != opcode::ping && op != opcode::pong && op != opcode::close) message_.clear();

@@ -1,0 +1,413 @@
+// `cutover serve`: the proxy (DESIGN §9). Wiring only: store, hub, reader pool, server,
+// the legacy route, ingest; then wait for a signal and shut down in order.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+
+#include "app/cli_common.hpp"
+#include "core/duration.hpp"
+#include "core/hub.hpp"
+#include "ingest/ingest.hpp"
+#include "legacy_adapter/longpoll_route.hpp"
+#include "net/server.hpp"
+#include "net/upstream.hpp"
+#include "store/reader_pool.hpp"
+#include "store/store.hpp"
+
+namespace cutover::app {
+namespace {
+
+struct serve_opts {
+  std::string listen = "127.0.0.1:8080";
+  std::string db;
+  std::string redis = "redis://127.0.0.1:6379";
+  std::string auth = "token";
+  std::string token_secret;
+  std::string auth_header;
+  std::vector<std::string> trusted_peers;
+  std::vector<std::string> streams;
+  std::string stream_start = "0";
+  bool pubsub = false;
+  std::vector<std::string> shared_topics;
+  std::size_t max_payload = 64 * 1024;
+  std::chrono::milliseconds retain_age{std::chrono::hours(24 * 7)};
+  std::int64_t retain_per_topic = 10000;
+  std::chrono::milliseconds prune_interval{std::chrono::seconds(30)};
+  std::chrono::milliseconds ready_max_lag{std::chrono::seconds(10)};
+  std::size_t store_readers = 2;
+  std::size_t cache_entries = 200'000;
+  std::size_t cache_mb = 128;
+  std::size_t store_cache_mb = 32;
+  double rollout_percent = 0;
+  std::vector<std::string> rollout_allow, rollout_deny;
+  std::string upstream;
+  std::chrono::milliseconds upstream_timeout{std::chrono::seconds(30)};
+  std::size_t upstream_threads = 16;
+  std::string auth_url;
+  std::chrono::milliseconds auth_cache_ttl{std::chrono::seconds(30)};
+  std::chrono::milliseconds auth_refusal_ttl{std::chrono::seconds(5)};
+  std::string admin_token;
+  std::size_t publish_maxlen = 1'000'000;
+  std::string config_path;  // the --config file, re-read for the rollout on SIGHUP
+  net::server_options server;
+};
+
+// Adapts ingest's background publisher to the server's publish interface.
+class redis_publish_sink final : public net::publish_sink {
+ public:
+  redis_publish_sink(std::string url, std::string stream, std::size_t maxlen, entry_limits lim)
+      : pub_(std::move(url), std::move(stream), maxlen, 10000, lim) {}
+  bool publish(decoded_entry e, std::function<void(result<stream_id>)> done) override {
+    return pub_.publish(std::move(e), std::move(done));
+  }
+  void stop() { pub_.stop(); }
+
+ private:
+  ingest::publisher pub_;
+};
+
+// Re-reads the rollout settings from the [serve] section of the config file (SIGHUP).
+std::optional<net::rollout_config> reload_rollout(const std::string& path, std::string& why) {
+  CLI::App app;
+  app.set_config("--config");
+  app.allow_config_extras(true);
+  auto* serve = app.add_subcommand("serve");
+  serve->allow_extras();
+  serve->allow_config_extras(true);
+  net::rollout_config rc;
+  std::vector<std::string> allow, deny;
+  serve->add_option("--ws-rollout-percent", rc.percent)->check(CLI::Range(0.0, 100.0));
+  serve->add_option("--ws-rollout-allow", allow);
+  serve->add_option("--ws-rollout-deny", deny);
+  try {
+    // CLI11 takes a vector in reverse order: this is `--config PATH serve`.
+    app.parse(std::vector<std::string>{"serve", path, "--config"});
+  } catch (const CLI::ParseError& e) {
+    why = e.what();
+    return std::nullopt;
+  }
+  rc.allow.insert(allow.begin(), allow.end());
+  rc.deny.insert(deny.begin(), deny.end());
+  return rc;
+}
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
+  std::string host;
+  std::string port;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      throw usage_failure("--listen: expected HOST:PORT or [IPv6]:PORT, got '" + s + "'");
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos) throw usage_failure("--listen: expected HOST:PORT, got '" + s + "'");
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  if (host.empty() || host == "localhost") host = "127.0.0.1";
+  char* end = nullptr;
+  long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || p < 0 || p > 65535) throw usage_failure("--listen: bad port '" + port + "'");
+  return {host, static_cast<std::uint16_t>(p)};
+}
+
+std::string ingest_metrics(const ingest::stats& s) {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + buf + "\n";
+  };
+  metric("cutover_ingest_entries_total", "counter", "Notifications committed to the store by ingest.",
+         static_cast<double>(s.entries_committed));
+  metric("cutover_ingest_duplicates_total", "counter", "Entries skipped as already stored (same id or idempotency key).",
+         static_cast<double>(s.duplicates));
+  metric("cutover_dead_letters_total", "counter", "Entries ingest could not keep, stored in dead_letters with a reason.",
+         static_cast<double>(s.dead_letters));
+  metric("cutover_ingest_pubsub_messages_total", "counter", "Messages received on the pub/sub connection.",
+         static_cast<double>(s.pubsub_messages));
+  metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
+         static_cast<double>(s.reconnects));
+  metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.", static_cast<double>(s.batches));
+  metric("cutover_ingest_commit_failures_total", "counter", "Store transactions that failed (nothing of them was kept).",
+         static_cast<double>(s.commit_failures));
+  metric("cutover_ingest_lag_milliseconds", "gauge", "Newest stream id in Redis minus the committed id (-1 unknown).",
+         static_cast<double>(s.lag_ms));
+  metric("cutover_ingest_connected", "gauge", "1 while the stream connection to Redis is up.",
+         s.state == ingest::link_state::connected ? 1.0 : 0.0);
+  metric("cutover_store_commit_seconds", "gauge", "Duration of the last store transaction.", s.last_commit_seconds);
+  return out;
+}
+
+void run_serve(serve_opts& o) {
+  // ---- options
+  auto mode = net::parse_auth_mode(o.auth);
+  if (!mode) throw usage_failure("--auth: expected token, upstream, header or insecure-query, got '" + o.auth + "'");
+  if (*mode == net::auth_mode::upstream && o.auth_url.empty())
+    throw usage_failure("--auth upstream needs --auth-url URL (the legacy app's who-am-I endpoint)");
+  net::auth_config auth;
+  auth.mode = *mode;
+  auth.token_secret = o.token_secret;
+  if (*mode == net::auth_mode::token && o.token_secret.empty())
+    throw usage_failure("--auth token (the default) needs --token-secret or CUTOVER_TOKEN_SECRET; "
+                        "for local demos use --auth insecure-query");
+  if (*mode == net::auth_mode::header) {
+    if (o.auth_header.empty() || o.trusted_peers.empty())
+      throw usage_failure("--auth header needs --auth-header NAME and at least one --trusted-peer CIDR");
+    auth.header_name = o.auth_header;
+    for (const auto& p : o.trusted_peers) {
+      auto c = net::cidr::parse(p);
+      if (!c) throw usage_failure("--trusted-peer: '" + p + "' is not an IPv4 or IPv6 CIDR");
+      auth.trusted_peers.push_back(*c);
+    }
+  }
+  if (o.server.poll_batch == 0) throw usage_failure("--poll-batch must be at least 1");
+  auto [host, port] = split_listen(o.listen);
+  o.server.host = host;
+  o.server.port = port;
+  o.server.shared_topics = o.shared_topics;
+  for (const auto& t : o.shared_topics)
+    if (auto p = topic_problem(t, {})) throw usage_failure("--shared-topic '" + t + "': " + *p);
+  if (o.streams.empty()) o.streams.push_back(ingest::kDefaultStream);
+  if (auto ep = ingest::parse_redis_url(o.redis); !ep) throw usage_failure("--redis: " + ep.err().message);
+  // Every usage error is found before the store is created or touched.
+  std::optional<net::upstream_target> upstream_target, auth_target;
+  if (!o.upstream.empty()) {
+    auto t = net::parse_upstream_url(o.upstream);
+    if (!t) throw usage_failure("--upstream: " + t.err().message);
+    upstream_target = *t;
+  }
+  if (*mode == net::auth_mode::upstream) {
+    auto t = net::parse_upstream_url(o.auth_url);
+    if (!t) throw usage_failure("--auth-url: " + t.err().message);
+    auth_target = *t;
+  }
+
+  // ---- store and hub
+  std::filesystem::path dbp(o.db);
+  if (dbp.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dbp.parent_path(), ec);
+  }
+  {
+    auto db = store::open_and_migrate(o.db);
+    if (!db) throw runtime_failure(db.err().message);
+  }
+  auto rd = store::reader::open(o.db);
+  if (!rd) throw runtime_failure(rd.err().message);
+  auto head = rd->head();
+  auto marks = rd->prune_marks();
+  if (!head) throw runtime_failure(head.err().message);
+  if (!marks) throw runtime_failure(marks.err().message);
+  hub_limits hl;
+  hl.max_entries = o.cache_entries;
+  hl.max_bytes = o.cache_mb * 1024 * 1024;
+  hub h(*head, std::move(*marks), hl);
+
+  store::reader_pool readers;
+  if (auto st = readers.start(o.db, o.store_readers, 10000); !st) throw runtime_failure(st.err().message);
+
+  // ---- server context
+  net::server_context ctx;
+  ctx.opt = o.server;
+  ctx.hub_ = &h;
+  ctx.readers = &readers;
+  ctx.auth = std::make_unique<net::authenticator>(auth);
+  net::rollout_config rc;
+  rc.percent = o.rollout_percent;
+  rc.allow.insert(o.rollout_allow.begin(), o.rollout_allow.end());
+  rc.deny.insert(o.rollout_deny.begin(), o.rollout_deny.end());
+  ctx.rollout = std::make_unique<net::rollout_policy>(rc);
+  ctx.limits.max_payload = o.max_payload;
+
+  // Pass-through and upstream identity: both talk to the legacy app from worker threads.
+  std::unique_ptr<net::upstream_pool> upstream, auth_pool;
+  std::unique_ptr<net::upstream_auth> upstream_identity;
+  if (upstream_target) {
+    net::upstream_options uo;
+    uo.threads = o.upstream_threads;
+    uo.timeout = o.upstream_timeout;
+    upstream = std::make_unique<net::upstream_pool>(*upstream_target, uo);
+    ctx.upstream = upstream.get();
+  }
+  if (auth_target) {
+    net::upstream_options uo;
+    uo.threads = 4;
+    uo.timeout = std::chrono::seconds(5);
+    uo.max_response_bytes = 64 * 1024;
+    auth_pool = std::make_unique<net::upstream_pool>(*auth_target, uo);
+    net::upstream_auth_options ao;
+    ao.ttl = o.auth_cache_ttl;
+    ao.refusal_ttl = std::min(o.auth_refusal_ttl, o.auth_cache_ttl);
+    upstream_identity = std::make_unique<net::upstream_auth>(*auth_pool, ao);
+    ctx.upstream_identity = upstream_identity.get();
+  }
+  std::unique_ptr<redis_publish_sink> publisher;
+  if (!o.admin_token.empty()) {
+    publisher = std::make_unique<redis_publish_sink>(o.redis, o.streams.front(), o.publish_maxlen, ctx.limits);
+    ctx.publisher = publisher.get();
+    ctx.admin_token = o.admin_token;
+  }
+  legacy::longpoll_route poll({"since", o.server.poll_batch, o.server.ws_path});
+  ctx.routes[o.server.poll_path] = &poll;
+
+  // ---- ingest
+  ingest::options io;
+  io.db_path = o.db;
+  io.redis_url = o.redis;
+  io.streams = o.streams;
+  io.stream_start = o.stream_start;
+  io.pubsub = o.pubsub;
+  io.limits.max_payload = o.max_payload;
+  if (o.retain_age.count() > 0) io.retention.max_age = o.retain_age;
+  if (o.retain_per_topic > 0) io.retention.max_per_topic = o.retain_per_topic;
+  io.prune_interval = o.prune_interval;
+  io.store_cache_kib = o.store_cache_mb * 1024;
+  ingest::ingest in(io, h);
+  ctx.ready = [&in, &o] {
+    auto s = in.snapshot();
+    bool connected = s.state == ingest::link_state::connected;
+    bool lag_ok = s.lag_ms >= 0 && s.lag_ms <= o.ready_max_lag.count();
+    net::readiness r;
+    r.ready = connected && lag_ok;
+    r.detail = std::string("{\"ready\":") + (r.ready ? "true" : "false") + ",\"store\":\"open\",\"redis\":\"" +
+               ingest::to_string(s.state) + "\",\"lag_ms\":" + std::to_string(s.lag_ms) +
+               ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
+    return r;
+  };
+  ctx.extra_metrics = [&in] { return ingest_metrics(in.snapshot()); };
+
+  net::server srv(ctx);
+  srv.prepare();  // fan-out targets exist before the first commit
+  if (auto st = in.start(); !st) throw runtime_failure(st.err().message);
+  auto bound = srv.start();
+  if (!bound) {
+    in.stop();
+    throw runtime_failure(bound.err().message);
+  }
+  std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
+  std::fflush(stdout);
+  std::fprintf(stderr, "cutover: serving %s (poll %s, websocket %s), auth %s, store %s, redis %s\n",
+               shown.c_str(), o.server.poll_path.c_str(), o.server.ws_path.c_str(), o.auth.c_str(), o.db.c_str(),
+               o.redis.c_str());
+
+  // ---- wait for a signal
+  boost::asio::io_context signals_io(1);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      if (o.config_path.empty()) {
+        std::fprintf(stderr, "cutover: SIGHUP: no --config file to reload the rollout from\n");
+      } else {
+        std::string why;
+        if (auto next = reload_rollout(o.config_path, why)) {
+          ctx.rollout->replace(*next);
+          std::fprintf(stderr, "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n", next->percent,
+                       next->allow.size(), next->deny.size(), o.config_path.c_str());
+        } else {
+          std::fprintf(stderr, "cutover: SIGHUP: rollout unchanged, cannot read %s: %s\n", o.config_path.c_str(),
+                       why.c_str());
+        }
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    std::fprintf(stderr, "cutover: %s: shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    signals_io.stop();
+  };
+  signals.async_wait(on_signal);
+  signals_io.run();
+
+  auto started = std::chrono::steady_clock::now();
+  srv.shutdown();   // polls answered, WebSockets closed 1001
+  if (upstream) upstream->stop();
+  if (auth_pool) auth_pool->stop();
+  if (publisher) publisher->stop();
+  in.stop();        // everything read from Redis is committed
+  readers.stop();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  std::fprintf(stderr, "cutover: stopped in %lld ms\n", static_cast<long long>(took.count()));
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<serve_opts>();
+  auto* cmd = app.add_subcommand("serve", "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 picks a free one)")
+      ->envname("CUTOVER_LISTEN")->capture_default_str();
+  add_db_option(*cmd, o->db);
+  cmd->add_option("--redis", o->redis, "Redis URL: redis://[user:password@]host:port[/db] or unix:///path")
+      ->envname("CUTOVER_REDIS")->capture_default_str();
+  cmd->add_option("--auth", o->auth, "Identity: token | upstream | header | insecure-query")
+      ->envname("CUTOVER_AUTH")->capture_default_str();
+  cmd->add_option("--token-secret", o->token_secret, "HMAC secret for --auth token (JWT HS256)")
+      ->envname("CUTOVER_TOKEN_SECRET");
+  cmd->add_option("--auth-header", o->auth_header, "Header carrying the user id (--auth header)")
+      ->envname("CUTOVER_AUTH_HEADER");
+  cmd->add_option("--trusted-peer", o->trusted_peers, "CIDR allowed to set --auth-header (repeatable)");
+  cmd->add_option("--auth-url", o->auth_url, "Legacy app's who-am-I URL for --auth upstream (gets the request's Cookie and Authorization)")
+      ->envname("CUTOVER_AUTH_URL");
+  add_duration(*cmd, "--auth-cache-ttl", o->auth_cache_ttl, "How long an upstream identity is cached");
+  add_duration(*cmd, "--auth-refusal-ttl", o->auth_refusal_ttl, "How long an upstream refusal (401/403) is cached");
+  cmd->add_option("--upstream", o->upstream, "Forward every request Cutover does not own to this legacy app (http://host:port)")
+      ->envname("CUTOVER_UPSTREAM");
+  add_duration(*cmd, "--upstream-timeout", o->upstream_timeout, "Longest wait for the upstream's answer (then 504)");
+  cmd->add_option("--upstream-threads", o->upstream_threads, "Worker threads (and keep-alive connections) for the upstream")
+      ->capture_default_str();
+  cmd->add_option("--admin-token", o->admin_token, "Bearer token for POST /v1/publish (off when empty)")
+      ->envname("CUTOVER_ADMIN_TOKEN");
+  cmd->add_option("--publish-maxlen", o->publish_maxlen, "MAXLEN ~ for HTTP publishes into the stream")->capture_default_str();
+  cmd->add_option("--stream", o->streams, "Redis stream key to ingest (repeatable; default cutover:notifications)");
+  cmd->add_option("--stream-start", o->stream_start, "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
+      ->capture_default_str();
+  cmd->add_flag("--pubsub", o->pubsub, "Also PSUBSCRIBE cutover:topic:* (fire-and-forget, instance-local ids)");
+  cmd->add_option("--shared-topic", o->shared_topics, "Topic every user also reads, e.g. all (repeatable)");
+  add_duration(*cmd, "--poll-timeout", o->server.poll_timeout, "How long a legacy poll waits");
+  cmd->add_option("--poll-batch", o->server.poll_batch, "Most notifications per legacy poll answer")->capture_default_str();
+  cmd->add_option("--poll-path", o->server.poll_path, "Path of the legacy poll endpoint")->capture_default_str();
+  cmd->add_option("--ws-rollout-percent", o->rollout_percent, "Share of users (0-100) told to move to WebSocket")
+      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+  cmd->add_option("--ws-rollout-allow", o->rollout_allow, "User always in the WebSocket cohort (repeatable)");
+  cmd->add_option("--ws-rollout-deny", o->rollout_deny, "User never in the WebSocket cohort (repeatable; wins over allow)");
+  cmd->add_option("--ws-queue-bytes", o->server.ws_queue_bytes, "Per-WebSocket send queue bound before catching up from the store")
+      ->capture_default_str();
+  add_duration(*cmd, "--stall-timeout", o->server.stall_timeout, "Close a peer that makes no write progress this long (1013)");
+  cmd->add_option("--max-connections", o->server.max_connections, "Open connections before new ones get 503")
+      ->capture_default_str();
+  cmd->add_option("--max-waiting-polls", o->server.max_waiting_polls, "Parked polls before new ones get 503")
+      ->capture_default_str();
+  cmd->add_option("--max-ws-message", o->server.max_ws_message, "Largest client WebSocket message (close 1009 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-payload", o->max_payload, "Largest notification data accepted by ingest (dead letter above)")
+      ->capture_default_str();
+  add_duration(*cmd, "--retain-age", o->retain_age, "Prune notifications older than this (0 keeps all)");
+  cmd->add_option("--retain-per-topic", o->retain_per_topic, "Keep at most N notifications per topic (0 = no limit)")
+      ->capture_default_str();
+  add_duration(*cmd, "--prune-interval", o->prune_interval, "How often retention runs");
+  add_duration(*cmd, "--ready-max-lag", o->ready_max_lag, "/readyz fails while ingest lags more than this");
+  cmd->add_option("--threads", o->server.threads, "I/O threads (0 = the CPUs this process may use)")->capture_default_str();
+  cmd->add_option("--store-readers", o->store_readers, "Threads reading old cursors from the store")->capture_default_str();
+  cmd->add_option("--cache-entries", o->cache_entries, "Recent notifications kept in memory")->capture_default_str();
+  cmd->add_option("--cache-mb", o->cache_mb, "Memory budget of that cache in MiB")->capture_default_str();
+  cmd->add_option("--store-cache-mb", o->store_cache_mb,
+                  "SQLite page cache of the store writer in MiB (large: fast catch-up of a Redis backlog)")
+      ->capture_default_str();
+  add_duration(*cmd, "--idle-timeout", o->server.idle_timeout, "Close an idle keep-alive HTTP connection after this");
+  add_duration(*cmd, "--header-timeout", o->server.header_timeout, "A request's headers must arrive within this (else 408)");
+  cmd->callback([o, &app] {
+    if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0) o->config_path = cfg->as<std::string>();
+    run_serve(*o);
+  });
+}
+
+}  // namespace cutover::app

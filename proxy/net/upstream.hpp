@@ -1,0 +1,137 @@
+#pragma once
+// Talking to the legacy app (DESIGN §7, §8): a pool of worker threads, each with its own
+// keep-alive cpp-httplib client, taking requests from one bounded queue. I/O threads
+// never wait on it: they submit and get the answer posted back. Used for pass-through
+// (--upstream) and for the who-am-I calls of upstream auth (--auth-url).
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace httplib {
+class Client;
+}
+#include "net/auth.hpp"
+
+namespace cutover::net {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct upstream_target {
+  std::string host;
+  int port = 80;
+  std::string base_path;  // prefix added to forwarded paths ("" or "/app")
+  std::string path;       // for a single URL (--auth-url): its path and query
+};
+// http://host[:port][/path]; https is refused (the legacy app sits next to Cutover).
+result<upstream_target> parse_upstream_url(std::string_view url);
+
+struct upstream_request {
+  std::string method;
+  std::string target;  // path and query
+  header_list headers;
+  std::string body;
+};
+
+struct upstream_response {
+  int status = 0;  // 0: no answer; see failure
+  std::string reason;  // the upstream's reason phrase
+  header_list headers;
+  std::string body;
+  enum class failure { none, unreachable, timeout, too_large, overloaded } why = failure::none;
+  std::string error;
+};
+
+struct upstream_options {
+  std::size_t threads = 16;
+  std::size_t queue_limit = 1000;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // whole answer
+  std::size_t max_response_bytes = 8 * 1024 * 1024;
+};
+
+class upstream_pool {
+ public:
+  using callback = std::function<void(upstream_response)>;
+  upstream_pool(upstream_target target, upstream_options opt);
+  ~upstream_pool();
+  upstream_pool(const upstream_pool&) = delete;
+  upstream_pool& operator=(const upstream_pool&) = delete;
+
+  // Queues the request; `done` runs on a worker thread (it must post elsewhere and not
+  // block). False when the queue is full: the caller answers 503 itself.
+  bool submit(upstream_request req, callback done);
+  void stop();
+  const upstream_target& target() const { return target_; }
+
+ private:
+  struct job {
+    upstream_request req;
+    callback done;
+  };
+  void run();
+
+  upstream_target target_;
+  upstream_options opt_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+  std::vector<httplib::Client*> clients_;  // one per worker, for stop()
+};
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy, nor those named in Connection.
+bool is_hop_by_hop(std::string_view name, std::string_view connection_header);
+
+struct upstream_auth_options {
+  std::chrono::milliseconds ttl{std::chrono::seconds(30)};          // identities
+  std::chrono::milliseconds refusal_ttl{std::chrono::seconds(5)};   // 401/403 answers
+  std::size_t max_entries = 100'000;
+};
+
+struct upstream_auth_stats {
+  std::uint64_t hits = 0, misses = 0, coalesced = 0, calls = 0, failures = 0;
+};
+
+// Identity from the legacy app's who-am-I URL, cached by a hash of the credentials;
+// concurrent lookups for the same credentials share one request.
+class upstream_auth {
+ public:
+  upstream_auth(upstream_pool& pool, upstream_auth_options opt);
+
+  // A cached answer, if any (on the calling thread).
+  std::optional<auth_outcome> cached(std::string_view cookie, std::string_view authorization);
+  // Asks the legacy app; `done` runs on a pool thread (or right here when the pool is full).
+  void lookup(std::string_view cookie, std::string_view authorization, std::function<void(auth_outcome)> done);
+  upstream_auth_stats stats() const;
+
+ private:
+  static std::string key_of(std::string_view cookie, std::string_view authorization);
+  void finish(const std::string& key, const auth_outcome& o);
+
+  upstream_pool& pool_;
+  upstream_auth_options opt_;
+  mutable std::mutex mu_;
+  struct entry {
+    auth_outcome outcome;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, entry> cache_;
+  std::unordered_map<std::string, std::vector<std::function<void(auth_outcome)>>> inflight_;
+  upstream_auth_stats stats_;
+};
+
+}  // namespace cutover::net

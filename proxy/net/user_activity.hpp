@@ -1,0 +1,45 @@
+#pragma once
+// Migration signal (issue 5): which users reached us over which transport during the last
+// hour, and how many used both (a user in the WebSocket cohort still polling is worth a
+// look). Keyed by a 64-bit hash of the user id; striped locks so I/O threads rarely meet.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "net/metrics.hpp"
+
+namespace cutover::net {
+
+class user_activity {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit user_activity(std::size_t max_users = 1'000'000) : max_per_stripe_(max_users / kStripes + 1) {}
+
+  void seen(transport t, std::string_view user, clock::time_point now = clock::now());
+
+  struct counts {
+    std::size_t longpoll = 0, websocket = 0, both = 0;
+  };
+  // Distinct users per transport within `window`; forgets users older than that.
+  counts recent(std::chrono::minutes window = std::chrono::minutes(60), clock::time_point now = clock::now());
+
+ private:
+  static constexpr std::size_t kStripes = 16;
+  struct last_seen {
+    clock::time_point longpoll{}, websocket{};
+  };
+  struct stripe {
+    std::mutex mu;
+    std::unordered_map<std::uint64_t, last_seen> users;
+  };
+  std::size_t max_per_stripe_;
+  std::array<stripe, kStripes> stripes_;
+};
+
+user_activity& global_user_activity();
+
+}  // namespace cutover::net

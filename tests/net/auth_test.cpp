@@ -1,0 +1,124 @@
+#include "net/auth.hpp"
+
+#include <gtest/gtest.h>
+
+namespace cutover::net {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+std::string b64url(std::string_view in) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(a[(acc >> bits) & 63]);
+    }
+  }
+  if (bits) out.push_back(a[(acc << (6 - bits)) & 63]);
+  return out;
+}
+
+TEST(Auth, MintedTokenVerifies) {
+  token_verifier v("s3cret");
+  auto t = mint_token("s3cret", "42", std::chrono::seconds(60), kNow);
+  auto r = v.verify(t, kNow + 10);
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.user, "42");
+}
+
+TEST(Auth, RefusesForgedExpiredNoneAndGarbage) {
+  token_verifier v("s3cret");
+  auto good = mint_token("s3cret", "42", std::chrono::seconds(60), kNow);
+  EXPECT_EQ(v.verify(mint_token("other", "42", std::chrono::seconds(60), kNow), kNow).reason,
+            "token signature does not match");
+  EXPECT_EQ(v.verify(good, kNow + 60).reason, "token expired");
+  // Payload swapped for another user, signature kept: forged.
+  auto dot1 = good.find('.'), dot2 = good.rfind('.');
+  std::string forged = good.substr(0, dot1 + 1) + b64url(R"({"sub":"1","exp":9999999999})") + good.substr(dot2);
+  EXPECT_FALSE(v.verify(forged, kNow).ok);
+  std::string none = b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(R"({"sub":"42"})") + ".";
+  EXPECT_EQ(v.verify(none, kNow).reason, "token alg must be HS256");
+  std::string hs512 = b64url(R"({"alg":"HS512"})") + "." + good.substr(dot1 + 1);
+  EXPECT_EQ(v.verify(hs512, kNow).reason, "token alg must be HS256");
+  for (std::string g : std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "!!!.???.***", std::string(10000, 'a')})
+    EXPECT_FALSE(v.verify(g, kNow).ok) << g.substr(0, 20);
+}
+
+TEST(Auth, TokenSources) {
+  authenticator a({auth_mode::token, "k", {}, {}});
+  auto t = mint_token("k", "7", std::chrono::seconds(60), kNow);
+  credentials c;
+  std::string bearer = "Bearer " + t;
+  c.authorization = bearer;
+  EXPECT_EQ(a.identify(c, kNow).user, "7");
+  credentials ck;
+  std::string cookie = "a=b; cutover_token=" + t + "; x=y";
+  ck.cookie = cookie;
+  EXPECT_EQ(a.identify(ck, kNow).user, "7");
+  credentials cq;
+  query_params q = {{"access_token", t}};
+  cq.query = &q;
+  EXPECT_EQ(a.identify(cq, kNow).user, "7");
+  credentials none;
+  EXPECT_EQ(a.identify(none, kNow).status, 401);
+}
+
+TEST(Auth, HeaderModeTrustsOnlyConfiguredPeers) {
+  auth_config cfg;
+  cfg.mode = auth_mode::header;
+  cfg.header_name = "X-User-Id";
+  cfg.trusted_peers = {*cidr::parse("10.0.0.0/8"), *cidr::parse("::1/128")};
+  authenticator a(cfg);
+  credentials c;
+  c.has_gateway_header = true;
+  c.gateway_header = "99";
+  c.peer = *parse_ip("10.1.2.3");
+  EXPECT_EQ(a.identify(c, kNow).user, "99");
+  c.peer = *parse_ip("::1");
+  EXPECT_EQ(a.identify(c, kNow).user, "99");
+  c.peer = *parse_ip("192.168.1.1");
+  EXPECT_EQ(a.identify(c, kNow).status, 401);
+  c.peer = *parse_ip("10.0.0.1");
+  c.has_gateway_header = false;
+  EXPECT_EQ(a.identify(c, kNow).status, 401);
+}
+
+TEST(Auth, Cidr) {
+  EXPECT_TRUE(cidr::parse("127.0.0.1")->contains(*parse_ip("127.0.0.1")));
+  EXPECT_FALSE(cidr::parse("127.0.0.1")->contains(*parse_ip("127.0.0.2")));
+  EXPECT_TRUE(cidr::parse("192.168.0.0/16")->contains(*parse_ip("192.168.255.1")));
+  EXPECT_TRUE(cidr::parse("fd00::/8")->contains(*parse_ip("fd12::1")));
+  EXPECT_FALSE(cidr::parse("fd00::/8")->contains(*parse_ip("fe80::1")));
+  EXPECT_TRUE(cidr::parse("0.0.0.0/0")->contains(*parse_ip("8.8.8.8")));
+  for (auto bad : {"", "1.2.3", "1.2.3.4/33", "::1/129", "10.0.0.0/", "10.0.0.0/x", "host"})
+    EXPECT_FALSE(cidr::parse(bad)) << bad;
+}
+
+// Fuzz finding (tests/fuzz/corpus/config_fuzz/regress_cidr_nul): inet_pton stopped at an
+// embedded NUL, so "::8\0\0\0" (or "10.0.0.1\0junk") parsed as a trusted-peer network.
+TEST(Auth, CidrWithAnEmbeddedNulIsRefused) {
+  using namespace std::string_view_literals;
+  for (auto bad : {"::8\0\0\0"sv, "10.0.0.1\0junk"sv, "10.0.0.0\0/8"sv, "10.0.0.0/8\0"sv})
+    EXPECT_FALSE(cidr::parse(bad)) << bad.size();
+  for (auto bad : {"::8\0"sv, "10.0.0.1\0junk"sv}) EXPECT_FALSE(parse_ip(bad)) << bad.size();
+}
+
+TEST(Auth, InsecureQuery) {
+  authenticator a({auth_mode::insecure_query, "", {}, {}});
+  credentials c;
+  query_params q = {{"user", "5"}};
+  c.query = &q;
+  EXPECT_EQ(a.identify(c, kNow).user, "5");
+  query_params empty;
+  c.query = &empty;
+  EXPECT_EQ(a.identify(c, kNow).status, 401);
+}
+
+}  // namespace
+}  // namespace cutover::net

@@ -1,0 +1,67 @@
+#include "net/http_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include "net/rollout.hpp"
+
+namespace cutover::net {
+namespace {
+
+TEST(HttpUtil, Query) {
+  auto q = parse_query("since=123&user=a%20b&x=1+2&flag&=v");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(*find_param(*q, "since"), "123");
+  EXPECT_EQ(*find_param(*q, "user"), "a b");
+  EXPECT_EQ(*find_param(*q, "x"), "1 2");
+  EXPECT_EQ(*find_param(*q, "flag"), "");
+  EXPECT_EQ(find_param(*q, "missing"), nullptr);
+}
+
+TEST(HttpUtil, QueryGarbage) {
+  EXPECT_FALSE(parse_query("a=%"));
+  EXPECT_FALSE(parse_query("a=%4"));
+  EXPECT_FALSE(parse_query("a=%zz"));
+  EXPECT_FALSE(parse_query("a=%ff"));  // not UTF-8 once decoded
+  std::string many;
+  for (int i = 0; i < 65; ++i) many += "p" + std::to_string(i) + "=1&";
+  EXPECT_FALSE(parse_query(many));
+  EXPECT_TRUE(parse_query(""));
+}
+
+TEST(HttpUtil, Cookies) {
+  EXPECT_EQ(find_cookie("a=1; cutover_token=abc; b=2", "cutover_token"), "abc");
+  EXPECT_EQ(find_cookie("cutover_token=\"q\"", "cutover_token"), "q");
+  EXPECT_FALSE(find_cookie("xcutover_token=1", "cutover_token"));
+}
+
+TEST(HttpUtil, ResponseShape) {
+  auto r = make_response(503, "application/json", "{}", false, {{"Retry-After", "1"}});
+  EXPECT_EQ(r, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+               "Connection: close\r\nRetry-After: 1\r\nCache-Control: no-store\r\n\r\n{}");
+  EXPECT_EQ(json_error_body(400, "bad \"x\""), R"({"error":"bad_request","message":"bad \"x\""})");
+}
+
+TEST(Rollout, StableBucketsAndLists) {
+  EXPECT_EQ(rollout_bucket("42"), rollout_bucket("42"));
+  rollout_config none;
+  rollout_config all;
+  all.percent = 100;
+  int in = 0;
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_FALSE(in_cohort(none, std::to_string(i)));
+    EXPECT_TRUE(in_cohort(all, std::to_string(i)));
+  }
+  rollout_config half;
+  half.percent = 50;
+  for (int i = 0; i < 10000; ++i) in += in_cohort(half, std::to_string(i));
+  EXPECT_NEAR(in, 5000, 300);
+  half.allow = {"x"};
+  half.deny = {"y"};
+  all.deny = {"7"};
+  EXPECT_FALSE(in_cohort(all, "7"));
+  none.allow = {"7"};
+  EXPECT_TRUE(in_cohort(none, "7"));
+}
+
+}  // namespace
+}  // namespace cutover::net

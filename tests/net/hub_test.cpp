@@ -1,0 +1,89 @@
+#include "core/hub.hpp"
+
+#include <gtest/gtest.h>
+
+namespace cutover {
+namespace {
+
+notification_ptr n(std::uint64_t ms, std::uint64_t seq, std::string topic, std::size_t data_size = 2) {
+  return std::make_shared<const notification>(stream_id{ms, seq}, std::move(topic), "t", std::string(data_size, '1'));
+}
+
+std::vector<std::string> ids(const notification_batch& b) {
+  std::vector<std::string> out;
+  for (const auto& x : b) out.push_back(x->id.str());
+  return out;
+}
+
+struct recorder : fanout_target {
+  std::vector<shared_batch> got;
+  void deliver(shared_batch b) override { got.push_back(std::move(b)); }
+};
+
+TEST(Hub, FetchMergesTopicsAfterCursor) {
+  hub h(std::nullopt, {});
+  h.on_committed({n(1, 0, "a"), n(2, 0, "b"), n(3, 0, "a"), n(4, 0, "c")});
+  std::vector<std::string> t = {"a", "b"};
+  EXPECT_EQ(ids(*h.fetch(t, {}, 10)), (std::vector<std::string>{"1-0", "2-0", "3-0"}));
+  EXPECT_EQ(ids(*h.fetch(t, {1, 0}, 10)), (std::vector<std::string>{"2-0", "3-0"}));
+  EXPECT_EQ(ids(*h.fetch(t, {}, 2)), (std::vector<std::string>{"1-0", "2-0"}));
+  EXPECT_EQ(h.head(), (stream_id{4, 0}));
+}
+
+TEST(Hub, FloorSendsOlderCursorsToTheStore) {
+  hub h(stream_id{10, 0}, {});  // the store already held entries up to 10-0
+  h.on_committed({n(11, 0, "a")});
+  std::vector<std::string> t = {"a"};
+  EXPECT_FALSE(h.fetch(t, {5, 0}, 10));                // before the floor: ask the store
+  EXPECT_EQ(ids(*h.fetch(t, {10, 0}, 10)), (std::vector<std::string>{"11-0"}));
+}
+
+TEST(Hub, EvictionRaisesFloor) {
+  hub_limits lim;
+  lim.max_entries = 3;
+  hub h(std::nullopt, {}, lim);
+  h.on_committed({n(1, 0, "a"), n(2, 0, "b"), n(3, 0, "a"), n(4, 0, "a"), n(5, 0, "b")});
+  auto s = h.stats();
+  EXPECT_EQ(s.cached_entries, 3u);
+  EXPECT_EQ(s.floor, (stream_id{2, 0}));
+  std::vector<std::string> t = {"a", "b"};
+  EXPECT_FALSE(h.fetch(t, {1, 0}, 10));
+  EXPECT_EQ(ids(*h.fetch(t, {2, 0}, 10)), (std::vector<std::string>{"3-0", "4-0", "5-0"}));
+}
+
+TEST(Hub, ByteBudget) {
+  hub_limits lim;
+  lim.max_bytes = 10'000;
+  hub h(std::nullopt, {}, lim);
+  for (std::uint64_t i = 1; i <= 20; ++i) h.on_committed({n(i, 0, "a", 1000)});
+  EXPECT_LE(h.stats().cached_bytes, 10'000u);
+  EXPECT_GT(h.stats().cached_entries, 0u);
+}
+
+TEST(Hub, ExpiredCursorsAndFanout) {
+  hub h(std::nullopt, {{"a", stream_id{5, 0}}});
+  recorder r1, r2;
+  h.add_target(&r1);
+  h.add_target(&r2);
+  std::vector<std::string> t = {"a"};
+  EXPECT_TRUE(h.expired(t, {4, 0}));
+  EXPECT_FALSE(h.expired(t, {5, 0}));
+  EXPECT_FALSE(h.expired(t, {0, 0}));  // from the oldest is never expired
+  EXPECT_FALSE(h.fetch(t, {4, 0}, 10));  // the store reports the reset
+  h.on_pruned({{"a", stream_id{7, 0}}});
+  EXPECT_TRUE(h.expired(t, {6, 0}));
+  h.on_committed({n(8, 0, "a")});
+  ASSERT_EQ(r1.got.size(), 1u);
+  EXPECT_EQ(r1.got[0], r2.got[0]);  // one shared batch for every I/O thread
+}
+
+TEST(Hub, OutOfOrderInsertKeepsTopicsSorted) {
+  hub h(std::nullopt, {});
+  h.on_committed({n(5, 0, "a")});
+  h.on_committed({n(3, 0, "a")});
+  std::vector<std::string> t = {"a"};
+  EXPECT_EQ(ids(*h.fetch(t, {}, 10)), (std::vector<std::string>{"3-0", "5-0"}));
+}
+
+}  // namespace
+}  // namespace cutover
