@@ -1,0 +1,207 @@
+#include "routes.hpp"
+
+#include <boost/json.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "http_helpers.hpp"
+#include "longpoll.hpp"
+
+namespace cutover::legacy_sim {
+namespace {
+
+namespace json = boost::json;
+
+// Same bound as Cutover's user ids, so one system does not accept what the other refuses.
+constexpr std::size_t kMaxUserId = 200;
+// /api/slow never holds a worker longer than this, whatever the query asks.
+constexpr std::uint64_t kMaxSlowMs = 600'000;
+
+std::optional<std::uint64_t> parse_uint(const std::string& s) {
+  if (s.empty() || s.size() > 12) return std::nullopt;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string user_body(const std::string& user) { return "{\"userId\":" + json_quote(user) + "}"; }
+
+// A cookie name must be an HTTP token, or the Set-Cookie line would be malformed.
+bool is_token(const std::string& s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (c <= 32 || c >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) != std::string_view::npos)
+      return false;
+  return true;
+}
+
+// Everything a pass-through test wants to check, as one JSON object. Header names are
+// lower-cased (HTTP says they are case-insensitive, and a proxy may change their case);
+// a header sent more than once is joined with ", " ("; " for Cookie).
+std::string echo_body(const httplib::Request& req) {
+  json::object headers;
+  for (const auto& [name, value] : req.headers) {
+    std::string key = name;
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto* prev = headers.if_contains(key);
+    if (!prev) {
+      headers[key] = value;
+    } else {
+      std::string joined(prev->as_string());
+      joined += key == "cookie" ? "; " : ", ";
+      joined += value;
+      *prev = joined;
+    }
+  }
+  json::object query;
+  for (const auto& [k, v] : req.params) {
+    auto* prev = query.if_contains(k);
+    if (!prev) {
+      query[k] = v;
+    } else if (prev->is_array()) {
+      prev->as_array().emplace_back(v);
+    } else {
+      *prev = json::array{*prev, json::value(v)};
+    }
+  }
+  json::object cookies;
+  for (std::size_t i = 0, n = req.get_header_value_count("Cookie"); i < n; ++i) {
+    std::string_view rest = req.get_header_value("Cookie", i);
+    while (!rest.empty()) {
+      auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      auto eq = pair.find('=');
+      if (eq == std::string_view::npos || eq == 0) continue;
+      cookies[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+  }
+  json::object out;
+  out["method"] = req.method;
+  out["path"] = req.path;
+  out["target"] = req.target;  // path and raw query as received
+  out["query"] = std::move(query);
+  out["headers"] = std::move(headers);
+  out["cookies"] = std::move(cookies);
+  out["body"] = req.body;
+  out["remoteAddr"] = req.remote_addr;
+  return json::serialize(out);
+}
+
+void log_line(const std::string& text) {
+  std::fprintf(stderr, "legacy_sim: %s\n", text.c_str());
+}
+
+}  // namespace
+
+void install_routes(httplib::Server& svr, sim_state& st) {
+  svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        "<!doctype html>\n<html><head><title>legacy app</title></head>"
+        "<body><h1>Hello from the legacy app</h1><p>legacy_sim: the old long-poll system.</p></body></html>\n",
+        "text/html; charset=utf-8");
+  });
+
+  svr.Post("/login", [&st](const httplib::Request& req, httplib::Response& res) {
+    auto user = form_param(req, "user");
+    if (!user || user->empty()) return send_error(res, 400, "user: missing (form or query parameter)");
+    if (user->size() > kMaxUserId) return send_error(res, 400, "user: longer than 200 bytes");
+    std::string sid = st.sessions.create(*user);
+    res.set_header("Set-Cookie", "sid=" + sid + "; Path=/; HttpOnly");
+    send_json(res, 200, user_body(*user));
+    log_line("login user=" + *user);
+  });
+
+  svr.Post("/logout", [&st](const httplib::Request& req, httplib::Response& res) {
+    if (auto sid = session_id(req); sid && st.sessions.erase(*sid)) log_line("logout");
+    res.set_header("Set-Cookie", "sid=; Path=/; Max-Age=0; HttpOnly");
+    res.status = 204;
+  });
+
+  // Who-am-I for Cutover's `--auth upstream`: it forwards the browser's Cookie here.
+  svr.Get("/api/me", [&st](const httplib::Request& req, httplib::Response& res) {
+    st.me_requests.fetch_add(1);
+    auto user = session_user(req, st.sessions);
+    if (!user) return send_error(res, 401, "not logged in");
+    send_json(res, 200, user_body(*user));
+  });
+
+  svr.Get("/stats", [&st](const httplib::Request&, httplib::Response& res) {
+    json::object o;
+    o["me_requests"] = st.me_requests.load();
+    o["poll_requests"] = st.poll_requests.load();
+    o["waiting_polls"] = st.waiting_polls.load();
+    send_json(res, 200, json::serialize(o));
+  });
+
+  svr.Get(regex_escape(st.options.poll_path),
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_poll(req, res, st); });
+
+  auto echo = [](const httplib::Request& req, httplib::Response& res) { send_json(res, 200, echo_body(req)); };
+  svr.Get("/api/echo", echo);
+  svr.Post("/api/echo", echo);
+  svr.Put("/api/echo", echo);
+  svr.Patch("/api/echo", echo);
+  svr.Delete("/api/echo", echo);
+
+  svr.Get(R"(/api/status/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+    auto code = parse_uint(req.matches[1].str());
+    if (!code || *code < 200 || *code > 599) return send_error(res, 400, "status: expected a code from 200 to 599");
+    res.status = static_cast<int>(*code);
+    // 204 and 304 carry no body by definition; everything else says what it is.
+    if (*code != 204 && *code != 304) res.set_content("{\"status\":" + std::to_string(*code) + "}", "application/json");
+  });
+
+  svr.Get("/api/set-cookie", [](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.get_param_value("name");
+    std::string value = req.get_param_value("value");
+    if (!is_token(name)) return send_error(res, 400, "name: expected a cookie name (an HTTP token)");
+    if (value.find_first_of(";,\r\n") != std::string::npos)
+      return send_error(res, 400, "value: must not contain ';', ',' or line breaks");
+    res.set_header("Set-Cookie", name + "=" + value + "; Path=/");
+    json::object o;
+    o["name"] = name;
+    o["value"] = value;
+    send_json(res, 200, json::serialize(o));
+  });
+
+  svr.Get("/api/slow", [&st](const httplib::Request& req, httplib::Response& res) {
+    auto ms = parse_uint(req.get_param_value("ms"));
+    if (!ms || *ms > kMaxSlowMs) return send_error(res, 400, "ms: expected milliseconds from 0 to 600000");
+    // Holds the worker like a slow legacy handler would; shutdown cuts it short.
+    st.stop.sleep_for(std::chrono::milliseconds(*ms));
+    json::object o;
+    o["sleptMs"] = *ms;
+    send_json(res, 200, json::serialize(o));
+  });
+
+  // Routing misses and httplib's own refusals get the same JSON error shape as ours;
+  // a handler that already wrote a body (e.g. /api/status/404) keeps it.
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message = res.status == 404 ? "no route for " + req.method + " " + req.path
+                                            : "request refused (" + std::to_string(res.status) + ")";
+    send_error(res, res.status, message);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log_line("handler for " + req.method + " " + req.path + " failed: " + what);
+    send_error(res, 500, "internal error");
+  });
+}
+
+}  // namespace cutover::legacy_sim
