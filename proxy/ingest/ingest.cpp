@@ -91,11 +91,7 @@ status ingest::start() {
 
   auto w = store::writer::open(o.db_path, o.store);
   if (!w) return error{"cannot open store '" + o.db_path + "': " + w.err().message, w.err().code};
-  // Per-connection tuning of the writer (durability unchanged): see options. The WAL file
-  // is truncated back to 64 MiB after a backlog made it grow.
-  std::string tuning = "PRAGMA cache_size = -" + std::to_string(o.store_cache_kib) +
-                       "; PRAGMA journal_size_limit = 67108864;";
-  if (auto st = store::sql::exec(w->db(), tuning, "tune the store writer"); !st)
+  if (auto st = w->tune(o.store_cache_kib); !st)
     m.log.line("warning: " + st.err().message + "; continuing with SQLite defaults");
   auto r = store::reader::open(o.db_path, o.store);
   if (!r) return error{"cannot open store '" + o.db_path + "': " + r.err().message, r.err().code};

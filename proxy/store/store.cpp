@@ -99,6 +99,12 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
   return w;
 }
 
+status writer::tune(std::size_t cache_kib) {
+  return sql::exec(db_.get(),
+                   "PRAGMA cache_size = -" + std::to_string(cache_kib) + "; PRAGMA journal_size_limit = 67108864;",
+                   "tune the store writer");
+}
+
 result<append_outcome> writer::append(const append_batch& batch) {
   sqlite3* d = db_.get();
   auto tx = sql::transaction::begin(d);
