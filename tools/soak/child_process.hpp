@@ -1,0 +1,46 @@
+#pragma once
+// A program the soak runs and abuses (redis-server, `cutover serve`): started with its
+// output in a log file, signalled (SIGKILL, SIGSTOP, SIGCONT, SIGTERM), waited for, and
+// started again with the same arguments. Owned by the fault thread; the kernel also kills
+// it if the soak itself dies (PR_SET_PDEATHSIG), so nothing outlives a crashed run.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cutover::soak {
+
+class child_process {
+ public:
+  child_process(std::string name, std::vector<std::string> argv, std::string log_path);
+  ~child_process();  // SIGKILL and reap
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  // Starts the program (appending to its log) and waits until the log, from this start
+  // on, contains `ready_text`. False (and the process killed) if it exits or times out.
+  bool start(const std::string& ready_text, std::chrono::milliseconds timeout);
+  void signal(int sig) const;
+  // SIGKILL and reap.
+  void kill();
+  // SIGTERM, then the exit status; SIGKILL after `grace`.
+  std::optional<int> terminate(std::chrono::milliseconds grace);
+  bool running();
+
+  const std::string& name() const { return name_; }
+  const std::string& log_path() const { return log_path_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::optional<int> reap(std::chrono::milliseconds timeout);
+
+  std::string name_;
+  std::vector<std::string> argv_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace cutover::soak
