@@ -255,6 +255,12 @@ TEST_F(Serve, LiveClientWithoutSinceStartsAtTheHead) {
   EXPECT_LT(legacy_of(std::string(hello["cursor"].as_string())), legacy_of(head));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 TEST_F(Serve, SlowConsumerCatchesUpFromTheStoreWithinItsMemoryBound) {
   // Small caches everywhere (hub memory, store writer), so what could grow is this session.
   start({"--ws-queue-bytes", "65536", "--cache-mb", "1", "--store-cache-mb", "2"});
@@ -289,7 +295,11 @@ TEST_F(Serve, SlowConsumerCatchesUpFromTheStoreWithinItsMemoryBound) {
   EXPECT_LE(*queued, 65536 + 2048);  // the bound, plus the one frame always admitted
   auto rss_during = srv_->rss_bytes();
   // 20,000 x 1 KiB went past this client; a queue that never stopped would hold ~21 MiB.
-  EXPECT_LT(rss_during, rss_before + 8 * 1024 * 1024) << rss_before << " -> " << rss_during;
+  // Under AddressSanitizer freed memory sits in its quarantine (up to 256 MiB), so RSS
+  // says nothing there; the queued-bytes gauge above still holds the bound.
+  if (!kAddressSanitizer) {
+    EXPECT_LT(rss_during, rss_before + 8 * 1024 * 1024) << rss_before << " -> " << rss_during;
+  }
   // Now read everything: all of it, in order, once.
   for (int i = kTotal; i < 2 * kTotal; ++i) {
     auto t = slow.next_text(20s);

@@ -71,7 +71,9 @@ std::string echo_body(const httplib::Request& req) {
   }
   json::object cookies;
   for (std::size_t i = 0, n = req.get_header_value_count("Cookie"); i < n; ++i) {
-    std::string_view rest = req.get_header_value("Cookie", i);
+    // get_header_value returns a std::string: keep it alive while `rest` views it.
+    const std::string header = req.get_header_value("Cookie", i);
+    std::string_view rest = header;
     while (!rest.empty()) {
       auto semi = rest.find(';');
       std::string_view pair = rest.substr(0, semi);
