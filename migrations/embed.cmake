@@ -6,8 +6,8 @@ function(cutover_embed_migrations out_var)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/embedded_migrations.cpp)
   add_custom_command(
     OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DOUT=${out} "-DFILES=${sql_files}" -P ${PROJECT_SOURCE_DIR}/cmake/embed_run.cmake
-    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_run.cmake
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} "-DFILES=${sql_files}" -P ${PROJECT_SOURCE_DIR}/migrations/embed_run.cmake
+    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/migrations/embed_run.cmake
     COMMENT "Embedding SQL migrations")
   set(${out_var} ${out} PARENT_SCOPE)
 endfunction()

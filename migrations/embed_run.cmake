@@ -1,5 +1,5 @@
 # Script mode: writes OUT with one raw-string literal per migration file.
-set(body "// Generated from migrations/*.sql by cmake/embed_run.cmake. Do not edit.\n")
+set(body "// Generated from migrations/*.sql by migrations/embed_run.cmake. Do not edit.\n")
 string(APPEND body "#include \"store/migrations.hpp\"\n\nnamespace cutover::store {\n\n")
 string(APPEND body "const std::vector<migration>& embedded_migrations() {\n  static const std::vector<migration> all = {\n")
 foreach(f IN LISTS FILES)
