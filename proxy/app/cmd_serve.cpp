@@ -118,12 +118,24 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
   return {host, static_cast<std::uint16_t>(p)};
 }
 
+// One Prometheus sample line; `labels` is empty or `key="value",...`.
+void append_sample(std::string& out, const char* name, const std::string& labels, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += std::string(" ") + buf + "\n";
+}
+
+void append_header(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
 std::string ingest_metrics(const ingest::stats& s) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + buf + "\n";
+    append_header(out, name, type, help);
+    append_sample(out, name, {}, v);
   };
   metric("cutover_ingest_entries_total", "counter", "Notifications committed to the store by ingest.",
          static_cast<double>(s.entries_committed));
@@ -143,6 +155,32 @@ std::string ingest_metrics(const ingest::stats& s) {
   metric("cutover_ingest_connected", "gauge", "1 while the stream connection to Redis is up.",
          s.state == ingest::link_state::connected ? 1.0 : 0.0);
   metric("cutover_store_commit_seconds", "gauge", "Duration of the last store transaction.", s.last_commit_seconds);
+  return out;
+}
+
+// Pass-through and upstream identity (issue 5): what the legacy app answered, and how
+// often the identity cache spared it a request.
+std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream_auth* identity) {
+  std::string out;
+  if (pass) {
+    auto st = pass->stats();
+    const char* name = "cutover_upstream_requests_total";
+    append_header(out, name, "counter", "Requests passed to --upstream, by outcome.");
+    append_sample(out, name, "outcome=\"answered\"", static_cast<double>(st.answered));
+    append_sample(out, name, "outcome=\"unreachable\"", static_cast<double>(st.unreachable));
+    append_sample(out, name, "outcome=\"timeout\"", static_cast<double>(st.timeouts));
+    append_sample(out, name, "outcome=\"too_large\"", static_cast<double>(st.too_large));
+    append_sample(out, name, "outcome=\"rejected\"", static_cast<double>(st.rejected));
+  }
+  if (identity) {
+    auto st = identity->stats();
+    const char* name = "cutover_auth_upstream_lookups_total";
+    append_header(out, name, "counter", "Identity lookups of --auth upstream, by how they were answered.");
+    append_sample(out, name, "result=\"cache_hit\"", static_cast<double>(st.hits));
+    append_sample(out, name, "result=\"coalesced\"", static_cast<double>(st.coalesced));
+    append_sample(out, name, "result=\"asked\"", static_cast<double>(st.calls));
+    append_sample(out, name, "result=\"failed\"", static_cast<double>(st.failures));
+  }
   return out;
 }
 
@@ -282,7 +320,9 @@ void run_serve(serve_opts& o) {
                ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
     return r;
   };
-  ctx.extra_metrics = [&in] { return ingest_metrics(in.snapshot()); };
+  ctx.extra_metrics = [&in, pass = upstream.get(), identity = upstream_identity.get()] {
+    return ingest_metrics(in.snapshot()) + upstream_metrics(pass, identity);
+  };
 
   net::server srv(ctx);
   srv.prepare();  // fan-out targets exist before the first commit

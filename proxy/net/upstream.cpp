@@ -103,11 +103,19 @@ void upstream_pool::stop() {
 bool upstream_pool::submit(upstream_request req, callback done) {
   {
     std::lock_guard lk(mu_);
-    if (stopping_ || jobs_.size() >= opt_.queue_limit) return false;
+    if (stopping_ || jobs_.size() >= opt_.queue_limit) {
+      ++stats_.rejected;
+      return false;
+    }
     jobs_.push_back({std::move(req), std::move(done)});
   }
   cv_.notify_one();
   return true;
+}
+
+upstream_pool_stats upstream_pool::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
 }
 
 void upstream_pool::run() {
@@ -179,6 +187,16 @@ void upstream_pool::run() {
                                                     : upstream_response::failure::unreachable;
       out.error = httplib::to_string(err);
       client.stop();  // drop a half-used connection; the next request reconnects
+    }
+    {
+      std::lock_guard lk(mu_);
+      switch (out.why) {
+        case upstream_response::failure::none: ++stats_.answered; break;
+        case upstream_response::failure::unreachable: ++stats_.unreachable; break;
+        case upstream_response::failure::timeout: ++stats_.timeouts; break;
+        case upstream_response::failure::too_large: ++stats_.too_large; break;
+        case upstream_response::failure::overloaded: ++stats_.rejected; break;
+      }
     }
     auto done = std::move(j.done);
     done(std::move(out));

@@ -62,6 +62,15 @@ struct upstream_options {
   std::size_t max_response_bytes = 8 * 1024 * 1024;
 };
 
+// Counters for /metrics: what the pool answered, by outcome.
+struct upstream_pool_stats {
+  std::uint64_t answered = 0;     // the upstream answered (any status)
+  std::uint64_t unreachable = 0;  // connect or I/O error (502)
+  std::uint64_t timeouts = 0;     // no answer in time (504)
+  std::uint64_t too_large = 0;    // answer over max_response_bytes (502)
+  std::uint64_t rejected = 0;     // queue full or shutting down (503)
+};
+
 class upstream_pool {
  public:
   using callback = std::function<void(upstream_response)>;
@@ -75,6 +84,7 @@ class upstream_pool {
   bool submit(upstream_request req, callback done);
   void stop();
   const upstream_target& target() const { return target_; }
+  upstream_pool_stats stats() const;
 
  private:
   struct job {
@@ -85,9 +95,10 @@ class upstream_pool {
 
   upstream_target target_;
   upstream_options opt_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<job> jobs_;
+  upstream_pool_stats stats_;  // under mu_
   bool stopping_ = false;
   std::vector<std::thread> threads_;
   std::vector<httplib::Client*> clients_;  // one per worker, for stop()

@@ -97,6 +97,10 @@ TEST_F(Migration, UpstreamDownIs502AndSlowIs504) {
   EXPECT_EQ(t.status, 504);
   EXPECT_EQ(json_field(t.body, "error"), "gateway_timeout");
   EXPECT_EQ(http_get(slow.port(), "/api/status/200").status, 200);  // the pool recovered
+  // Operators see each outcome.
+  EXPECT_EQ(down.metric(R"(cutover_upstream_requests_total{outcome="unreachable"})"), 1);
+  EXPECT_EQ(slow.metric(R"(cutover_upstream_requests_total{outcome="timeout"})"), 1);
+  EXPECT_EQ(slow.metric(R"(cutover_upstream_requests_total{outcome="answered"})"), 1);
 }
 
 TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
@@ -112,6 +116,7 @@ TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
   for (auto& p : polls) EXPECT_EQ(p.get().status, 200);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}}).status, 200);
   EXPECT_EQ(legacy_.me_requests() - before, 1);
+  EXPECT_EQ(srv.metric(R"(cutover_auth_upstream_lookups_total{result="asked"})"), 1);
   // The identity is the one the legacy app returned: user:42's notifications.
   redis_client pub(redis_.port());
   pub.xadd("cutover:notifications", {{"topic", "user:42"}, {"data", R"("mine")"}});
