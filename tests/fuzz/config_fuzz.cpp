@@ -6,8 +6,8 @@
 // (anonymous namespace), so no target can reach it without changing the app.
 //
 // Invariants:
-// - durations: accepted exactly for `^\d{1,12}(ms|s|m|h|d)?$` that fits 64-bit
-//   milliseconds, never negative, and
+// - durations: accepted exactly for `^\d{1,12}(ms|s|m|h|d)?$` of at most 100 years
+//   (365-day years), never negative, and
 //   format_duration's text parses back to the same value;
 // - Redis URL: refusals start with "invalid Redis URL: " and never repeat a password; an
 //   accepted endpoint is usable (host, port 1-65535 or an absolute socket path) and its
@@ -20,7 +20,6 @@
 #include <arpa/inet.h>
 
 #include <cctype>
-#include <limits>
 #include <string>
 
 #include "core/duration.hpp"
@@ -32,7 +31,7 @@
 namespace cutover::fuzz {
 namespace {
 
-// `^\d{1,12}(ms|s|m|h|d)?$` whose milliseconds fit a signed 64-bit count.
+// `^\d{1,12}(ms|s|m|h|d)?$` of at most 100 years (duration.hpp's cap).
 bool reference_duration(std::string_view s) {
   std::size_t i = 0;
   std::uint64_t n = 0;  // at most 12 digits: no overflow here
@@ -45,7 +44,8 @@ bool reference_duration(std::string_view s) {
                        : unit == "h"              ? 3'600'000
                        : unit == "d"              ? 86'400'000
                                                   : 0;
-  return mult != 0 && n <= static_cast<std::uint64_t>(std::numeric_limits<long long>::max()) / mult;
+  constexpr std::uint64_t kHundredYearsMs = 100ULL * 365 * 86'400'000;
+  return mult != 0 && n <= kHundredYearsMs / mult;
 }
 
 void duration(std::string_view text) {
