@@ -207,6 +207,9 @@ void run_serve(serve_opts& o) {
     }
   }
   if (o.server.poll_batch == 0) throw usage_failure("--poll-batch must be at least 1");
+  if (o.server.ws_ping_interval.count() <= 0 || o.server.ws_silence_timeout <= o.server.ws_ping_interval)
+    throw usage_failure("--ws-silence-timeout must be longer than --ws-ping-interval (a peer answers pings), "
+                        "and both above zero");
   auto [host, port] = split_listen(o.listen);
   o.server.host = host;
   o.server.port = port;
@@ -422,6 +425,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--ws-queue-bytes", o->server.ws_queue_bytes, "Per-WebSocket send queue bound before catching up from the store")
       ->capture_default_str();
   add_duration(*cmd, "--stall-timeout", o->server.stall_timeout, "Close a peer that makes no write progress this long (1013)");
+  add_duration(*cmd, "--ws-ping-interval", o->server.ws_ping_interval, "WebSocket ping interval");
+  add_duration(*cmd, "--ws-silence-timeout", o->server.ws_silence_timeout,
+               "Close a WebSocket peer that sent nothing (not even a pong) this long (1001)");
   cmd->add_option("--max-connections", o->server.max_connections, "Open connections before new ones get 503")
       ->capture_default_str();
   cmd->add_option("--max-waiting-polls", o->server.max_waiting_polls, "Parked polls before new ones get 503")

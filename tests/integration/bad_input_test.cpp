@@ -635,6 +635,7 @@ TEST_F(BadInput, BadConfigurationExitsWithOneLine) {
       {{"--redis", "user:Pw0Secret@host://x"}, 2, "invalid Redis URL"},
       {{"--redis", "redis://:Pw0Secret@host:0"}, 2, "invalid Redis URL"},
       {{"--poll-timeout", "1000000d"}, 2, "is not a duration"},  // past 100 years
+      {{"--ws-ping-interval", "30s", "--ws-silence-timeout", "10s"}, 2, "must be longer than --ws-ping-interval"},
   };
   for (const auto& r : rows) {
     std::vector<std::string> argv = {CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", dir.file("c.db"),

@@ -522,6 +522,78 @@ TEST_F(Serve, PollerAlternatingBetweenTwoInstancesGetsEverythingOnceInOrder) {
   for (int i = 0; i < kTotal; ++i) ASSERT_EQ(got[i], legacy_of(ids[i])) << i;
 }
 
+// The close code of a close frame's payload (RFC 6455 §5.5.1), or -1.
+int close_code(const raw_ws::frame& f) {
+  if (f.opcode != 0x8 || f.payload.size() < 2) return -1;
+  return (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]);
+}
+
+// Reads frames until a close frame (or the connection ends); the close frame, or opcode -1.
+raw_ws::frame until_close(raw_ws& ws, std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto f = ws.next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    if (f.opcode == 0x8 || f.opcode == -1) return f;
+  }
+  return {};
+}
+
+TEST_F(Serve, KeepalivePingsAndClosesSilentPeers) {
+  // Deadlines are checked by a once-a-second sweep: the waits below allow for it.
+  start({"--ws-ping-interval", "300ms", "--ws-silence-timeout", "2s"});
+  // A peer that answers nothing: pinged, then closed with 1001 once silent for 2 s.
+  raw_ws quiet(srv_->port(), "/v1/ws?user=quiet");
+  ASSERT_EQ(quiet.handshake_status(), 101);
+  ASSERT_EQ(quiet.next().opcode, 0x1);  // hello
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(quiet.next(3s).opcode, 0x9) << "a ping";
+  auto closed = until_close(quiet, 6s);
+  EXPECT_EQ(close_code(closed), 1001);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(srv_->metric(R"(cutover_ws_closes_total{reason="idle"})"), 1);
+
+  // A peer that answers the pings stays, past the silence timeout, and still gets notifications.
+  raw_ws alive(srv_->port(), "/v1/ws?user=alive");
+  ASSERT_EQ(alive.next().opcode, 0x1);
+  int pongs = 0;
+  for (auto until = std::chrono::steady_clock::now() + 4s; std::chrono::steady_clock::now() < until;) {
+    auto f = alive.next(1s);
+    ASSERT_NE(f.opcode, 0x8) << "closed although it answered every ping";
+    if (f.opcode == 0x9) {
+      alive.send_frame(0xA, f.payload);
+      ++pongs;
+    }
+  }
+  EXPECT_GE(pongs, 3);  // pings go out on the once-a-second sweep
+  auto id = publish("user:alive", "1");
+  auto n = alive.next_text();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(json_field(*n, "id"), id);
+}
+
+TEST_F(Serve, PeerWithNoWriteProgressIsClosed1013) {
+  start({"--ws-queue-bytes", "65536", "--stall-timeout", "2s", "--ws-silence-timeout", "60s"});
+  raw_ws stuck(srv_->port(), "/v1/ws?user=stuck", /*rcvbuf=*/4096);
+  ASSERT_EQ(stuck.handshake_status(), 101);
+  ASSERT_TRUE(stuck.next_text());  // hello; from here on it reads nothing
+  std::string kib(1000, 'x');
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 0; i < 10000; ++i)
+    cmds.push_back({"XADD", "cutover:notifications", "*", "topic", "user:stuck", "data",
+                    "{\"i\":" + std::to_string(i) + ",\"pad\":\"" + kib + "\"}"});
+  pub_.pipeline(cmds);
+  committed(10000);
+  ASSERT_TRUE(srv_->wait_metric_at_least(R"(cutover_ws_closes_total{reason="stalled"})", 1, 15s))
+      << "a peer that never reads is closed after --stall-timeout";
+  // Others are unaffected.
+  raw_ws other(srv_->port(), "/v1/ws?user=other");
+  ASSERT_TRUE(other.next_text());
+  auto id = publish("user:other", "1");
+  auto n = other.next_text();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(json_field(*n, "id"), id);
+}
+
 TEST_F(Serve, HealthReadyMetrics) {
   start();
   EXPECT_EQ(http_get(srv_->port(), "/healthz").body, R"({"status":"ok"})");
