@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
+#include <utility>
 
 #include "app/cli_common.hpp"
 #include "core/duration.hpp"
@@ -15,6 +17,7 @@
 #include "ingest/ingest.hpp"
 #include "legacy_adapter/longpoll_route.hpp"
 #include "net/server.hpp"
+#include "net/server_render.hpp"
 #include "net/upstream.hpp"
 #include "store/reader_pool.hpp"
 #include "store/store.hpp"
@@ -118,24 +121,11 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
   return {host, static_cast<std::uint16_t>(p)};
 }
 
-// One Prometheus sample line; `labels` is empty or `key="value",...`.
-void append_sample(std::string& out, const char* name, const std::string& labels, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  out += name;
-  if (!labels.empty()) out += "{" + labels + "}";
-  out += std::string(" ") + buf + "\n";
-}
-
-void append_header(std::string& out, const char* name, const char* type, const char* help) {
-  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-}
-
 std::string ingest_metrics(const ingest::stats& s) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help, double v) {
-    append_header(out, name, type, help);
-    append_sample(out, name, {}, v);
+    net::prometheus_help(out, name, type, help);
+    net::prometheus_sample(out, name, "", v);
   };
   metric("cutover_ingest_entries_total", "counter", "Notifications committed to the store by ingest.",
          static_cast<double>(s.entries_committed));
@@ -162,24 +152,26 @@ std::string ingest_metrics(const ingest::stats& s) {
 // often the identity cache spared it a request.
 std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream_auth* identity) {
   std::string out;
+  auto family = [&](const char* name, const char* help, std::initializer_list<std::pair<const char*, std::uint64_t>> rows) {
+    net::prometheus_help(out, name, "counter", help);
+    for (auto [labels, v] : rows) net::prometheus_sample(out, name, labels, static_cast<double>(v));
+  };
   if (pass) {
     auto st = pass->stats();
-    const char* name = "cutover_upstream_requests_total";
-    append_header(out, name, "counter", "Requests passed to --upstream, by outcome.");
-    append_sample(out, name, "outcome=\"answered\"", static_cast<double>(st.answered));
-    append_sample(out, name, "outcome=\"unreachable\"", static_cast<double>(st.unreachable));
-    append_sample(out, name, "outcome=\"timeout\"", static_cast<double>(st.timeouts));
-    append_sample(out, name, "outcome=\"too_large\"", static_cast<double>(st.too_large));
-    append_sample(out, name, "outcome=\"rejected\"", static_cast<double>(st.rejected));
+    family("cutover_upstream_requests_total", "Requests passed to --upstream, by outcome.",
+           {{"outcome=\"answered\"", st.answered},
+            {"outcome=\"unreachable\"", st.unreachable},
+            {"outcome=\"timeout\"", st.timeouts},
+            {"outcome=\"too_large\"", st.too_large},
+            {"outcome=\"rejected\"", st.rejected}});
   }
   if (identity) {
     auto st = identity->stats();
-    const char* name = "cutover_auth_upstream_lookups_total";
-    append_header(out, name, "counter", "Identity lookups of --auth upstream, by how they were answered.");
-    append_sample(out, name, "result=\"cache_hit\"", static_cast<double>(st.hits));
-    append_sample(out, name, "result=\"coalesced\"", static_cast<double>(st.coalesced));
-    append_sample(out, name, "result=\"asked\"", static_cast<double>(st.calls));
-    append_sample(out, name, "result=\"failed\"", static_cast<double>(st.failures));
+    family("cutover_auth_upstream_lookups_total", "Identity lookups of --auth upstream, by how they were answered.",
+           {{"result=\"cache_hit\"", st.hits},
+            {"result=\"coalesced\"", st.coalesced},
+            {"result=\"asked\"", st.calls},
+            {"result=\"failed\"", st.failures}});
   }
   return out;
 }

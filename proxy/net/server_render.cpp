@@ -5,9 +5,8 @@
 #include "net/user_activity.hpp"
 
 namespace cutover::net {
-namespace {
 
-void line(std::string& out, const char* name, const char* labels, double v) {
+void prometheus_sample(std::string& out, const char* name, const char* labels, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   out += name;
@@ -21,7 +20,7 @@ void line(std::string& out, const char* name, const char* labels, double v) {
   out += '\n';
 }
 
-void help(std::string& out, const char* name, const char* type, const char* text) {
+void prometheus_help(std::string& out, const char* name, const char* type, const char* text) {
   out += "# HELP ";
   out += name;
   out += ' ';
@@ -33,6 +32,11 @@ void help(std::string& out, const char* name, const char* type, const char* text
   out += '\n';
 }
 
+namespace {
+void line(std::string& out, const char* name, const char* labels, double v) { prometheus_sample(out, name, labels, v); }
+void help(std::string& out, const char* name, const char* type, const char* text) {
+  prometheus_help(out, name, type, text);
+}
 }  // namespace
 
 std::string render_metrics(const server_context& ctx) {
