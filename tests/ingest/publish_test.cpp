@@ -22,15 +22,8 @@ class Publish : public ::testing::Test {
  protected:
   // The stream's entries as (id, flat field list).
   std::vector<std::pair<std::string, std::vector<std::string>>> entries() {
-    auto r = client_->command({"XRANGE", kStream, "-", "+"});
     std::vector<std::pair<std::string, std::vector<std::string>>> out;
-    for (std::size_t i = 0; i < r->elements; ++i) {
-      auto* e = r->element[i];
-      std::vector<std::string> fields;
-      for (std::size_t k = 0; k < e->element[1]->elements; ++k)
-        fields.emplace_back(e->element[1]->element[k]->str, e->element[1]->element[k]->len);
-      out.emplace_back(std::string(e->element[0]->str, e->element[0]->len), std::move(fields));
-    }
+    for (auto& e : client_->xrange(kStream)) out.emplace_back(std::move(e.id), std::move(e.fields));
     return out;
   }
 

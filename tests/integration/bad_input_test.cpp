@@ -806,9 +806,8 @@ TEST_F(BadInput, DiskFullDuringABatchCommitsNothingOfItAndLosesNothing) {
   // The failed batches left nothing behind: what is stored is exactly the stream up to
   // the stored offset, with nothing after it.
   auto stream_ids = [&] {
-    auto r = pub_.command({"XRANGE", "cutover:notifications", "-", "+"});
     std::vector<std::string> ids;
-    for (std::size_t i = 0; i < r->elements; ++i) ids.emplace_back(r->element[i]->element[0]->str);
+    for (const auto& e : pub_.xrange("cutover:notifications")) ids.push_back(e.id);
     return ids;
   }();
   auto stored = [&] {

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 
@@ -285,17 +286,14 @@ TEST_F(Migration, RepublishPutsNotificationsBackWithReplayOf) {
                                 redis_.url(), "--rate", "1000/s"});
   ASSERT_EQ(run->wait_exit(20s), 0) << run->output();
   EXPECT_EQ(xlen(), 6);
-  auto entries = pub.command({"XRANGE", "cutover:notifications", "-", "+"});
-  ASSERT_EQ(entries->elements, 6u);
+  auto entries = pub.xrange("cutover:notifications");
+  ASSERT_EQ(entries.size(), 6u);
   for (int i = 0; i < 3; ++i) {
-    auto* fields = entries->element[3 + i]->element[1];
-    std::map<std::string, std::string> f;
-    for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
-      f[std::string(fields->element[k]->str, fields->element[k]->len)] =
-          std::string(fields->element[k + 1]->str, fields->element[k + 1]->len);
-    EXPECT_EQ(f["replayOf"], ids[i]);
-    EXPECT_EQ(f["data"], std::to_string(i));
-    EXPECT_EQ(f.count("key"), 0u);  // a replay is not deduplicated against its original
+    const auto& e = entries[3 + i];
+    EXPECT_EQ(e.field("replayOf"), ids[i]);
+    EXPECT_EQ(e.field("data"), std::to_string(i));
+    // A replay is not deduplicated against its original.
+    EXPECT_EQ(std::count(e.fields.begin(), e.fields.end(), "key"), 0);
   }
   // Connected clients get them again, as new notifications.
   for (int i = 0; i < 3; ++i) {

@@ -88,6 +88,26 @@ std::string redis_client::xadd(const std::string& key, const std::vector<std::pa
   return std::string(r->str, r->len);
 }
 
+std::string redis_client::stream_entry::field(const std::string& name) const {
+  for (std::size_t k = 0; k + 1 < fields.size(); k += 2)
+    if (fields[k] == name) return fields[k + 1];
+  return {};
+}
+
+std::vector<redis_client::stream_entry> redis_client::xrange(const std::string& key) {
+  auto r = command({"XRANGE", key, "-", "+"});
+  if (r->type != REDIS_REPLY_ARRAY) throw std::runtime_error("XRANGE failed: " + std::string(r->str ? r->str : "?"));
+  std::vector<stream_entry> out;
+  for (std::size_t i = 0; i < r->elements; ++i) {
+    const auto* e = r->element[i];
+    stream_entry se{std::string(e->element[0]->str, e->element[0]->len), {}};
+    for (std::size_t k = 0; k < e->element[1]->elements; ++k)
+      se.fields.emplace_back(e->element[1]->element[k]->str, e->element[1]->element[k]->len);
+    out.push_back(std::move(se));
+  }
+  return out;
+}
+
 void redis_client::pipeline(const std::vector<std::vector<std::string>>& commands) {
   for (const auto& argv : commands) {
     std::vector<const char*> args;
