@@ -26,16 +26,21 @@ install_missing() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-build() {
+build() {  # PRESET [TARGET...]: configure, then build everything or just the targets named
   local preset=$1
+  shift
   cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset"
+  if [ $# -gt 0 ]; then
+    cmake --build --preset "$preset" --target "$@"
+  else
+    cmake --build --preset "$preset"
+  fi
 }
 
 case "${1:-}" in
   run)
     install_missing
-    build release
+    build release cutover  # the server only: tests and benchmarks are not needed to run it
     mkdir -p var
     exec tools/run-local.sh
     ;;
