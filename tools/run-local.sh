@@ -12,6 +12,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --port 6379 --bind 127.0.0.1 --dir "$PWD/var/redis" --appendonly yes \
     --daemonize yes --logfile "$PWD/var/redis/redis.log" --pidfile "$PWD/var/redis/redis.pid"
   for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "run-local: that redis-server keeps running after Cutover stops (the stream is its data); stop it with: redis-cli -p 6379 shutdown" >&2
 fi
 
 [ -s var/dev-secret ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > var/dev-secret
