@@ -1,15 +1,10 @@
 #include "net/rollout.hpp"
 
+#include "core/fnv.hpp"
+
 namespace cutover::net {
 
-std::uint32_t rollout_bucket(std::string_view user) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : user) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<std::uint32_t>(h % 10000);
-}
+std::uint32_t rollout_bucket(std::string_view user) { return static_cast<std::uint32_t>(fnv1a64(user) % 10000); }
 
 bool in_cohort(const rollout_config& cfg, std::string_view user) {
   std::string u(user);

@@ -1,13 +1,11 @@
 #include "net/user_activity.hpp"
 
+#include "core/fnv.hpp"
+
 namespace cutover::net {
 
 void user_activity::seen(transport t, std::string_view user, clock::time_point now) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : user) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+  const std::uint64_t h = fnv1a64(user);
   auto& s = stripes_[h % kStripes];
   std::lock_guard lk(s.mu);
   auto it = s.users.find(h);
