@@ -11,7 +11,7 @@ namespace cutover::legacy {
 
 struct longpoll_options {
   std::string since_param = "since";
-  std::size_t batch = 100;         // --poll-batch
+  std::size_t batch = 100;              // --poll-batch
   std::string upgrade_path = "/v1/ws";  // X-Cutover-Upgrade value for the rollout cohort
 };
 
@@ -21,7 +21,8 @@ class longpoll_route final : public net::route {
   void handle(const net::request_view& req, const net::caller& who, net::exchange& ex) override;
 
  private:
-  void wait(net::exchange& ex, const net::caller& who, cursor since, std::uint64_t since_legacy, std::size_t limit);
+  void wait(net::exchange& ex, const net::caller& who, cursor since, std::uint64_t since_legacy,
+            std::size_t limit);
 
   longpoll_options opt_;
 };

@@ -6,7 +6,8 @@
 
 namespace cutover::legacy {
 
-std::variant<poll_query, std::string> parse_poll_query(const net::query_params& q, std::string_view param) {
+std::variant<poll_query, std::string> parse_poll_query(const net::query_params& q,
+                                                       std::string_view param) {
   const std::string* v = net::find_param(q, param);
   if (!v) return poll_query{};
   cursor_error why;
@@ -67,7 +68,8 @@ std::uint64_t last_id_for(std::span<const notification_ptr> sent, std::uint64_t 
   return last.ms * 1024 + (stream_id::kLegacyTail - 1);
 }
 
-std::string render_poll_body(std::span<const notification_ptr> entries, std::uint64_t last_id, bool reset) {
+std::string render_poll_body(std::span<const notification_ptr> entries, std::uint64_t last_id,
+                             bool reset) {
   std::size_t size = 64;
   for (const auto& n : entries) size += legacy_element(*n).size() + 1;
   std::string out;

@@ -22,7 +22,8 @@ struct poll_query {
 
 // Reads `param` (default `since`) from the query. A present but malformed value is an
 // error whose text says what was expected.
-std::variant<poll_query, std::string> parse_poll_query(const net::query_params& q, std::string_view param);
+std::variant<poll_query, std::string> parse_poll_query(const net::query_params& q,
+                                                       std::string_view param);
 
 // {"id":<legacyId>,"type":"..","createdAt":"..","payload":<data>}, rendered once per
 // notification and shared by every poll that returns it.
@@ -48,6 +49,7 @@ std::uint64_t last_id_for(std::span<const notification_ptr> sent, std::uint64_t 
                           std::optional<stream_id> head, std::uint64_t now_ms);
 
 // {"notifications":[...],"lastId":N} with `"reset":true` when history was truncated.
-std::string render_poll_body(std::span<const notification_ptr> entries, std::uint64_t last_id, bool reset);
+std::string render_poll_body(std::span<const notification_ptr> entries, std::uint64_t last_id,
+                             bool reset);
 
 }  // namespace cutover::legacy

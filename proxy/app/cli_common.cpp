@@ -6,7 +6,9 @@ namespace cutover::app {
 
 CLI::Option* add_db_option(CLI::App& cmd, std::string& path) {
   path = kDefaultDb;
-  return cmd.add_option("--db", path, "SQLite store file")->envname("CUTOVER_DB")->capture_default_str();
+  return cmd.add_option("--db", path, "SQLite store file")
+      ->envname("CUTOVER_DB")
+      ->capture_default_str();
 }
 
 CLI::Option* add_duration(CLI::App& cmd, const std::string& name, std::chrono::milliseconds& target,
@@ -15,7 +17,9 @@ CLI::Option* add_duration(CLI::App& cmd, const std::string& name, std::chrono::m
       name,
       [&target, name](const std::string& text) {
         auto d = parse_duration(text);
-        if (!d) throw CLI::ValidationError(name, "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 1h, 7d)");
+        if (!d)
+          throw CLI::ValidationError(
+              name, "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 1h, 7d)");
         target = *d;
       },
       description + " (default " + format_duration(target) + ")");

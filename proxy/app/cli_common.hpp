@@ -3,7 +3,6 @@
 // helpers so every subcommand parses durations and cursors the same way.
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <stdexcept>
 #include <string>

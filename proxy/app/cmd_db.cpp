@@ -14,7 +14,9 @@ void ensure_parent_dir(const std::string& path) {
   if (p.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(p.parent_path(), ec);
-    if (ec) throw runtime_failure("cannot create directory '" + p.parent_path().string() + "': " + ec.message());
+    if (ec)
+      throw runtime_failure("cannot create directory '" + p.parent_path().string() +
+                            "': " + ec.message());
   }
 }
 
@@ -33,7 +35,8 @@ void add_db_commands(CLI::App& app) {
   };
   auto o = std::make_shared<opts>();
 
-  auto* migrate = db->add_subcommand("migrate", "Create the store if missing and apply pending migrations");
+  auto* migrate =
+      db->add_subcommand("migrate", "Create the store if missing and apply pending migrations");
   add_db_option(*migrate, o->path);
   migrate->callback([o] {
     ensure_parent_dir(o->path);
@@ -47,8 +50,10 @@ void add_db_commands(CLI::App& app) {
                   report.to_version);
   });
 
-  auto* status = db->add_subcommand("status", "Print schema version, counts, oldest/newest id and ingest offsets "
-                                              "(creates and migrates a missing store)");
+  auto* status =
+      db->add_subcommand("status",
+                         "Print schema version, counts, oldest/newest id and ingest offsets "
+                         "(creates and migrates a missing store)");
   add_db_option(*status, o->path);
   status->callback([o] {
     ensure_parent_dir(o->path);

@@ -4,13 +4,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "app/cli_common.hpp"
 #include "core/json_text.hpp"
 #include "ingest/ingest.hpp"
 #include "store/store.hpp"
-
-#include <thread>
 
 namespace cutover::app {
 namespace {
@@ -37,7 +36,8 @@ class republisher {
  public:
   explicit republisher(const replay_opts& o) : o_(o), started_(std::chrono::steady_clock::now()) {
     if (o.dry_run) return;
-    auto conn = ingest::redis_connection::connect(o.redis, {std::chrono::seconds(5), std::chrono::seconds(5), -1});
+    auto conn = ingest::redis_connection::connect(
+        o.redis, {std::chrono::seconds(5), std::chrono::seconds(5), -1});
     if (!conn) throw runtime_failure(conn.err().message);
     conn_.emplace(std::move(*conn));
   }
@@ -46,17 +46,20 @@ class republisher {
     if (!o_.dry_run) {
       // The key is dropped on purpose: a replay must not be deduplicated against its original.
       decoded_entry e{n.topic, n.type, n.data, std::nullopt};
-      auto id = ingest::xadd_notification(*conn_, o_.stream, e, o_.maxlen, {{"replayOf", n.id.str()}});
-      if (!id) throw runtime_failure("republish of " + n.id.str() + " failed after " + std::to_string(done_) +
-                                     " republished: " + id.err().message);
+      auto id =
+          ingest::xadd_notification(*conn_, o_.stream, e, o_.maxlen, {{"replayOf", n.id.str()}});
+      if (!id)
+        throw runtime_failure("republish of " + n.id.str() + " failed after " +
+                              std::to_string(done_) + " republished: " + id.err().message);
     }
     ++done_;
     progress(false);
   }
   void finish() {
     progress(true);
-    std::fprintf(stderr, "cutover: %s %zu notifications%s\n", o_.dry_run ? "dry run: would republish" : "republished",
-                 done_, o_.dry_run ? " (nothing was sent)" : (" to " + o_.stream).c_str());
+    std::fprintf(stderr, "cutover: %s %zu notifications%s\n",
+                 o_.dry_run ? "dry run: would republish" : "republished", done_,
+                 o_.dry_run ? " (nothing was sent)" : (" to " + o_.stream).c_str());
   }
 
  private:
@@ -103,7 +106,8 @@ void run_replay(const replay_opts& o) {
     until = u->after;
   }
   if (!std::filesystem::exists(o.db))
-    throw runtime_failure("no store at '" + o.db + "' (create it with `cutover db migrate --db " + o.db + "`)");
+    throw runtime_failure("no store at '" + o.db + "' (create it with `cutover db migrate --db " +
+                          o.db + "`)");
   auto r = store::reader::open(o.db);
   if (!r) throw runtime_failure(r.err().message);
 
@@ -113,19 +117,24 @@ void run_replay(const replay_opts& o) {
     for (const auto& t : topics) {
       auto it = marks->find(t);
       if (it != marks->end() && since->after < it->second)
-        std::fprintf(stderr, "cutover: warning: --since %s is older than retention for topic %s; entries up to %s "
-                             "were pruned\n",
-                     o.since.c_str(), t.c_str(), it->second.str().c_str());
+        std::fprintf(
+            stderr,
+            "cutover: warning: --since %s is older than retention for topic %s; entries up to %s "
+            "were pruned\n",
+            o.since.c_str(), t.c_str(), it->second.str().c_str());
     }
   }
 
-  if (o.republish && o.redis.empty() && !o.dry_run) throw usage_failure("--republish needs --redis URL");
+  if (o.republish && o.redis.empty() && !o.dry_run)
+    throw usage_failure("--republish needs --redis URL");
   // Stop at what the store holds now: republished entries come back through ingest and
   // must not be replayed (and republished) again.
   auto head = r->head();
   if (!head) throw runtime_failure(head.err().message);
-  if (!*head) until = stream_id{};
-  else if (!until || **head < *until) until = **head;
+  if (!*head)
+    until = stream_id{};
+  else if (!until || **head < *until)
+    until = **head;
   std::optional<republisher> pub;
   if (o.republish) pub.emplace(o);
 
@@ -135,7 +144,8 @@ void run_replay(const replay_opts& o) {
   bool printing = !(pub && !o.dry_run);
   if (printing && o.format == "json") std::fputs("[", stdout);
   if (printing && o.format == "table")
-    std::printf("%-22s %-16s %-20s %-18s %-24s %s\n", "ID", "LEGACY_ID", "TOPIC", "EVENT", "CREATED_AT", "DATA");
+    std::printf("%-22s %-16s %-20s %-18s %-24s %s\n", "ID", "LEGACY_ID", "TOPIC", "EVENT",
+                "CREATED_AT", "DATA");
   while (printed < limit) {
     auto page = r->read_after(topics, after, std::min<std::size_t>(1000, limit - printed), until);
     if (!page) throw runtime_failure(page.err().message);
@@ -150,8 +160,10 @@ void run_replay(const replay_opts& o) {
         print_table_row(*n);
       } else {
         std::string line = render_notification_json(*n);
-        if (o.format == "json") std::fputs(printed ? ",\n" : "\n", stdout);
-        else line.push_back('\n');
+        if (o.format == "json")
+          std::fputs(printed ? ",\n" : "\n", stdout);
+        else
+          line.push_back('\n');
         std::fwrite(line.data(), 1, line.size(), stdout);
       }
       ++printed;
@@ -167,35 +179,43 @@ void run_replay(const replay_opts& o) {
 
 void add_replay_command(CLI::App& app) {
   auto o = std::make_shared<replay_opts>();
-  auto* cmd = app.add_subcommand("replay", "Print stored notifications of a topic or user, oldest first");
+  auto* cmd =
+      app.add_subcommand("replay", "Print stored notifications of a topic or user, oldest first");
   add_db_option(*cmd, o->db);
   auto* topic = cmd->add_option("--topic", o->topics, "Topic to replay (repeatable)");
-  auto* user = cmd->add_option("--user", o->user, "Replay user:U (the user's own topic, no shared topics)");
+  auto* user =
+      cmd->add_option("--user", o->user, "Replay user:U (the user's own topic, no shared topics)");
   topic->excludes(user);
-  cmd->add_option("--since", o->since, "Start strictly after this cursor (stream id or legacyId; 0 = oldest)")
+  cmd->add_option("--since", o->since,
+                  "Start strictly after this cursor (stream id or legacyId; 0 = oldest)")
       ->capture_default_str();
   cmd->add_option("--until", o->until, "Stop after this cursor (inclusive)");
   cmd->add_option("--limit", o->limit, "At most N notifications (0 = all)")->capture_default_str();
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"ndjson", "json", "table"}))
       ->capture_default_str();
-  cmd->add_flag("--republish", o->republish, "XADD the notifications back into the stream with replayOf=<id>, so "
-                                             "connected clients get them again (idempotency keys are dropped)");
+  cmd->add_flag("--republish", o->republish,
+                "XADD the notifications back into the stream with replayOf=<id>, so "
+                "connected clients get them again (idempotency keys are dropped)");
   cmd->add_option("--redis", o->redis, "Redis URL for --republish")->envname("CUTOVER_REDIS");
   cmd->add_option("--stream", o->stream, "Stream key for --republish")->capture_default_str();
-  cmd->add_option("--maxlen", o->maxlen, "MAXLEN ~ for --republish (0 = never trim)")->capture_default_str();
+  cmd->add_option("--maxlen", o->maxlen, "MAXLEN ~ for --republish (0 = never trim)")
+      ->capture_default_str();
   cmd->add_option_function<std::string>(
          "--rate",
          [o](const std::string& t) {
-           std::string v = t.size() > 2 && t.substr(t.size() - 2) == "/s" ? t.substr(0, t.size() - 2) : t;
+           std::string v =
+               t.size() > 2 && t.substr(t.size() - 2) == "/s" ? t.substr(0, t.size() - 2) : t;
            char* end = nullptr;
            double r = std::strtod(v.c_str(), &end);
-           if (v.empty() || *end || !(r > 0)) throw CLI::ValidationError("--rate", "expected N/s, e.g. 200/s");
+           if (v.empty() || *end || !(r > 0))
+             throw CLI::ValidationError("--rate", "expected N/s, e.g. 200/s");
            o->rate = r;
          },
          "Republish at most N notifications per second (e.g. 200/s)")
       ->type_name("N/s");
-  cmd->add_flag("--dry-run", o->dry_run, "With --republish: print what would be republished, send nothing");
+  cmd->add_flag("--dry-run", o->dry_run,
+                "With --republish: print what would be republished, send nothing");
   cmd->callback([o] { run_replay(*o); });
 }
 

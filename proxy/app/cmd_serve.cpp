@@ -3,7 +3,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -110,14 +109,16 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
     port = s.substr(close + 2);
   } else {
     auto colon = s.rfind(':');
-    if (colon == std::string::npos) throw usage_failure("--listen: expected HOST:PORT, got '" + s + "'");
+    if (colon == std::string::npos)
+      throw usage_failure("--listen: expected HOST:PORT, got '" + s + "'");
     host = s.substr(0, colon);
     port = s.substr(colon + 1);
   }
   if (host.empty() || host == "localhost") host = "127.0.0.1";
   char* end = nullptr;
   long p = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end || p < 0 || p > 65535) throw usage_failure("--listen: bad port '" + port + "'");
+  if (port.empty() || *end || p < 0 || p > 65535)
+    throw usage_failure("--listen: bad port '" + port + "'");
   return {host, static_cast<std::uint16_t>(p)};
 }
 
@@ -127,24 +128,31 @@ std::string ingest_metrics(const ingest::stats& s) {
     net::prometheus_help(out, name, type, help);
     net::prometheus_sample(out, name, "", v);
   };
-  metric("cutover_ingest_entries_total", "counter", "Notifications committed to the store by ingest.",
+  metric("cutover_ingest_entries_total", "counter",
+         "Notifications committed to the store by ingest.",
          static_cast<double>(s.entries_committed));
-  metric("cutover_ingest_duplicates_total", "counter", "Entries skipped as already stored (same id or idempotency key).",
+  metric("cutover_ingest_duplicates_total", "counter",
+         "Entries skipped as already stored (same id or idempotency key).",
          static_cast<double>(s.duplicates));
-  metric("cutover_dead_letters_total", "counter", "Entries ingest could not keep, stored in dead_letters with a reason.",
+  metric("cutover_dead_letters_total", "counter",
+         "Entries ingest could not keep, stored in dead_letters with a reason.",
          static_cast<double>(s.dead_letters));
-  metric("cutover_ingest_pubsub_messages_total", "counter", "Messages received on the pub/sub connection.",
-         static_cast<double>(s.pubsub_messages));
+  metric("cutover_ingest_pubsub_messages_total", "counter",
+         "Messages received on the pub/sub connection.", static_cast<double>(s.pubsub_messages));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
-  metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.", static_cast<double>(s.batches));
-  metric("cutover_ingest_commit_failures_total", "counter", "Store transactions that failed (nothing of them was kept).",
+  metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
+         static_cast<double>(s.batches));
+  metric("cutover_ingest_commit_failures_total", "counter",
+         "Store transactions that failed (nothing of them was kept).",
          static_cast<double>(s.commit_failures));
-  metric("cutover_ingest_lag_milliseconds", "gauge", "Newest stream id in Redis minus the committed id (-1 unknown).",
+  metric("cutover_ingest_lag_milliseconds", "gauge",
+         "Newest stream id in Redis minus the committed id (-1 unknown).",
          static_cast<double>(s.lag_ms));
   metric("cutover_ingest_connected", "gauge", "1 while the stream connection to Redis is up.",
          s.state == ingest::link_state::connected ? 1.0 : 0.0);
-  metric("cutover_store_commit_seconds", "gauge", "Duration of the last store transaction.", s.last_commit_seconds);
+  metric("cutover_store_commit_seconds", "gauge", "Duration of the last store transaction.",
+         s.last_commit_seconds);
   return out;
 }
 
@@ -152,7 +160,8 @@ std::string ingest_metrics(const ingest::stats& s) {
 // often the identity cache spared it a request.
 std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream_auth* identity) {
   std::string out;
-  auto family = [&](const char* name, const char* help, std::initializer_list<std::pair<const char*, std::uint64_t>> rows) {
+  auto family = [&](const char* name, const char* help,
+                    std::initializer_list<std::pair<const char*, std::uint64_t>> rows) {
     net::prometheus_help(out, name, "counter", help);
     for (auto [labels, v] : rows) net::prometheus_sample(out, name, labels, static_cast<double>(v));
   };
@@ -167,7 +176,8 @@ std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream
   }
   if (identity) {
     auto st = identity->stats();
-    family("cutover_auth_upstream_lookups_total", "Identity lookups of --auth upstream, by how they were answered.",
+    family("cutover_auth_upstream_lookups_total",
+           "Identity lookups of --auth upstream, by how they were answered.",
            {{"result=\"cache_hit\"", st.hits},
             {"result=\"coalesced\"", st.coalesced},
             {"result=\"asked\"", st.calls},
@@ -179,18 +189,23 @@ std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream
 void run_serve(serve_opts& o) {
   // ---- options
   auto mode = net::parse_auth_mode(o.auth);
-  if (!mode) throw usage_failure("--auth: expected token, upstream, header or insecure-query, got '" + o.auth + "'");
+  if (!mode)
+    throw usage_failure("--auth: expected token, upstream, header or insecure-query, got '" +
+                        o.auth + "'");
   if (*mode == net::auth_mode::upstream && o.auth_url.empty())
-    throw usage_failure("--auth upstream needs --auth-url URL (the legacy app's who-am-I endpoint)");
+    throw usage_failure(
+        "--auth upstream needs --auth-url URL (the legacy app's who-am-I endpoint)");
   net::auth_config auth;
   auth.mode = *mode;
   auth.token_secret = o.token_secret;
   if (*mode == net::auth_mode::token && o.token_secret.empty())
-    throw usage_failure("--auth token (the default) needs --token-secret or CUTOVER_TOKEN_SECRET; "
-                        "for local demos use --auth insecure-query");
+    throw usage_failure(
+        "--auth token (the default) needs --token-secret or CUTOVER_TOKEN_SECRET; "
+        "for local demos use --auth insecure-query");
   if (*mode == net::auth_mode::header) {
     if (o.auth_header.empty() || o.trusted_peers.empty())
-      throw usage_failure("--auth header needs --auth-header NAME and at least one --trusted-peer CIDR");
+      throw usage_failure(
+          "--auth header needs --auth-header NAME and at least one --trusted-peer CIDR");
     auth.header_name = o.auth_header;
     for (const auto& p : o.trusted_peers) {
       auto c = net::cidr::parse(p);
@@ -199,9 +214,11 @@ void run_serve(serve_opts& o) {
     }
   }
   if (o.server.poll_batch == 0) throw usage_failure("--poll-batch must be at least 1");
-  if (o.server.ws_ping_interval.count() <= 0 || o.server.ws_silence_timeout <= o.server.ws_ping_interval)
-    throw usage_failure("--ws-silence-timeout must be longer than --ws-ping-interval (a peer answers pings), "
-                        "and both above zero");
+  if (o.server.ws_ping_interval.count() <= 0 ||
+      o.server.ws_silence_timeout <= o.server.ws_ping_interval)
+    throw usage_failure(
+        "--ws-silence-timeout must be longer than --ws-ping-interval (a peer answers pings), "
+        "and both above zero");
   auto [host, port] = split_listen(o.listen);
   o.server.host = host;
   o.server.port = port;
@@ -209,7 +226,8 @@ void run_serve(serve_opts& o) {
   for (const auto& t : o.shared_topics)
     if (auto p = topic_problem(t, {})) throw usage_failure("--shared-topic '" + t + "': " + *p);
   if (o.streams.empty()) o.streams.push_back(ingest::kDefaultStream);
-  if (auto ep = ingest::parse_redis_url(o.redis); !ep) throw usage_failure("--redis: " + ep.err().message);
+  if (auto ep = ingest::parse_redis_url(o.redis); !ep)
+    throw usage_failure("--redis: " + ep.err().message);
   // Every usage error is found before the store is created or touched.
   std::optional<net::upstream_target> upstream_target, auth_target;
   if (!o.upstream.empty()) {
@@ -245,7 +263,8 @@ void run_serve(serve_opts& o) {
   hub h(*head, std::move(*marks), hl);
 
   store::reader_pool readers;
-  if (auto st = readers.start(o.db, o.store_readers, 10000); !st) throw runtime_failure(st.err().message);
+  if (auto st = readers.start(o.db, o.store_readers, 10000); !st)
+    throw runtime_failure(st.err().message);
 
   // ---- server context
   net::server_context ctx;
@@ -284,7 +303,8 @@ void run_serve(serve_opts& o) {
   }
   std::unique_ptr<redis_publish_sink> publisher;
   if (!o.admin_token.empty()) {
-    publisher = std::make_unique<redis_publish_sink>(o.redis, o.streams.front(), o.publish_maxlen, ctx.limits);
+    publisher = std::make_unique<redis_publish_sink>(o.redis, o.streams.front(), o.publish_maxlen,
+                                                     ctx.limits);
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
@@ -310,9 +330,10 @@ void run_serve(serve_opts& o) {
     bool lag_ok = s.lag_ms >= 0 && s.lag_ms <= o.ready_max_lag.count();
     net::readiness r;
     r.ready = connected && lag_ok;
-    r.detail = std::string("{\"ready\":") + (r.ready ? "true" : "false") + ",\"store\":\"open\",\"redis\":\"" +
-               ingest::to_string(s.state) + "\",\"lag_ms\":" + std::to_string(s.lag_ms) +
-               ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
+    r.detail = std::string("{\"ready\":") + (r.ready ? "true" : "false") +
+               ",\"store\":\"open\",\"redis\":\"" + ingest::to_string(s.state) +
+               "\",\"lag_ms\":" + std::to_string(s.lag_ms) + ",\"committed\":" +
+               (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
     return r;
   };
   ctx.extra_metrics = [&in, pass = upstream.get(), identity = upstream_identity.get()] {
@@ -331,13 +352,14 @@ void run_serve(serve_opts& o) {
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
   std::fprintf(stderr, "cutover: serving %s (poll %s, websocket %s), auth %s, store %s, redis %s\n",
-               shown.c_str(), o.server.poll_path.c_str(), o.server.ws_path.c_str(), o.auth.c_str(), o.db.c_str(),
-               o.redis.c_str());
+               shown.c_str(), o.server.poll_path.c_str(), o.server.ws_path.c_str(), o.auth.c_str(),
+               o.db.c_str(), o.redis.c_str());
 
   // ---- wait for a signal
   boost::asio::io_context signals_io(1);
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
       if (o.config_path.empty()) {
@@ -346,11 +368,12 @@ void run_serve(serve_opts& o) {
         std::string why;
         if (auto next = reload_rollout(o.config_path, why)) {
           ctx.rollout->replace(*next);
-          std::fprintf(stderr, "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n", next->percent,
-                       next->allow.size(), next->deny.size(), o.config_path.c_str());
+          std::fprintf(stderr,
+                       "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n",
+                       next->percent, next->allow.size(), next->deny.size(), o.config_path.c_str());
         } else {
-          std::fprintf(stderr, "cutover: SIGHUP: rollout unchanged, cannot read %s: %s\n", o.config_path.c_str(),
-                       why.c_str());
+          std::fprintf(stderr, "cutover: SIGHUP: rollout unchanged, cannot read %s: %s\n",
+                       o.config_path.c_str(), why.c_str());
         }
       }
       signals.async_wait(on_signal);
@@ -363,13 +386,14 @@ void run_serve(serve_opts& o) {
   signals_io.run();
 
   auto started = std::chrono::steady_clock::now();
-  srv.shutdown();   // polls answered, WebSockets closed 1001
+  srv.shutdown();  // polls answered, WebSockets closed 1001
   if (upstream) upstream->stop();
   if (auth_pool) auth_pool->stop();
   if (publisher) publisher->stop();
-  in.stop();        // everything read from Redis is committed
+  in.stop();  // everything read from Redis is committed
   readers.stop();
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
   std::fprintf(stderr, "cutover: stopped in %lld ms\n", static_cast<long long>(took.count()));
 }
 
@@ -377,73 +401,117 @@ void run_serve(serve_opts& o) {
 
 void add_serve_command(CLI::App& app) {
   auto o = std::make_shared<serve_opts>();
-  auto* cmd = app.add_subcommand("serve", "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis");
+  auto* cmd = app.add_subcommand(
+      "serve", "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis");
   cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 picks a free one)")
-      ->envname("CUTOVER_LISTEN")->capture_default_str();
+      ->envname("CUTOVER_LISTEN")
+      ->capture_default_str();
   add_db_option(*cmd, o->db);
-  cmd->add_option("--redis", o->redis, "Redis URL: redis://[user:password@]host:port[/db] or unix:///path")
-      ->envname("CUTOVER_REDIS")->capture_default_str();
+  cmd->add_option("--redis", o->redis,
+                  "Redis URL: redis://[user:password@]host:port[/db] or unix:///path")
+      ->envname("CUTOVER_REDIS")
+      ->capture_default_str();
   cmd->add_option("--auth", o->auth, "Identity: token | upstream | header | insecure-query")
-      ->envname("CUTOVER_AUTH")->capture_default_str();
+      ->envname("CUTOVER_AUTH")
+      ->capture_default_str();
   cmd->add_option("--token-secret", o->token_secret, "HMAC secret for --auth token (JWT HS256)")
       ->envname("CUTOVER_TOKEN_SECRET");
   cmd->add_option("--auth-header", o->auth_header, "Header carrying the user id (--auth header)")
       ->envname("CUTOVER_AUTH_HEADER");
-  cmd->add_option("--trusted-peer", o->trusted_peers, "CIDR allowed to set --auth-header (repeatable)");
-  cmd->add_option("--auth-url", o->auth_url, "Legacy app's who-am-I URL for --auth upstream (gets the request's Cookie and Authorization)")
+  cmd->add_option("--trusted-peer", o->trusted_peers,
+                  "CIDR allowed to set --auth-header (repeatable)");
+  cmd->add_option("--auth-url", o->auth_url,
+                  "Legacy app's who-am-I URL for --auth upstream (gets the request's Cookie and "
+                  "Authorization)")
       ->envname("CUTOVER_AUTH_URL");
-  add_duration(*cmd, "--auth-cache-ttl", o->auth_cache_ttl, "How long an upstream identity is cached");
-  add_duration(*cmd, "--auth-refusal-ttl", o->auth_refusal_ttl, "How long an upstream refusal (401/403) is cached");
-  cmd->add_option("--upstream", o->upstream, "Forward every request Cutover does not own to this legacy app (http://host:port)")
+  add_duration(*cmd, "--auth-cache-ttl", o->auth_cache_ttl,
+               "How long an upstream identity is cached");
+  add_duration(*cmd, "--auth-refusal-ttl", o->auth_refusal_ttl,
+               "How long an upstream refusal (401/403) is cached");
+  cmd->add_option(
+         "--upstream", o->upstream,
+         "Forward every request Cutover does not own to this legacy app (http://host:port)")
       ->envname("CUTOVER_UPSTREAM");
-  add_duration(*cmd, "--upstream-timeout", o->upstream_timeout, "Longest wait for the upstream's answer (then 504)");
-  cmd->add_option("--upstream-threads", o->upstream_threads, "Worker threads (and keep-alive connections) for the upstream")
+  add_duration(*cmd, "--upstream-timeout", o->upstream_timeout,
+               "Longest wait for the upstream's answer (then 504)");
+  cmd->add_option("--upstream-threads", o->upstream_threads,
+                  "Worker threads (and keep-alive connections) for the upstream")
       ->capture_default_str();
-  cmd->add_option("--admin-token", o->admin_token, "Bearer token for POST /v1/publish (off when empty)")
+  cmd->add_option("--admin-token", o->admin_token,
+                  "Bearer token for POST /v1/publish (off when empty)")
       ->envname("CUTOVER_ADMIN_TOKEN");
-  cmd->add_option("--publish-maxlen", o->publish_maxlen, "MAXLEN ~ for HTTP publishes into the stream")->capture_default_str();
-  cmd->add_option("--stream", o->streams, "Redis stream key to ingest (repeatable; default cutover:notifications)");
-  cmd->add_option("--stream-start", o->stream_start, "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
+  cmd->add_option("--publish-maxlen", o->publish_maxlen,
+                  "MAXLEN ~ for HTTP publishes into the stream")
       ->capture_default_str();
-  cmd->add_flag("--pubsub", o->pubsub, "Also PSUBSCRIBE cutover:topic:* (fire-and-forget, instance-local ids)");
-  cmd->add_option("--shared-topic", o->shared_topics, "Topic every user also reads, e.g. all (repeatable)");
+  cmd->add_option("--stream", o->streams,
+                  "Redis stream key to ingest (repeatable; default cutover:notifications)");
+  cmd->add_option("--stream-start", o->stream_start,
+                  "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
+      ->capture_default_str();
+  cmd->add_flag("--pubsub", o->pubsub,
+                "Also PSUBSCRIBE cutover:topic:* (fire-and-forget, instance-local ids)");
+  cmd->add_option("--shared-topic", o->shared_topics,
+                  "Topic every user also reads, e.g. all (repeatable)");
   add_duration(*cmd, "--poll-timeout", o->server.poll_timeout, "How long a legacy poll waits");
-  cmd->add_option("--poll-batch", o->server.poll_batch, "Most notifications per legacy poll answer")->capture_default_str();
-  cmd->add_option("--poll-path", o->server.poll_path, "Path of the legacy poll endpoint")->capture_default_str();
-  cmd->add_option("--ws-rollout-percent", o->rollout_percent, "Share of users (0-100) told to move to WebSocket")
-      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
-  cmd->add_option("--ws-rollout-allow", o->rollout_allow, "User always in the WebSocket cohort (repeatable)");
-  cmd->add_option("--ws-rollout-deny", o->rollout_deny, "User never in the WebSocket cohort (repeatable; wins over allow)");
-  cmd->add_option("--ws-queue-bytes", o->server.ws_queue_bytes, "Per-WebSocket send queue bound before catching up from the store")
+  cmd->add_option("--poll-batch", o->server.poll_batch, "Most notifications per legacy poll answer")
       ->capture_default_str();
-  add_duration(*cmd, "--stall-timeout", o->server.stall_timeout, "Close a peer that makes no write progress this long (1013)");
+  cmd->add_option("--poll-path", o->server.poll_path, "Path of the legacy poll endpoint")
+      ->capture_default_str();
+  cmd->add_option("--ws-rollout-percent", o->rollout_percent,
+                  "Share of users (0-100) told to move to WebSocket")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--ws-rollout-allow", o->rollout_allow,
+                  "User always in the WebSocket cohort (repeatable)");
+  cmd->add_option("--ws-rollout-deny", o->rollout_deny,
+                  "User never in the WebSocket cohort (repeatable; wins over allow)");
+  cmd->add_option("--ws-queue-bytes", o->server.ws_queue_bytes,
+                  "Per-WebSocket send queue bound before catching up from the store")
+      ->capture_default_str();
+  add_duration(*cmd, "--stall-timeout", o->server.stall_timeout,
+               "Close a peer that makes no write progress this long (1013)");
   add_duration(*cmd, "--ws-ping-interval", o->server.ws_ping_interval, "WebSocket ping interval");
   add_duration(*cmd, "--ws-silence-timeout", o->server.ws_silence_timeout,
                "Close a WebSocket peer that sent nothing (not even a pong) this long (1001)");
-  cmd->add_option("--max-connections", o->server.max_connections, "Open connections before new ones get 503")
+  cmd->add_option("--max-connections", o->server.max_connections,
+                  "Open connections before new ones get 503")
       ->capture_default_str();
-  cmd->add_option("--max-waiting-polls", o->server.max_waiting_polls, "Parked polls before new ones get 503")
+  cmd->add_option("--max-waiting-polls", o->server.max_waiting_polls,
+                  "Parked polls before new ones get 503")
       ->capture_default_str();
-  cmd->add_option("--max-ws-message", o->server.max_ws_message, "Largest client WebSocket message (close 1009 above)")
+  cmd->add_option("--max-ws-message", o->server.max_ws_message,
+                  "Largest client WebSocket message (close 1009 above)")
       ->capture_default_str();
-  cmd->add_option("--max-payload", o->max_payload, "Largest notification data accepted by ingest (dead letter above)")
+  cmd->add_option("--max-payload", o->max_payload,
+                  "Largest notification data accepted by ingest (dead letter above)")
       ->capture_default_str();
-  add_duration(*cmd, "--retain-age", o->retain_age, "Prune notifications older than this (0 keeps all)");
-  cmd->add_option("--retain-per-topic", o->retain_per_topic, "Keep at most N notifications per topic (0 = no limit)")
+  add_duration(*cmd, "--retain-age", o->retain_age,
+               "Prune notifications older than this (0 keeps all)");
+  cmd->add_option("--retain-per-topic", o->retain_per_topic,
+                  "Keep at most N notifications per topic (0 = no limit)")
       ->capture_default_str();
   add_duration(*cmd, "--prune-interval", o->prune_interval, "How often retention runs");
-  add_duration(*cmd, "--ready-max-lag", o->ready_max_lag, "/readyz fails while ingest lags more than this");
-  cmd->add_option("--threads", o->server.threads, "I/O threads (0 = the CPUs this process may use)")->capture_default_str();
-  cmd->add_option("--store-readers", o->store_readers, "Threads reading old cursors from the store")->capture_default_str();
-  cmd->add_option("--cache-entries", o->cache_entries, "Recent notifications kept in memory")->capture_default_str();
-  cmd->add_option("--cache-mb", o->cache_mb, "Memory budget of that cache in MiB")->capture_default_str();
-  cmd->add_option("--store-cache-mb", o->store_cache_mb,
-                  "SQLite page cache of the store writer in MiB (large: fast catch-up of a Redis backlog)")
+  add_duration(*cmd, "--ready-max-lag", o->ready_max_lag,
+               "/readyz fails while ingest lags more than this");
+  cmd->add_option("--threads", o->server.threads, "I/O threads (0 = the CPUs this process may use)")
       ->capture_default_str();
-  add_duration(*cmd, "--idle-timeout", o->server.idle_timeout, "Close an idle keep-alive HTTP connection after this");
-  add_duration(*cmd, "--header-timeout", o->server.header_timeout, "A request's headers must arrive within this (else 408)");
+  cmd->add_option("--store-readers", o->store_readers, "Threads reading old cursors from the store")
+      ->capture_default_str();
+  cmd->add_option("--cache-entries", o->cache_entries, "Recent notifications kept in memory")
+      ->capture_default_str();
+  cmd->add_option("--cache-mb", o->cache_mb, "Memory budget of that cache in MiB")
+      ->capture_default_str();
+  cmd->add_option(
+         "--store-cache-mb", o->store_cache_mb,
+         "SQLite page cache of the store writer in MiB (large: fast catch-up of a Redis backlog)")
+      ->capture_default_str();
+  add_duration(*cmd, "--idle-timeout", o->server.idle_timeout,
+               "Close an idle keep-alive HTTP connection after this");
+  add_duration(*cmd, "--header-timeout", o->server.header_timeout,
+               "A request's headers must arrive within this (else 408)");
   cmd->callback([o, &app] {
-    if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0) o->config_path = cfg->as<std::string>();
+    if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
+      o->config_path = cfg->as<std::string>();
     run_serve(*o);
   });
 }

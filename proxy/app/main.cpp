@@ -2,7 +2,6 @@
 // Exit codes: 0 ok, 1 runtime failure, 2 usage error; every error is one line on stderr.
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 
@@ -10,8 +9,9 @@
 
 int main(int argc, char** argv) {
   using namespace cutover::app;
-  CLI::App app{"Cutover: one notification store and cursor behind a legacy long-poll endpoint "
-               "and WebSocket push, fed by Redis."};
+  CLI::App app{
+      "Cutover: one notification store and cursor behind a legacy long-poll endpoint "
+      "and WebSocket push, fed by Redis."};
   app.name("cutover");
   app.require_subcommand(1);
   // A flag given twice (say in the config file and on the command line) takes the last.

@@ -25,7 +25,9 @@ void set_error(cursor_error* why, std::string msg) {
 }
 
 // The first bytes of what the client sent, for the message (UTF-8 kept whole).
-std::string quote_head(std::string_view s) { return std::string(json_text::utf8_prefix(s, 64)); }
+std::string quote_head(std::string_view s) {
+  return std::string(json_text::utf8_prefix(s, 64));
+}
 
 }  // namespace
 
@@ -79,8 +81,9 @@ std::string iso8601_utc(std::uint64_t ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<unsigned>(ms % 1000));
   return buf;
 }
 

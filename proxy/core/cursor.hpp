@@ -41,7 +41,9 @@ struct stream_id {
     return {legacy / 1024, s == kLegacyTail ? kSeqTail : s};
   }
   // Smallest id strictly greater than this one.
-  stream_id next() const noexcept { return seq >= kSeqTail ? stream_id{ms + 1, 0} : stream_id{ms, seq + 1}; }
+  stream_id next() const noexcept {
+    return seq >= kSeqTail ? stream_id{ms + 1, 0} : stream_id{ms, seq + 1};
+  }
 
   std::string str() const;  // "<ms>-<seq>"
 };

@@ -13,12 +13,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::from_chars(text.data(), text.data() + i, n);
   std::string_view unit = text.substr(i);
   long long mult;
-  if (unit.empty() || unit == "s") mult = 1000;
-  else if (unit == "ms") mult = 1;
-  else if (unit == "m") mult = 60'000;
-  else if (unit == "h") mult = 3'600'000;
-  else if (unit == "d") mult = 86'400'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    mult = 1000;
+  else if (unit == "ms")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60'000;
+  else if (unit == "h")
+    mult = 3'600'000;
+  else if (unit == "d")
+    mult = 86'400'000;
+  else
+    return std::nullopt;
   // Twelve digits of days overflow 64-bit milliseconds (undefined behaviour), and anything
   // near that overflows the clock arithmetic it feeds: nothing here needs over 100 years.
   constexpr long long kMaxMs = 100LL * 365 * 86'400'000;

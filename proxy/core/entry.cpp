@@ -27,14 +27,17 @@ std::string printable(std::string_view s, std::size_t max) {
   if (json_text::valid_utf8(s)) return std::string(s);
   std::string out;
   for (unsigned char c : s) {
-    if (c < 0x80) out.push_back(static_cast<char>(c));
-    else out.append("\xEF\xBF\xBD");
+    if (c < 0x80)
+      out.push_back(static_cast<char>(c));
+    else
+      out.append("\xEF\xBF\xBD");
   }
   return out;
 }
 
-decode_result fail(std::string reason) { return {std::nullopt, std::move(reason)}; }
-
+decode_result fail(std::string reason) {
+  return {std::nullopt, std::move(reason)};
+}
 
 }  // namespace
 
@@ -49,7 +52,7 @@ decode_result decode_stream_fields(const field_list& fields, const entry_limits&
   const std::string* type = nullptr;
   const std::string* key = nullptr;
   for (const auto& [name, value] : fields) {
-    const std::string** slot = name == "topic" ? &topic
+    const std::string** slot = name == "topic"  ? &topic
                                : name == "data" ? &data
                                : name == "type" ? &type
                                : name == "key"  ? &key
@@ -95,8 +98,10 @@ decode_result decode_pubsub_message(std::string_view topic, std::string_view mes
   if (members && (members->size() == 1 || members->size() == 2)) {
     std::optional<std::string_view> t, d;
     for (auto [k, v] : *members) {
-      if (k == "\"type\"") t = v;
-      else if (k == "\"data\"") d = v;
+      if (k == "\"type\"")
+        t = v;
+      else if (k == "\"data\"")
+        d = v;
     }
     if (d && (members->size() == 1 || t) && (!t || t->front() == '"')) {
       std::string type;
@@ -107,7 +112,8 @@ decode_result decode_pubsub_message(std::string_view topic, std::string_view mes
         type = std::string(tv.get_string());
         if (auto p = text_problem("type", type, lim.max_type)) return fail(*p);
       }
-      return {decoded_entry{std::string(topic), std::move(type), std::string(*d), std::nullopt}, {}};
+      return {decoded_entry{std::string(topic), std::move(type), std::string(*d), std::nullopt},
+              {}};
     }
   }
   return {decoded_entry{std::string(topic), std::string(), std::move(*compact), std::nullopt}, {}};
@@ -133,7 +139,8 @@ decode_result decode_publish_body(std::string_view body, const entry_limits& lim
       if (ec || !val.is_string()) return fail("'" + name + "' must be a JSON string");
       fields.emplace_back(name, std::string(val.get_string()));
     } else {
-      return fail("unknown field '" + std::string(json_text::utf8_prefix(name, 64)) + "' (expected topic, type, data, key)");
+      return fail("unknown field '" + std::string(json_text::utf8_prefix(name, 64)) +
+                  "' (expected topic, type, data, key)");
     }
   }
   return decode_stream_fields(fields, lim);

@@ -8,7 +8,9 @@ namespace cutover {
 hub::hub(std::optional<stream_id> head, std::map<std::string, stream_id> marks, hub_limits limits)
     : limits_(limits), floor_(head.value_or(stream_id{})), head_(head), marks_(std::move(marks)) {}
 
-void hub::add_target(fanout_target* t) { targets_.push_back(t); }
+void hub::add_target(fanout_target* t) {
+  targets_.push_back(t);
+}
 
 void hub::on_committed(const notification_batch& added) {
   if (added.empty()) return;
@@ -17,10 +19,13 @@ void hub::on_committed(const notification_batch& added) {
     for (const auto& n : added) {
       auto& q = by_topic_[n->topic];
       // Ids normally arrive in order; pub/sub or several streams may interleave.
-      if (q.empty() || q.back()->id < n->id) q.push_back(n);
-      else q.insert(std::upper_bound(q.begin(), q.end(), n->id,
-                                     [](const stream_id& id, const notification_ptr& x) { return id < x->id; }),
-                    n);
+      if (q.empty() || q.back()->id < n->id)
+        q.push_back(n);
+      else
+        q.insert(std::upper_bound(
+                     q.begin(), q.end(), n->id,
+                     [](const stream_id& id, const notification_ptr& x) { return id < x->id; }),
+                 n);
       fifo_.push_back(n);
       bytes_ += n->footprint();
       if (!head_ || *head_ < n->id) head_ = n->id;
@@ -67,14 +72,16 @@ std::optional<notification_batch> hub::fetch(std::span<const std::string> topics
   }
   notification_batch out;
   // Cursor into each topic's queue, then a k-way merge (topics are few).
-  std::vector<std::pair<std::deque<notification_ptr>::const_iterator, std::deque<notification_ptr>::const_iterator>>
+  std::vector<std::pair<std::deque<notification_ptr>::const_iterator,
+                        std::deque<notification_ptr>::const_iterator>>
       runs;
   for (const auto& t : topics) {
     auto it = by_topic_.find(t);
     if (it == by_topic_.end()) continue;
     const auto& q = it->second;
-    auto first = std::upper_bound(q.begin(), q.end(), after,
-                                  [](const stream_id& id, const notification_ptr& x) { return id < x->id; });
+    auto first =
+        std::upper_bound(q.begin(), q.end(), after,
+                         [](const stream_id& id, const notification_ptr& x) { return id < x->id; });
     if (first != q.end()) runs.emplace_back(first, q.end());
   }
   while (out.size() < limit) {

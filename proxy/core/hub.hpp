@@ -34,8 +34,8 @@ class fanout_target {
 };
 
 struct hub_limits {
-  std::size_t max_entries = 200'000;         // notifications kept in memory, all topics
-  std::size_t max_bytes = 128 * 1024 * 1024; // their footprint
+  std::size_t max_entries = 200'000;          // notifications kept in memory, all topics
+  std::size_t max_bytes = 128 * 1024 * 1024;  // their footprint
 };
 
 struct hub_stats {
@@ -50,7 +50,8 @@ class hub final : public commit_listener {
  public:
   // `head`: the store's newest id at start (nothing after it exists yet, so the cache is
   // complete from there). `marks`: retention marks already in the store.
-  hub(std::optional<stream_id> head, std::map<std::string, stream_id> marks, hub_limits limits = {});
+  hub(std::optional<stream_id> head, std::map<std::string, stream_id> marks,
+      hub_limits limits = {});
 
   void add_target(fanout_target* t);  // before any batch is committed
 

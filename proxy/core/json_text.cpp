@@ -34,11 +34,14 @@ struct null_handler {
   bool on_comment(sv, ec_t&) { return true; }
 };
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 }  // namespace
 
-std::optional<std::string> validate_and_compact(std::string_view text, std::string* why, limits lim) {
+std::optional<std::string> validate_and_compact(std::string_view text, std::string* why,
+                                                limits lim) {
   boost::json::parse_options opt;
   opt.max_depth = lim.max_depth;
   opt.allow_invalid_utf8 = false;
@@ -73,16 +76,20 @@ std::optional<std::string> validate_and_compact(std::string_view text, std::stri
   return out;
 }
 
-std::optional<std::vector<std::pair<std::string_view, std::string_view>>> object_members(std::string_view j) {
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> object_members(
+    std::string_view j) {
   if (j.size() < 2 || j.front() != '{') return std::nullopt;
   std::vector<std::pair<std::string_view, std::string_view>> out;
-  auto skip_string = [&](std::size_t k) {  // k at an opening quote; returns the index after the closing one
-    for (++k; k < j.size(); ++k) {
-      if (j[k] == '\\') ++k;
-      else if (j[k] == '"') return k + 1;
-    }
-    return k;
-  };
+  auto skip_string =
+      [&](std::size_t k) {  // k at an opening quote; returns the index after the closing one
+        for (++k; k < j.size(); ++k) {
+          if (j[k] == '\\')
+            ++k;
+          else if (j[k] == '"')
+            return k + 1;
+        }
+        return k;
+      };
   std::size_t i = 1;
   while (i < j.size() && j[i] != '}') {
     std::size_t ks = i, ke = skip_string(i);
@@ -126,13 +133,27 @@ void append_quoted(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default: {
         char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         out.append(u, 6);

@@ -24,7 +24,8 @@ std::optional<std::string> validate_and_compact(std::string_view text, std::stri
 // Members of a top-level object given in compact, valid JSON (validate_and_compact's
 // output): (raw key with its quotes, raw value text). nullopt when it is not an object.
 // Cutting spans instead of re-serialising keeps a publisher's spelling of numbers.
-std::optional<std::vector<std::pair<std::string_view, std::string_view>>> object_members(std::string_view compact);
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> object_members(
+    std::string_view compact);
 
 // The first `max` bytes of `s`, shortened so no UTF-8 sequence is cut: for quoting client
 // input in messages that end up in JSON bodies and WebSocket text frames.

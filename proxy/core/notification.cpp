@@ -32,7 +32,8 @@ std::string render_notification_json(const notification& n) {
   return out;
 }
 
-std::size_t ws_frame_header(unsigned char opcode, std::uint64_t len, unsigned char out[10]) noexcept {
+std::size_t ws_frame_header(unsigned char opcode, std::uint64_t len,
+                            unsigned char out[10]) noexcept {
   out[0] = static_cast<unsigned char>(0x80 | (opcode & 0x0F));
   if (len < 126) {
     out[1] = static_cast<unsigned char>(len);
@@ -67,9 +68,9 @@ const std::string& ws_frame(const notification& n) {
 
 std::string_view ws_frame_json(const notification& n) {
   std::string_view f = ws_frame(n);
-  std::size_t skip = (static_cast<unsigned char>(f[1]) & 0x7F) == 127 ? 10
+  std::size_t skip = (static_cast<unsigned char>(f[1]) & 0x7F) == 127   ? 10
                      : (static_cast<unsigned char>(f[1]) & 0x7F) == 126 ? 4
-                                                                         : 2;
+                                                                        : 2;
   return f.substr(skip);
 }
 

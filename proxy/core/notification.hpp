@@ -66,7 +66,8 @@ std::string_view ws_frame_json(const notification& n);
 
 // Header of an unmasked, final WebSocket frame with `opcode` and `len` payload bytes.
 // Returns the header length (2, 4 or 10) written into `out`.
-std::size_t ws_frame_header(unsigned char opcode, std::uint64_t len, unsigned char out[10]) noexcept;
+std::size_t ws_frame_header(unsigned char opcode, std::uint64_t len,
+                            unsigned char out[10]) noexcept;
 std::string make_ws_frame(unsigned char opcode, std::string_view payload);
 
 }  // namespace cutover

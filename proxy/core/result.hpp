@@ -36,6 +36,8 @@ class result {
 // For operations that only succeed or fail.
 struct ok_t {};
 using status = result<ok_t>;
-inline status ok_status() { return ok_t{}; }
+inline status ok_status() {
+  return ok_t{};
+}
 
 }  // namespace cutover

@@ -49,10 +49,10 @@ struct options {
   // Sized for memory as much as speed: past ~10k entries per transaction the rate stops
   // rising (ingest_bench, 300k entries over 1,000 topics: 108-132k/s with these, 119-126k/s
   // with 64 MiB / 50k / 32 MiB), while a slow-draining backlog would hold all of it.
-  std::size_t queue_bytes = 8 << 20;        // read, not yet committed; readers block past it
-  std::size_t max_commit_entries = 10000;   // a backlog commits in transactions this large...
-  std::size_t max_commit_bytes = 4 << 20;   // ... and of at most about this much data
-  store::open_options store;                // busy timeout of the writer connection
+  std::size_t queue_bytes = 8 << 20;       // read, not yet committed; readers block past it
+  std::size_t max_commit_entries = 10000;  // a backlog commits in transactions this large...
+  std::size_t max_commit_bytes = 4 << 20;  // ... and of at most about this much data
+  store::open_options store;               // busy timeout of the writer connection
   // Writer connection tuning (durability unchanged). Inserts land at one point per topic in
   // the topic index: a cache that holds those pages, and WAL checkpoints on a thread of their
   // own instead of inside the writer's commits, more than double the ingest rate.

@@ -280,8 +280,8 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
     // up in a log line.
     std::string_view scheme = url.substr(0, sep);
     bool plain = !scheme.empty() && std::all_of(scheme.begin(), scheme.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-             c == '-' || c == '.';
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '+' || c == '-' || c == '.';
     });
     if (!plain) return url_error("no scheme");
     return url_error("unsupported scheme '" + std::string(scheme.substr(0, 16)) + "'");

@@ -65,18 +65,23 @@ std::string b64url_encode(std::string_view in) {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), mac, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   return std::string(reinterpret_cast<char*>(mac), len);
 }
 
-token_check refuse(std::string reason) { return {false, {}, std::move(reason)}; }
+token_check refuse(std::string reason) {
+  return {false, {}, std::move(reason)};
+}
 
 std::optional<std::int64_t> as_seconds(const boost::json::value& v) {
   if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64()) return v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX) ? std::nullopt
-                                                                                  : std::optional<std::int64_t>(v.get_uint64());
-  if (v.is_double() && v.get_double() > -1e18 && v.get_double() < 1e18) return static_cast<std::int64_t>(v.get_double());
+  if (v.is_uint64())
+    return v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX)
+               ? std::nullopt
+               : std::optional<std::int64_t>(v.get_uint64());
+  if (v.is_double() && v.get_double() > -1e18 && v.get_double() < 1e18)
+    return static_cast<std::int64_t>(v.get_double());
   return std::nullopt;
 }
 
@@ -92,10 +97,14 @@ std::optional<auth_mode> parse_auth_mode(std::string_view s) {
 
 std::string_view to_string(auth_mode m) {
   switch (m) {
-    case auth_mode::token: return "token";
-    case auth_mode::upstream: return "upstream";
-    case auth_mode::header: return "header";
-    case auth_mode::insecure_query: return "insecure-query";
+    case auth_mode::token:
+      return "token";
+    case auth_mode::upstream:
+      return "upstream";
+    case auth_mode::header:
+      return "header";
+    case auth_mode::insecure_query:
+      return "insecure-query";
   }
   return "?";
 }
@@ -116,11 +125,13 @@ token_check token_verifier::verify(std::string_view token, std::int64_t now) con
   auto h = boost::json::parse(*header, ec);
   if (ec || !h.is_object()) return refuse("token header is not a JSON object");
   const auto* alg = h.get_object().if_contains("alg");
-  if (!alg || !alg->is_string() || alg->get_string() != "HS256") return refuse("token alg must be HS256");
+  if (!alg || !alg->is_string() || alg->get_string() != "HS256")
+    return refuse("token alg must be HS256");
 
   // Signature before looking at claims: nothing unauthenticated steers the decision.
   std::string expected = hmac_sha256(secret_, token.substr(0, d2));
-  if (sig->size() != expected.size() || CRYPTO_memcmp(sig->data(), expected.data(), expected.size()) != 0)
+  if (sig->size() != expected.size() ||
+      CRYPTO_memcmp(sig->data(), expected.data(), expected.size()) != 0)
     return refuse("token signature does not match");
 
   auto p = boost::json::parse(*payload, ec);
@@ -128,10 +139,13 @@ token_check token_verifier::verify(std::string_view token, std::int64_t now) con
   const auto& claims = p.get_object();
   const auto* sub = claims.if_contains("sub");
   std::string user;
-  if (sub && sub->is_string()) user = std::string(sub->get_string());
-  else if (sub && (sub->is_int64() || sub->is_uint64())) user = boost::json::serialize(*sub);
+  if (sub && sub->is_string())
+    user = std::string(sub->get_string());
+  else if (sub && (sub->is_int64() || sub->is_uint64()))
+    user = boost::json::serialize(*sub);
   if (user.empty()) return refuse("token has no sub");
-  if (!json_text::valid_utf8(user) || user.size() > 200) return refuse("token sub is not a usable user id");
+  if (!json_text::valid_utf8(user) || user.size() > 200)
+    return refuse("token sub is not a usable user id");
   if (const auto* exp = claims.if_contains("exp")) {
     auto e = as_seconds(*exp);
     if (!e) return refuse("token exp is not a number");
@@ -145,7 +159,8 @@ token_check token_verifier::verify(std::string_view token, std::int64_t now) con
   return {true, std::move(user), {}};
 }
 
-std::string mint_token(std::string_view secret, std::string_view user, std::chrono::seconds ttl, std::int64_t now) {
+std::string mint_token(std::string_view secret, std::string_view user, std::chrono::seconds ttl,
+                       std::int64_t now) {
   std::string header = b64url_encode(R"({"alg":"HS256","typ":"JWT"})");
   std::string claims = "{\"sub\":" + json_text::quoted(user) + ",\"iat\":" + std::to_string(now) +
                        ",\"exp\":" + std::to_string(now + ttl.count()) + "}";
@@ -221,7 +236,8 @@ auth_outcome authenticator::identify(const credentials& c, std::int64_t now) con
   switch (cfg_.mode) {
     case auth_mode::token: {
       auto t = find_token(c);
-      if (!t) return {401, {}, "no token (Authorization: Bearer, cookie cutover_token, or access_token)"};
+      if (!t)
+        return {401, {}, "no token (Authorization: Bearer, cookie cutover_token, or access_token)"};
       auto r = tokens_.verify(*t, now);
       if (!r.ok) return {401, {}, r.reason};
       return {0, std::move(r.user), {}};

@@ -37,7 +37,8 @@ class token_verifier {
 };
 
 // A token for `user` valid for `ttl` from `now` (seconds): what `cutover token` prints.
-std::string mint_token(std::string_view secret, std::string_view user, std::chrono::seconds ttl, std::int64_t now);
+std::string mint_token(std::string_view secret, std::string_view user, std::chrono::seconds ttl,
+                       std::int64_t now);
 
 // An IPv4 or IPv6 network; IPv4 addresses are also matched in their ::ffff:a.b.c.d form.
 struct cidr {

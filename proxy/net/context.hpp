@@ -30,7 +30,8 @@ class upstream_auth;
 class publish_sink {
  public:
   virtual ~publish_sink() = default;
-  virtual bool publish(decoded_entry e, std::function<void(result<stream_id>)> done) = 0;  // false: queue full
+  virtual bool publish(decoded_entry e,
+                       std::function<void(result<stream_id>)> done) = 0;  // false: queue full
 };
 
 struct server_options {
@@ -75,14 +76,14 @@ struct server_context {
   store::reader_pool* readers = nullptr;
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<rollout_policy> rollout;
-  std::map<std::string, route*> routes;                 // exact path -> route (GET)
-  upstream_pool* upstream = nullptr;                    // --upstream: everything else goes there
-  upstream_auth* upstream_identity = nullptr;           // --auth upstream
-  publish_sink* publisher = nullptr;                    // POST /v1/publish (needs admin_token)
+  std::map<std::string, route*> routes;        // exact path -> route (GET)
+  upstream_pool* upstream = nullptr;           // --upstream: everything else goes there
+  upstream_auth* upstream_identity = nullptr;  // --auth upstream
+  publish_sink* publisher = nullptr;           // POST /v1/publish (needs admin_token)
   std::string admin_token;
-  entry_limits limits;                                  // for HTTP publish bodies
-  std::function<readiness()> ready;                     // /readyz
-  std::function<std::string()> extra_metrics;           // appended to /metrics (ingest, store)
+  entry_limits limits;                         // for HTTP publish bodies
+  std::function<readiness()> ready;            // /readyz
+  std::function<std::string()> extra_metrics;  // appended to /metrics (ingest, store)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   topic_list topics_for(const std::string& user) const;

@@ -51,13 +51,15 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
     m.store_reads.add();
     m.store_read_micros.add(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started).count()));
-    boost::asio::post(sh.io(), [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
+    boost::asio::post(sh.io(),
+                      [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
   };
   if (!sh.ctx().readers->submit(job)) {
     fetch_result r;
     r.failed = true;
     r.error = "store read queue is full";
-    boost::asio::post(sh.io(), [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
+    boost::asio::post(sh.io(),
+                      [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
   }
 }
 

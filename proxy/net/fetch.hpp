@@ -14,11 +14,11 @@
 namespace cutover::net {
 
 struct fetch_result {
-  notification_batch entries;       // after the cursor, id order, at most the limit
-  bool expired = false;             // retention removed entries after the cursor
-  std::optional<stream_id> oldest;  // when expired: where retained history now starts
+  notification_batch entries;               // after the cursor, id order, at most the limit
+  bool expired = false;                     // retention removed entries after the cursor
+  std::optional<stream_id> oldest;          // when expired: where retained history now starts
   std::optional<stream_id> pruned_through;  // when expired: newest id retention removed
-  bool failed = false;              // the store could not answer (busy or error)
+  bool failed = false;                      // the store could not answer (busy or error)
   std::string error;
 };
 

@@ -6,7 +6,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
-
 #include <cstdio>
 
 #include "core/json_text.hpp"
@@ -25,7 +24,9 @@ namespace {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
   return true;
 }
 
@@ -43,12 +44,15 @@ bool has_token(std::string_view value, std::string_view token) {
 }
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
 
-http_session::http_session(shard& sh, asio::ip::tcp::socket socket) : shard_(sh), socket_(std::move(socket)) {}
+http_session::http_session(shard& sh, asio::ip::tcp::socket socket)
+    : shard_(sh), socket_(std::move(socket)) {}
 
 http_session::~http_session() {
   // Normally close() already did this; a session destroyed with the io_context at exit
@@ -85,8 +89,9 @@ void http_session::start() {
 void http_session::arm_read() {
   if (read_armed_ || read_paused_ || phase_ == phase::closed) return;
   read_armed_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+  socket_.async_wait(
+      asio::ip::tcp::socket::wait_read,
+      [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
 }
 
 void http_session::on_readable(boost::system::error_code ec) {
@@ -138,15 +143,21 @@ bool http_session::consume(const char* data, std::size_t n) {
     }
     if (ec || parser_->is_done()) break;
   }
-  if (from_rx) rx_.erase(0, used);
-  else rx_.assign(in.data() + used, in.size() - used);
+  if (from_rx)
+    rx_.erase(0, used);
+  else
+    rx_.assign(in.data() + used, in.size() - used);
   if (rx_.empty()) rx_.shrink_to_fit();
 
   if (ec) {
     keep_alive_ = false;
-    if (ec == http::error::header_limit) reject(431, "request headers are larger than " + std::to_string(opt.max_header_bytes) + " bytes");
-    else if (ec == http::error::body_limit) reject(413, "request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes");
-    else reject(400, "malformed HTTP request: " + ec.message());
+    if (ec == http::error::header_limit)
+      reject(431,
+             "request headers are larger than " + std::to_string(opt.max_header_bytes) + " bytes");
+    else if (ec == http::error::body_limit)
+      reject(413, "request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes");
+    else
+      reject(400, "malformed HTTP request: " + ec.message());
     return phase_ != phase::closed;
   }
   if (parser_->is_done()) {
@@ -178,16 +189,20 @@ void http_session::dispatch() {
   std::string_view target(req.target().data(), req.target().size());
   auto qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);
-  std::string_view query = qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
+  std::string_view query =
+      qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
   auto r = ctx.routes.find(std::string(path));
-  bool ours = path == "/healthz" || path == "/readyz" || path == "/metrics" || path == ctx.opt.ws_path ||
-              path == "/v1/publish" || r != ctx.routes.end();
+  bool ours = path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+              path == ctx.opt.ws_path || path == "/v1/publish" || r != ctx.routes.end();
   if (!ours) {
-    if (ctx.upstream) serve_upstream();
-    else reject(404, "no such endpoint", false);
+    if (ctx.upstream)
+      serve_upstream();
+    else
+      reject(404, "no such endpoint", false);
   } else if (!(query_ = parse_query(query))) {
-    reject(400, "malformed query string (bad percent-escape, not UTF-8, or more than 64 parameters)");
+    reject(400,
+           "malformed query string (bad percent-escape, not UTF-8, or more than 64 parameters)");
   } else if (path == "/healthz") {
     respond(200, R"({"status":"ok"})", {});
   } else if (path == "/readyz") {
@@ -227,16 +242,19 @@ void http_session::identify_then(next_step t) {
     if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
   }
   cr.peer = peer_;
-  if (ctx.auth->config().mode != auth_mode::upstream) return after_identity(t, ctx.auth->identify(cr, unix_now()));
-  if (auto hit = ctx.upstream_identity->cached(cr.cookie, cr.authorization)) return after_identity(t, std::move(*hit));
+  if (ctx.auth->config().mode != auth_mode::upstream)
+    return after_identity(t, ctx.auth->identify(cr, unix_now()));
+  if (auto hit = ctx.upstream_identity->cached(cr.cookie, cr.authorization))
+    return after_identity(t, std::move(*hit));
   // Ask the legacy app; meanwhile keep watching the socket (the client may leave).
   arm_read();
-  ctx.upstream_identity->lookup(cr.cookie, cr.authorization,
-                                [self = shared_from_this(), t, io = &shard_.io()](auth_outcome o) mutable {
-                                  boost::asio::post(*io, [self = std::move(self), t, o = std::move(o)]() mutable {
-                                    self->after_identity(t, std::move(o));
-                                  });
-                                });
+  ctx.upstream_identity->lookup(
+      cr.cookie, cr.authorization,
+      [self = shared_from_this(), t, io = &shard_.io()](auth_outcome o) mutable {
+        boost::asio::post(*io, [self = std::move(self), t, o = std::move(o)]() mutable {
+          self->after_identity(t, std::move(o));
+        });
+      });
 }
 
 void http_session::after_identity(next_step t, auth_outcome who) {
@@ -248,8 +266,10 @@ void http_session::after_identity(next_step t, auth_outcome who) {
     serve_upgrade(who);
     if (phase_ == phase::closed) return;  // upgraded: the socket belongs to the WebSocket session
   } else {
-    if (!caller_ || caller_->user != who.user) caller_ = caller{who.user, ctx.topics_for(who.user), false};
-    caller_->in_ws_cohort = ctx.rollout->in_cohort(who.user);  // per request: SIGHUP may have moved the cohort
+    if (!caller_ || caller_->user != who.user)
+      caller_ = caller{who.user, ctx.topics_for(who.user), false};
+    caller_->in_ws_cohort =
+        ctx.rollout->in_cohort(who.user);  // per request: SIGHUP may have moved the cohort
     serve_route();
   }
   if (phase_ != phase::closed) release_request();
@@ -273,8 +293,9 @@ void http_session::serve_route() {
 void http_session::serve_ready() {
   const auto& ctx = shard_.ctx();
   readiness r = ctx.ready ? ctx.ready() : readiness{};
-  respond(r.ready ? 200 : 503, r.detail.empty() ? std::string(r.ready ? R"({"ready":true})" : R"({"ready":false})")
-                                                : r.detail,
+  respond(r.ready ? 200 : 503,
+          r.detail.empty() ? std::string(r.ready ? R"({"ready":true})" : R"({"ready":false})")
+                           : r.detail,
           {});
 }
 
@@ -286,7 +307,8 @@ void http_session::serve_metrics() {
 void http_session::serve_publish() {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
-  if (!ctx.publisher || ctx.admin_token.empty()) return reject(404, "HTTP publish is off (start serve with --admin-token)", false);
+  if (!ctx.publisher || ctx.admin_token.empty())
+    return reject(404, "HTTP publish is off (start serve with --admin-token)", false);
   if (req.method() != http::verb::post) return reject(405, "use POST");
   std::string_view authz(req[http::field::authorization]);
   bool ok = authz.size() == 7 + ctx.admin_token.size() && authz.substr(0, 7) == "Bearer " &&
@@ -295,14 +317,16 @@ void http_session::serve_publish() {
   auto decoded = decode_publish_body(req.body(), ctx.limits);
   if (!decoded.entry) return reject(400, decoded.reason);
   bool queued = ctx.publisher->publish(
-      std::move(*decoded.entry), [self = shared_from_this(), io = &shard_.io()](result<stream_id> id) mutable {
+      std::move(*decoded.entry),
+      [self = shared_from_this(), io = &shard_.io()](result<stream_id> id) mutable {
         boost::asio::post(*io, [self = std::move(self), id = std::move(id)]() mutable {
           if (self->phase_ != phase::handling) return;
           if (id) {
             self->respond(202, R"({"id":")" + id->str() + R"("})", {});
           } else {
             global_metrics().overload_rejections.add();
-            self->respond(503, json_error_body(503, "not published: " + id.err().message), {{"Retry-After", "1"}});
+            self->respond(503, json_error_body(503, "not published: " + id.err().message),
+                          {{"Retry-After", "1"}});
           }
         });
       });
@@ -321,7 +345,8 @@ void http_session::serve_upstream() {
   std::string forwarded_for;
   for (const auto& f : req) {
     std::string_view name(f.name_string().data(), f.name_string().size());
-    if (is_hop_by_hop(name, connection) || f.name() == http::field::host || f.name() == http::field::content_length)
+    if (is_hop_by_hop(name, connection) || f.name() == http::field::host ||
+        f.name() == http::field::content_length)
       continue;
     if (iequals(name, "x-forwarded-for")) {
       forwarded_for = std::string(f.value());
@@ -332,14 +357,19 @@ void http_session::serve_upstream() {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   std::string peer = ec ? "unknown" : ep.address().to_string();
-  up.headers.emplace_back("X-Forwarded-For", forwarded_for.empty() ? peer : forwarded_for + ", " + peer);
+  up.headers.emplace_back("X-Forwarded-For",
+                          forwarded_for.empty() ? peer : forwarded_for + ", " + peer);
   up.headers.emplace_back("X-Forwarded-Proto", "http");
-  if (auto h = req.find(http::field::host); h != req.end()) up.headers.emplace_back("X-Forwarded-Host", std::string(h->value()));
+  if (auto h = req.find(http::field::host); h != req.end())
+    up.headers.emplace_back("X-Forwarded-Host", std::string(h->value()));
   up.body = std::move(req.body());
   arm_read();
-  bool queued = ctx.upstream->submit(std::move(up), [self = shared_from_this(), io = &shard_.io()](upstream_response r) mutable {
-    boost::asio::post(*io, [self = std::move(self), r = std::move(r)]() mutable { self->on_upstream(std::move(r)); });
-  });
+  bool queued = ctx.upstream->submit(
+      std::move(up), [self = shared_from_this(), io = &shard_.io()](upstream_response r) mutable {
+        boost::asio::post(*io, [self = std::move(self), r = std::move(r)]() mutable {
+          self->on_upstream(std::move(r));
+        });
+      });
   if (!queued) reject(503, "too many requests waiting for the upstream, retry");
 }
 
@@ -347,10 +377,14 @@ void http_session::on_upstream(upstream_response r) {
   if (phase_ != phase::handling) return;
   if (r.status == 0) {
     switch (r.why) {
-      case upstream_response::failure::timeout: return reject(504, "upstream did not answer in time");
-      case upstream_response::failure::too_large: return reject(502, r.error);
-      case upstream_response::failure::overloaded: return reject(503, "upstream unavailable: " + r.error);
-      default: return reject(502, "upstream unreachable: " + r.error);
+      case upstream_response::failure::timeout:
+        return reject(504, "upstream did not answer in time");
+      case upstream_response::failure::too_large:
+        return reject(502, r.error);
+      case upstream_response::failure::overloaded:
+        return reject(503, "upstream unavailable: " + r.error);
+      default:
+        return reject(502, "upstream unreachable: " + r.error);
     }
   }
   if (shutting_down_) keep_alive_ = false;
@@ -362,20 +396,23 @@ void http_session::on_upstream(upstream_response r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
   std::string_view connection;
   for (const auto& [k, v] : r.headers)
-    if (k.size() == 10 && std::equal(k.begin(), k.end(), "connection", [](char a, char b) { return std::tolower(a) == b; }))
+    if (k.size() == 10 && std::equal(k.begin(), k.end(), "connection",
+                                     [](char a, char b) { return std::tolower(a) == b; }))
       connection = v;
   bool have_length = false;
   for (const auto& [k, v] : r.headers) {
     if (is_hop_by_hop(k, connection)) continue;
-    bool is_length = k.size() == 14 && std::equal(k.begin(), k.end(), "content-length",
-                                                   [](char a, char b) { return std::tolower(a) == b; });
+    bool is_length =
+        k.size() == 14 && std::equal(k.begin(), k.end(), "content-length",
+                                     [](char a, char b) { return std::tolower(a) == b; });
     if (is_length) {
       if (!head_request_) continue;  // recomputed below
       have_length = true;
     }
     out += k + ": " + v + "\r\n";
   }
-  if (!head_request_ || !have_length) out += "Content-Length: " + std::to_string(head_request_ ? 0 : r.body.size()) + "\r\n";
+  if (!head_request_ || !have_length)
+    out += "Content-Length: " + std::to_string(head_request_ ? 0 : r.body.size()) + "\r\n";
   if (!keep_alive_) out += "Connection: close\r\n";
   out += "\r\n";
   if (!head_request_) out += r.body;
@@ -402,7 +439,8 @@ void http_session::serve_upgrade(const auth_outcome& who) {
     if (!since) return reject(400, why.message);
   }
   caller c{who.user, ctx.topics_for(who.user), ctx.rollout->in_cohort(who.user)};
-  auto ws = std::make_shared<websocket_session>(shard_, std::move(socket_), std::move(c), ws::accept_key(key));
+  auto ws = std::make_shared<websocket_session>(shard_, std::move(socket_), std::move(c),
+                                                ws::accept_key(key));
   std::string leftover = std::move(rx_);
   // This connection is now the WebSocket session's; retire the HTTP side.
   phase_ = phase::closed;
@@ -417,7 +455,9 @@ void http_session::respond(int status, std::string body, std::vector<header> ext
   send(make_response(status, "application/json", body, keep_alive_, extra));
 }
 
-std::optional<stream_id> http_session::head() const { return shard_.ctx().hub_->head(); }
+std::optional<stream_id> http_session::head() const {
+  return shard_.ctx().hub_->head();
+}
 
 void http_session::send(std::string bytes) {
   parser_.reset();  // the answer is out: the request's parsed form is not needed
@@ -432,7 +472,9 @@ void http_session::send(std::string bytes) {
   tx_ = std::move(bytes);
   tx_.erase(0, ec ? 0 : n);
   asio::async_write(socket_, asio::buffer(tx_),
-                    [self = shared_from_this()](boost::system::error_code e, std::size_t) { self->on_written(e); });
+                    [self = shared_from_this()](boost::system::error_code e, std::size_t) {
+                      self->on_written(e);
+                    });
 }
 
 void http_session::on_written(boost::system::error_code ec) {
@@ -510,7 +552,8 @@ void http_session::wait_for(const wait_spec& spec, std::function<void(wait_resul
     return done(std::move(r));
   }
   // A backlog in memory answers at once, with no registration at all.
-  if (auto r = fetch_from_memory(shard_, caller_->topics, spec.after, spec.limit); r && !r->entries.empty()) {
+  if (auto r = fetch_from_memory(shard_, caller_->topics, spec.after, spec.limit);
+      r && !r->entries.empty()) {
     wait_result w;
     w.entries = std::move(r->entries);
     return done(std::move(w));
@@ -528,8 +571,9 @@ void http_session::wait_fetch() {
   wait_->wake_pending = false;
   if (auto r = fetch_from_memory(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit))
     return wait_fetched(std::move(*r));
-  fetch_from_store(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit,
-                   [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); });
+  fetch_from_store(
+      shard_, caller_->topics, wait_->spec.after, wait_->spec.limit,
+      [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); });
 }
 
 void http_session::wait_fetched(fetch_result r) {

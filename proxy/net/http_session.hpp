@@ -10,15 +10,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "net/fetch.hpp"
-#include "net/upstream.hpp"
 #include "net/route.hpp"
 #include "net/shard.hpp"
+#include "net/upstream.hpp"
 
 namespace cutover::net {
 

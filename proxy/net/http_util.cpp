@@ -52,7 +52,8 @@ std::optional<query_params> parse_query(std::string_view query, std::size_t max_
     };
     auto name = decode(part.substr(0, eq));
     auto value = decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-    if (!name || !value || !json_text::valid_utf8(*name) || !json_text::valid_utf8(*value)) return std::nullopt;
+    if (!name || !value || !json_text::valid_utf8(*name) || !json_text::valid_utf8(*value))
+      return std::nullopt;
     out.emplace_back(std::move(*name), std::move(*value));
   }
   return out;
@@ -83,45 +84,79 @@ std::optional<std::string_view> find_cookie(std::string_view h, std::string_view
 
 std::string_view status_reason(int status) {
   switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 426:
+      return "Upgrade Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
 std::string_view error_slug(int status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 408: return "request_timeout";
-    case 413: return "payload_too_large";
-    case 414: return "uri_too_long";
-    case 426: return "upgrade_required";
-    case 431: return "headers_too_large";
-    case 502: return "bad_gateway";
-    case 503: return "unavailable";
-    case 504: return "gateway_timeout";
-    default: return "error";
+    case 400:
+      return "bad_request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 426:
+      return "upgrade_required";
+    case 431:
+      return "headers_too_large";
+    case 502:
+      return "bad_gateway";
+    case 503:
+      return "unavailable";
+    case 504:
+      return "gateway_timeout";
+    default:
+      return "error";
   }
 }
 
@@ -134,8 +169,8 @@ std::string json_error_body(int status, std::string_view message) {
   return out;
 }
 
-std::string make_response(int status, std::string_view content_type, std::string_view body, bool keep_alive,
-                          const std::vector<header>& extra) {
+std::string make_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, const std::vector<header>& extra) {
   std::string out;
   out.reserve(160 + body.size());
   out += "HTTP/1.1 ";

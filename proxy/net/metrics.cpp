@@ -4,9 +4,12 @@ namespace cutover::net {
 
 const char* transport_label(transport t) {
   switch (t) {
-    case transport::longpoll: return "longpoll";
-    case transport::websocket: return "websocket";
-    case transport::http: return "http";
+    case transport::longpoll:
+      return "longpoll";
+    case transport::websocket:
+      return "websocket";
+    case transport::http:
+      return "http";
   }
   return "?";
 }

@@ -30,19 +30,19 @@ struct metrics {
   std::array<counter, kTransports> deliveries;  // notifications handed to a socket
   std::array<counter, kTransports> requests;    // requests / sessions started
   counter poll_data, poll_timeout, poll_reset, poll_rejected;
-  counter bad_requests;        // 400s of any kind (query, cursor, headers)
-  counter unauthorized;        // 401s
-  counter overload_rejections; // 503s for limits (connections, waiting polls, store busy)
-  counter ws_client_errors;    // client frames answered with an error frame
-  counter ws_protocol_closes;  // closed for protocol violations (1002/1007/1009)
-  counter ws_slow_consumer;    // sessions that stopped queueing and caught up from the store
-  counter ws_stalled_closes;   // closed with 1013 after --stall-timeout without progress
-  counter ws_idle_closes;      // closed after the silence timeout
+  counter bad_requests;         // 400s of any kind (query, cursor, headers)
+  counter unauthorized;         // 401s
+  counter overload_rejections;  // 503s for limits (connections, waiting polls, store busy)
+  counter ws_client_errors;     // client frames answered with an error frame
+  counter ws_protocol_closes;   // closed for protocol violations (1002/1007/1009)
+  counter ws_slow_consumer;     // sessions that stopped queueing and caught up from the store
+  counter ws_stalled_closes;    // closed with 1013 after --stall-timeout without progress
+  counter ws_idle_closes;       // closed after the silence timeout
   counter cache_hits, cache_misses;
   counter store_reads;
   counter store_read_micros;  // summed duration of store reads
   counter accepted, accept_errors;
-  gauge ws_queued_bytes;       // bytes queued on WebSocket sessions, all together
+  gauge ws_queued_bytes;  // bytes queued on WebSocket sessions, all together
 };
 
 metrics& global_metrics();

@@ -4,7 +4,9 @@
 
 namespace cutover::net {
 
-std::uint32_t rollout_bucket(std::string_view user) { return static_cast<std::uint32_t>(fnv1a64(user) % 10000); }
+std::uint32_t rollout_bucket(std::string_view user) {
+  return static_cast<std::uint32_t>(fnv1a64(user) % 10000);
+}
 
 bool in_cohort(const rollout_config& cfg, std::string_view user) {
   std::string u(user);

@@ -12,9 +12,9 @@
 namespace cutover::net {
 
 struct rollout_config {
-  double percent = 0;            // 0..100
-  std::set<std::string> allow;   // always in the cohort
-  std::set<std::string> deny;    // never in the cohort (wins over allow)
+  double percent = 0;           // 0..100
+  std::set<std::string> allow;  // always in the cohort
+  std::set<std::string> deny;   // never in the cohort (wins over allow)
 };
 
 // Bucket 0..9999 of a user id (FNV-1a 64 over the id bytes), stable everywhere.
@@ -25,9 +25,14 @@ bool in_cohort(const rollout_config& cfg, std::string_view user);
 // Holds the current configuration; readers take a snapshot, reload swaps it.
 class rollout_policy {
  public:
-  explicit rollout_policy(rollout_config cfg) : cfg_(std::make_shared<const rollout_config>(std::move(cfg))) {}
-  bool in_cohort(std::string_view user) const { return net::in_cohort(*std::atomic_load(&cfg_), user); }
-  void replace(rollout_config cfg) { std::atomic_store(&cfg_, std::make_shared<const rollout_config>(std::move(cfg))); }
+  explicit rollout_policy(rollout_config cfg)
+      : cfg_(std::make_shared<const rollout_config>(std::move(cfg))) {}
+  bool in_cohort(std::string_view user) const {
+    return net::in_cohort(*std::atomic_load(&cfg_), user);
+  }
+  void replace(rollout_config cfg) {
+    std::atomic_store(&cfg_, std::make_shared<const rollout_config>(std::move(cfg)));
+  }
   std::shared_ptr<const rollout_config> current() const { return std::atomic_load(&cfg_); }
 
  private:

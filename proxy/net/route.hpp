@@ -5,7 +5,6 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,8 +28,8 @@ struct request_view {
 // Who is asking, resolved by the server's auth before the route runs.
 struct caller {
   std::string user;
-  topic_list topics;     // user:<id> plus the shared topics
-  bool in_ws_cohort;     // rollout: this user should move to WebSocket
+  topic_list topics;  // user:<id> plus the shared topics
+  bool in_ws_cohort;  // rollout: this user should move to WebSocket
 };
 
 struct wait_spec {
@@ -39,11 +38,11 @@ struct wait_spec {
 };
 
 struct wait_result {
-  notification_batch entries;  // after the cursor, id order, at most the limit
-  bool expired = false;        // retention removed entries after the cursor
+  notification_batch entries;               // after the cursor, id order, at most the limit
+  bool expired = false;                     // retention removed entries after the cursor
   std::optional<stream_id> pruned_through;  // when expired: newest id removed
-  bool shutting_down = false;  // answer now with what you have (SIGTERM)
-  int error_status = 0;        // non-zero: answer with this status (e.g. 503)
+  bool shutting_down = false;               // answer now with what you have (SIGTERM)
+  int error_status = 0;                     // non-zero: answer with this status (e.g. 503)
   std::string error;
 };
 
@@ -55,7 +54,8 @@ class exchange {
   // otherwise waits for an arrival or --poll-timeout (then entries is empty). `done`
   // runs once on this thread, and not at all if the client went away.
   virtual void wait_for(const wait_spec& spec, std::function<void(wait_result)> done) = 0;
-  virtual void respond(int status, std::string body, std::vector<header> extra = {}) = 0;  // JSON body
+  virtual void respond(int status, std::string body,
+                       std::vector<header> extra = {}) = 0;  // JSON body
   // This instance's newest id (nullopt when the store is empty).
   virtual std::optional<stream_id> head() const = 0;
 };

@@ -2,10 +2,9 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-
-#include <algorithm>
 #include <cstdio>
 #include <future>
 #include <thread>
@@ -38,7 +37,9 @@ topic_list server_context::topics_for(const std::string& user) const {
 
 server::server(server_context& ctx) : ctx_(ctx) {}
 
-server::~server() { shutdown(); }
+server::~server() {
+  shutdown();
+}
 
 void server::prepare() {
   unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();
@@ -59,7 +60,9 @@ result<std::uint16_t> server::start() {
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(ep, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return error{"cannot listen on " + ctx_.opt.host + ":" + std::to_string(ctx_.opt.port) + ": " + ec.message()};
+  if (ec)
+    return error{"cannot listen on " + ctx_.opt.host + ":" + std::to_string(ctx_.opt.port) + ": " +
+                 ec.message()};
   std::uint16_t port = acceptor_->local_endpoint().port();
   accept_retry_.emplace(shards_[0]->io());
   for (auto& s : shards_) s->start();
@@ -71,9 +74,10 @@ void server::do_accept() {
   if (!acceptor_ || !acceptor_->is_open()) return;
   shard& target = *shards_[next_shard_];
   next_shard_ = (next_shard_ + 1) % shards_.size();
-  acceptor_->async_accept(target.io(), [this](boost::system::error_code ec, asio::ip::tcp::socket s) {
-    on_accept(ec, std::move(s));
-  });
+  acceptor_->async_accept(target.io(),
+                          [this](boost::system::error_code ec, asio::ip::tcp::socket s) {
+                            on_accept(ec, std::move(s));
+                          });
 }
 
 void server::on_accept(boost::system::error_code ec, asio::ip::tcp::socket socket) {
@@ -83,10 +87,11 @@ void server::on_accept(boost::system::error_code ec, asio::ip::tcp::socket socke
     // Out of file descriptors or similar: say so (at most once a second), back off briefly.
     m.accept_errors.add();
     static std::atomic<std::int64_t> last_log{0};
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(clock::now().time_since_epoch()).count();
+    auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock::now().time_since_epoch()).count();
     if (last_log.exchange(now) != now)
-      std::fprintf(stderr, "cutover: accept failed: %s (connections open: %zu)\n", ec.message().c_str(),
-                   open_connections());
+      std::fprintf(stderr, "cutover: accept failed: %s (connections open: %zu)\n",
+                   ec.message().c_str(), open_connections());
     accept_retry_->expires_after(std::chrono::milliseconds(50));
     accept_retry_->async_wait([this](boost::system::error_code e) {
       if (!e) do_accept();
@@ -98,9 +103,9 @@ void server::on_accept(boost::system::error_code ec, asio::ip::tcp::socket socke
     // Over --max-connections: a short 503 and close; the socket's send buffer is empty,
     // so this write does not block.
     m.overload_rejections.add();
-    static const std::string busy = make_response(503, "application/json",
-                                                  json_error_body(503, "too many connections, retry"), false,
-                                                  {{"Retry-After", "1"}});
+    static const std::string busy =
+        make_response(503, "application/json", json_error_body(503, "too many connections, retry"),
+                      false, {{"Retry-After", "1"}});
     boost::system::error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(asio::buffer(busy), ignored);
@@ -140,7 +145,8 @@ void server::shutdown() {
   for (auto& s : shards_) asio::post(s->io(), [sh = s.get()] { sh->shutdown_connections(); });
   // Let answers and close frames reach the clients, within the grace period.
   auto deadline = clock::now() + ctx_.opt.shutdown_grace;
-  while (open_connections() > 0 && clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (open_connections() > 0 && clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   for (auto& s : shards_) s->stop();
   for (auto& s : shards_) s->join();
 }

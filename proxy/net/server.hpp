@@ -3,10 +3,9 @@
 // orderly shutdown (DESIGN §8). Owns no business logic: routes and auth come in
 // through the server_context.
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>

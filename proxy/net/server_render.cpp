@@ -33,7 +33,9 @@ void prometheus_help(std::string& out, const char* name, const char* type, const
 }
 
 namespace {
-void line(std::string& out, const char* name, const char* labels, double v) { prometheus_sample(out, name, labels, v); }
+void line(std::string& out, const char* name, const char* labels, double v) {
+  prometheus_sample(out, name, labels, v);
+}
 void help(std::string& out, const char* name, const char* type, const char* text) {
   prometheus_help(out, name, type, text);
 }
@@ -48,61 +50,90 @@ std::string render_metrics(const server_context& ctx) {
   help(out, "cutover_connections", "gauge", "Open client connections by transport.");
   for (auto t : all) {
     std::string l = std::string("transport=\"") + transport_label(t) + "\"";
-    line(out, "cutover_connections", l.c_str(), static_cast<double>(m.connections[static_cast<std::size_t>(t)].get()));
+    line(out, "cutover_connections", l.c_str(),
+         static_cast<double>(m.connections[static_cast<std::size_t>(t)].get()));
   }
-  help(out, "cutover_waiting_polls", "gauge", "Long-polls parked until an arrival or their timeout.");
+  help(out, "cutover_waiting_polls", "gauge",
+       "Long-polls parked until an arrival or their timeout.");
   line(out, "cutover_waiting_polls", "", static_cast<double>(m.waiting_polls.get()));
-  help(out, "cutover_deliveries_total", "counter", "Notifications handed to client sockets, by transport.");
+  help(out, "cutover_deliveries_total", "counter",
+       "Notifications handed to client sockets, by transport.");
   for (auto t : {transport::longpoll, transport::websocket}) {
     std::string l = std::string("transport=\"") + transport_label(t) + "\"";
-    line(out, "cutover_deliveries_total", l.c_str(), static_cast<double>(m.deliveries[static_cast<std::size_t>(t)].get()));
+    line(out, "cutover_deliveries_total", l.c_str(),
+         static_cast<double>(m.deliveries[static_cast<std::size_t>(t)].get()));
   }
-  help(out, "cutover_requests_total", "counter", "Long-poll requests and WebSocket sessions started.");
+  help(out, "cutover_requests_total", "counter",
+       "Long-poll requests and WebSocket sessions started.");
   for (auto t : {transport::longpoll, transport::websocket}) {
     std::string l = std::string("transport=\"") + transport_label(t) + "\"";
-    line(out, "cutover_requests_total", l.c_str(), static_cast<double>(m.requests[static_cast<std::size_t>(t)].get()));
+    line(out, "cutover_requests_total", l.c_str(),
+         static_cast<double>(m.requests[static_cast<std::size_t>(t)].get()));
   }
   help(out, "cutover_poll_responses_total", "counter", "Long-poll answers by outcome.");
-  line(out, "cutover_poll_responses_total", "outcome=\"data\"", static_cast<double>(m.poll_data.get()));
-  line(out, "cutover_poll_responses_total", "outcome=\"timeout\"", static_cast<double>(m.poll_timeout.get()));
-  line(out, "cutover_poll_responses_total", "outcome=\"reset\"", static_cast<double>(m.poll_reset.get()));
-  line(out, "cutover_poll_responses_total", "outcome=\"rejected\"", static_cast<double>(m.poll_rejected.get()));
-  help(out, "cutover_bad_requests_total", "counter", "Requests refused as malformed (400, 408, 413, 431).");
+  line(out, "cutover_poll_responses_total", "outcome=\"data\"",
+       static_cast<double>(m.poll_data.get()));
+  line(out, "cutover_poll_responses_total", "outcome=\"timeout\"",
+       static_cast<double>(m.poll_timeout.get()));
+  line(out, "cutover_poll_responses_total", "outcome=\"reset\"",
+       static_cast<double>(m.poll_reset.get()));
+  line(out, "cutover_poll_responses_total", "outcome=\"rejected\"",
+       static_cast<double>(m.poll_rejected.get()));
+  help(out, "cutover_bad_requests_total", "counter",
+       "Requests refused as malformed (400, 408, 413, 431).");
   line(out, "cutover_bad_requests_total", "", static_cast<double>(m.bad_requests.get()));
-  help(out, "cutover_unauthorized_total", "counter", "Requests refused for missing or invalid identity (401).");
+  help(out, "cutover_unauthorized_total", "counter",
+       "Requests refused for missing or invalid identity (401).");
   line(out, "cutover_unauthorized_total", "", static_cast<double>(m.unauthorized.get()));
-  help(out, "cutover_overload_rejections_total", "counter", "Requests refused by a limit (503 with Retry-After).");
-  line(out, "cutover_overload_rejections_total", "", static_cast<double>(m.overload_rejections.get()));
-  help(out, "cutover_ws_client_errors_total", "counter", "Client WebSocket messages answered with an error frame.");
+  help(out, "cutover_overload_rejections_total", "counter",
+       "Requests refused by a limit (503 with Retry-After).");
+  line(out, "cutover_overload_rejections_total", "",
+       static_cast<double>(m.overload_rejections.get()));
+  help(out, "cutover_ws_client_errors_total", "counter",
+       "Client WebSocket messages answered with an error frame.");
   line(out, "cutover_ws_client_errors_total", "", static_cast<double>(m.ws_client_errors.get()));
-  help(out, "cutover_ws_closes_total", "counter", "WebSocket sessions closed by the server, by reason.");
-  line(out, "cutover_ws_closes_total", "reason=\"protocol\"", static_cast<double>(m.ws_protocol_closes.get()));
-  line(out, "cutover_ws_closes_total", "reason=\"stalled\"", static_cast<double>(m.ws_stalled_closes.get()));
-  line(out, "cutover_ws_closes_total", "reason=\"idle\"", static_cast<double>(m.ws_idle_closes.get()));
-  help(out, "cutover_ws_slow_consumer_total", "counter", "Times a WebSocket session stopped queueing live entries and caught up from the store.");
+  help(out, "cutover_ws_closes_total", "counter",
+       "WebSocket sessions closed by the server, by reason.");
+  line(out, "cutover_ws_closes_total", "reason=\"protocol\"",
+       static_cast<double>(m.ws_protocol_closes.get()));
+  line(out, "cutover_ws_closes_total", "reason=\"stalled\"",
+       static_cast<double>(m.ws_stalled_closes.get()));
+  line(out, "cutover_ws_closes_total", "reason=\"idle\"",
+       static_cast<double>(m.ws_idle_closes.get()));
+  help(out, "cutover_ws_slow_consumer_total", "counter",
+       "Times a WebSocket session stopped queueing live entries and caught up from the store.");
   line(out, "cutover_ws_slow_consumer_total", "", static_cast<double>(m.ws_slow_consumer.get()));
-  help(out, "cutover_ws_queued_bytes", "gauge", "Bytes waiting in WebSocket send queues (each bounded by --ws-queue-bytes).");
+  help(out, "cutover_ws_queued_bytes", "gauge",
+       "Bytes waiting in WebSocket send queues (each bounded by --ws-queue-bytes).");
   line(out, "cutover_ws_queued_bytes", "", static_cast<double>(m.ws_queued_bytes.get()));
-  help(out, "cutover_cache_reads_total", "counter", "Backlog reads answered from memory (hit) or sent to the store (miss).");
+  help(out, "cutover_cache_reads_total", "counter",
+       "Backlog reads answered from memory (hit) or sent to the store (miss).");
   line(out, "cutover_cache_reads_total", "result=\"hit\"", static_cast<double>(m.cache_hits.get()));
-  line(out, "cutover_cache_reads_total", "result=\"miss\"", static_cast<double>(m.cache_misses.get()));
-  help(out, "cutover_store_reads_total", "counter", "Range reads done by the store reader threads.");
+  line(out, "cutover_cache_reads_total", "result=\"miss\"",
+       static_cast<double>(m.cache_misses.get()));
+  help(out, "cutover_store_reads_total", "counter",
+       "Range reads done by the store reader threads.");
   line(out, "cutover_store_reads_total", "", static_cast<double>(m.store_reads.get()));
   help(out, "cutover_store_read_seconds_total", "counter", "Time spent in store range reads.");
-  line(out, "cutover_store_read_seconds_total", "", static_cast<double>(m.store_read_micros.get()) / 1e6);
+  line(out, "cutover_store_read_seconds_total", "",
+       static_cast<double>(m.store_read_micros.get()) / 1e6);
   help(out, "cutover_accepted_connections_total", "counter", "Connections accepted.");
   line(out, "cutover_accepted_connections_total", "", static_cast<double>(m.accepted.get()));
   if (ctx.hub_) {
     auto hs = ctx.hub_->stats();
-    help(out, "cutover_cache_entries", "gauge", "Notifications held in memory for wakes and short replays.");
+    help(out, "cutover_cache_entries", "gauge",
+         "Notifications held in memory for wakes and short replays.");
     line(out, "cutover_cache_entries", "", static_cast<double>(hs.cached_entries));
     help(out, "cutover_cache_bytes", "gauge", "Estimated bytes of the in-memory notifications.");
     line(out, "cutover_cache_bytes", "", static_cast<double>(hs.cached_bytes));
   }
   auto users = global_user_activity().recent();
-  help(out, "cutover_users_last_hour", "gauge", "Distinct users seen in the last hour, by transport (both: used both).");
-  line(out, "cutover_users_last_hour", "transport=\"longpoll\"", static_cast<double>(users.longpoll));
-  line(out, "cutover_users_last_hour", "transport=\"websocket\"", static_cast<double>(users.websocket));
+  help(out, "cutover_users_last_hour", "gauge",
+       "Distinct users seen in the last hour, by transport (both: used both).");
+  line(out, "cutover_users_last_hour", "transport=\"longpoll\"",
+       static_cast<double>(users.longpoll));
+  line(out, "cutover_users_last_hour", "transport=\"websocket\"",
+       static_cast<double>(users.websocket));
   line(out, "cutover_users_last_hour", "transport=\"both\"", static_cast<double>(users.both));
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   return out;

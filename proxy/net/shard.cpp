@@ -1,9 +1,8 @@
 #include "net/shard.hpp"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-
-#include <algorithm>
 #include <cstdio>
 
 namespace cutover::net {
@@ -152,7 +151,8 @@ void shard::arm_sweep() {
   sweep_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     auto now = clock::now();
-    for (auto it = registry_.begin(); it != registry_.end();) it = it->second.empty() ? registry_.erase(it) : std::next(it);
+    for (auto it = registry_.begin(); it != registry_.end();)
+      it = it->second.empty() ? registry_.erase(it) : std::next(it);
     for (connection_base* c = connections_.front(); c;) {
       connection_base* next = connections_.next(*c);
       c->on_tick(now);

@@ -4,13 +4,12 @@
 // takes no lock), the list of its connections for the once-a-second sweep (pings,
 // silence, read and stall deadlines), and the FIFO of parked polls with one timer.
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
-#include <chrono>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,7 +71,9 @@ class parked_poll : public park_hook {
 // Hash and equality that let a std::string-keyed map be searched with a string_view.
 struct string_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
 };
 
 class shard final : public fanout_target {

@@ -16,7 +16,9 @@ namespace {
 bool iequal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
   return true;
 }
 
@@ -25,8 +27,11 @@ bool iequal(std::string_view a, std::string_view b) {
 result<upstream_target> parse_upstream_url(std::string_view url) {
   constexpr std::string_view scheme = "http://";
   if (url.substr(0, 8) == "https://")
-    return error{"'" + std::string(url) + "': https upstreams are not supported; put the legacy app on plain http next to Cutover"};
-  if (url.substr(0, scheme.size()) != scheme) return error{"'" + std::string(url) + "': expected http://host[:port][/path]"};
+    return error{
+        "'" + std::string(url) +
+        "': https upstreams are not supported; put the legacy app on plain http next to Cutover"};
+  if (url.substr(0, scheme.size()) != scheme)
+    return error{"'" + std::string(url) + "': expected http://host[:port][/path]"};
   url.remove_prefix(scheme.size());
   auto slash = url.find('/');
   std::string_view hostport = url.substr(0, slash);
@@ -35,9 +40,11 @@ result<upstream_target> parse_upstream_url(std::string_view url) {
   auto colon = hostport.rfind(':');
   if (!hostport.empty() && hostport.front() == '[') {
     auto close = hostport.find(']');
-    if (close == std::string_view::npos) return error{"malformed IPv6 host in '" + std::string(url) + "'"};
+    if (close == std::string_view::npos)
+      return error{"malformed IPv6 host in '" + std::string(url) + "'"};
     t.host = std::string(hostport.substr(1, close - 1));
-    colon = hostport.size() > close + 1 && hostport[close + 1] == ':' ? close + 1 : std::string_view::npos;
+    colon = hostport.size() > close + 1 && hostport[close + 1] == ':' ? close + 1
+                                                                      : std::string_view::npos;
   } else {
     t.host = std::string(hostport.substr(0, colon));
   }
@@ -45,7 +52,8 @@ result<upstream_target> parse_upstream_url(std::string_view url) {
     std::string p(hostport.substr(colon + 1));
     char* end = nullptr;
     long v = std::strtol(p.c_str(), &end, 10);
-    if (p.empty() || *end || v <= 0 || v > 65535) return error{"bad port in upstream URL '" + std::string(url) + "'"};
+    if (p.empty() || *end || v <= 0 || v > 65535)
+      return error{"bad port in upstream URL '" + std::string(url) + "'"};
     t.port = static_cast<int>(v);
   }
   if (t.host.empty()) return error{"no host in upstream URL"};
@@ -57,15 +65,16 @@ result<upstream_target> parse_upstream_url(std::string_view url) {
 }
 
 bool is_hop_by_hop(std::string_view name, std::string_view connection_header) {
-  static constexpr std::string_view fixed[] = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                                               "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
-                                               "upgrade"};
+  static constexpr std::string_view fixed[] = {
+      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+      "te",         "trailer",    "trailers",           "transfer-encoding",   "upgrade"};
   for (auto f : fixed)
     if (iequal(name, f)) return true;
   while (!connection_header.empty()) {
     auto comma = connection_header.find(',');
     std::string_view tok = connection_header.substr(0, comma);
-    connection_header = comma == std::string_view::npos ? std::string_view() : connection_header.substr(comma + 1);
+    connection_header =
+        comma == std::string_view::npos ? std::string_view() : connection_header.substr(comma + 1);
     while (!tok.empty() && tok.front() == ' ') tok.remove_prefix(1);
     while (!tok.empty() && tok.back() == ' ') tok.remove_suffix(1);
     if (!tok.empty() && iequal(name, tok)) return true;
@@ -78,7 +87,9 @@ upstream_pool::upstream_pool(upstream_target target, upstream_options opt)
   for (std::size_t i = 0; i < opt_.threads; ++i) threads_.emplace_back([this] { run(); });
 }
 
-upstream_pool::~upstream_pool() { stop(); }
+upstream_pool::~upstream_pool() {
+  stop();
+}
 
 void upstream_pool::stop() {
   {
@@ -120,7 +131,9 @@ upstream_pool_stats upstream_pool::stats() const {
 
 void upstream_pool::run() {
   httplib::Client client(target_.host, target_.port);
-  auto secs = [](std::chrono::milliseconds d) { return std::pair<time_t, time_t>(d.count() / 1000, (d.count() % 1000) * 1000); };
+  auto secs = [](std::chrono::milliseconds d) {
+    return std::pair<time_t, time_t>(d.count() / 1000, (d.count() % 1000) * 1000);
+  };
   auto [cs, cus] = secs(opt_.connect_timeout);
   auto [rs, rus] = secs(opt_.timeout);
   client.set_connection_timeout(cs, cus);
@@ -180,7 +193,8 @@ void upstream_pool::run() {
       out.why = upstream_response::failure::too_large;
       out.error = "upstream response larger than " + std::to_string(limit) + " bytes";
     } else {
-      bool timed_out = std::chrono::steady_clock::now() - started >= opt_.timeout - std::chrono::milliseconds(50) ||
+      bool timed_out = std::chrono::steady_clock::now() - started >=
+                           opt_.timeout - std::chrono::milliseconds(50) ||
                        err == httplib::Error::Read;
       out.why = (err == httplib::Error::Connection) ? upstream_response::failure::unreachable
                 : timed_out                         ? upstream_response::failure::timeout
@@ -191,11 +205,21 @@ void upstream_pool::run() {
     {
       std::lock_guard lk(mu_);
       switch (out.why) {
-        case upstream_response::failure::none: ++stats_.answered; break;
-        case upstream_response::failure::unreachable: ++stats_.unreachable; break;
-        case upstream_response::failure::timeout: ++stats_.timeouts; break;
-        case upstream_response::failure::too_large: ++stats_.too_large; break;
-        case upstream_response::failure::overloaded: ++stats_.rejected; break;
+        case upstream_response::failure::none:
+          ++stats_.answered;
+          break;
+        case upstream_response::failure::unreachable:
+          ++stats_.unreachable;
+          break;
+        case upstream_response::failure::timeout:
+          ++stats_.timeouts;
+          break;
+        case upstream_response::failure::too_large:
+          ++stats_.too_large;
+          break;
+        case upstream_response::failure::overloaded:
+          ++stats_.rejected;
+          break;
       }
     }
     auto done = std::move(j.done);
@@ -205,7 +229,8 @@ void upstream_pool::run() {
 
 // ---- upstream auth ------------------------------------------------------------
 
-upstream_auth::upstream_auth(upstream_pool& pool, upstream_auth_options opt) : pool_(pool), opt_(opt) {}
+upstream_auth::upstream_auth(upstream_pool& pool, upstream_auth_options opt)
+    : pool_(pool), opt_(opt) {}
 
 std::string upstream_auth::key_of(std::string_view cookie, std::string_view authorization) {
   // Credentials are never kept as such: only a hash of them is a cache key.
@@ -218,12 +243,15 @@ std::string upstream_auth::key_of(std::string_view cookie, std::string_view auth
   return std::string(reinterpret_cast<char*>(d), len);
 }
 
-std::optional<auth_outcome> upstream_auth::cached(std::string_view cookie, std::string_view authorization) {
-  if (cookie.empty() && authorization.empty()) return auth_outcome{401, {}, "no credentials (Cookie or Authorization)"};
+std::optional<auth_outcome> upstream_auth::cached(std::string_view cookie,
+                                                  std::string_view authorization) {
+  if (cookie.empty() && authorization.empty())
+    return auth_outcome{401, {}, "no credentials (Cookie or Authorization)"};
   auto key = key_of(cookie, authorization);
   std::lock_guard lk(mu_);
   auto it = cache_.find(key);
-  if (it == cache_.end() || it->second.expires <= std::chrono::steady_clock::now()) return std::nullopt;
+  if (it == cache_.end() || it->second.expires <= std::chrono::steady_clock::now())
+    return std::nullopt;
   ++stats_.hits;
   return it->second.outcome;
 }
@@ -253,12 +281,17 @@ void upstream_auth::lookup(std::string_view cookie, std::string_view authorizati
     if (r.status == 200) {
       boost::json::error_code ec;
       auto v = boost::json::parse(r.body, ec);
-      const boost::json::value* id = (!ec && v.is_object()) ? v.get_object().if_contains("userId") : nullptr;
+      const boost::json::value* id =
+          (!ec && v.is_object()) ? v.get_object().if_contains("userId") : nullptr;
       std::string user;
-      if (id && id->is_string()) user = std::string(id->get_string());
-      else if (id && (id->is_int64() || id->is_uint64())) user = boost::json::serialize(*id);
-      if (user.empty() || user.size() > 200 || !json_text::valid_utf8(user)) o = {503, {}, "auth backend answered 200 without a usable userId"};
-      else o = {0, std::move(user), {}};
+      if (id && id->is_string())
+        user = std::string(id->get_string());
+      else if (id && (id->is_int64() || id->is_uint64()))
+        user = boost::json::serialize(*id);
+      if (user.empty() || user.size() > 200 || !json_text::valid_utf8(user))
+        o = {503, {}, "auth backend answered 200 without a usable userId"};
+      else
+        o = {0, std::move(user), {}};
     } else if (r.status == 401 || r.status == 403) {
       o = {401, {}, "refused by the auth backend (" + std::to_string(r.status) + ")"};
     } else if (r.status != 0) {
@@ -278,8 +311,10 @@ void upstream_auth::finish(const std::string& key, const auth_outcome& o) {
     auto now = std::chrono::steady_clock::now();
     if (o.ok() || o.status == 401) {
       if (cache_.size() >= opt_.max_entries) {
-        for (auto it = cache_.begin(); it != cache_.end();) it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
-        if (cache_.size() >= opt_.max_entries) cache_.clear();  // still full: start over rather than grow
+        for (auto it = cache_.begin(); it != cache_.end();)
+          it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
+        if (cache_.size() >= opt_.max_entries)
+          cache_.clear();  // still full: start over rather than grow
       }
       cache_[key] = {o, now + (o.ok() ? opt_.ttl : opt_.refusal_ttl)};
     } else {

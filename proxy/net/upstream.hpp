@@ -46,7 +46,7 @@ struct upstream_request {
 };
 
 struct upstream_response {
-  int status = 0;  // 0: no answer; see failure
+  int status = 0;      // 0: no answer; see failure
   std::string reason;  // the upstream's reason phrase
   header_list headers;
   std::string body;
@@ -108,8 +108,8 @@ class upstream_pool {
 bool is_hop_by_hop(std::string_view name, std::string_view connection_header);
 
 struct upstream_auth_options {
-  std::chrono::milliseconds ttl{std::chrono::seconds(30)};          // identities
-  std::chrono::milliseconds refusal_ttl{std::chrono::seconds(5)};   // 401/403 answers
+  std::chrono::milliseconds ttl{std::chrono::seconds(30)};         // identities
+  std::chrono::milliseconds refusal_ttl{std::chrono::seconds(5)};  // 401/403 answers
   std::size_t max_entries = 100'000;
 };
 
@@ -126,7 +126,8 @@ class upstream_auth {
   // A cached answer, if any (on the calling thread).
   std::optional<auth_outcome> cached(std::string_view cookie, std::string_view authorization);
   // Asks the legacy app; `done` runs on a pool thread (or right here when the pool is full).
-  void lookup(std::string_view cookie, std::string_view authorization, std::function<void(auth_outcome)> done);
+  void lookup(std::string_view cookie, std::string_view authorization,
+              std::function<void(auth_outcome)> done);
   upstream_auth_stats stats() const;
 
  private:

@@ -10,7 +10,8 @@ void user_activity::seen(transport t, std::string_view user, clock::time_point n
   std::lock_guard lk(s.mu);
   auto it = s.users.find(h);
   if (it == s.users.end()) {
-    if (s.users.size() >= max_per_stripe_) return;  // bounded: past the cap, new users go uncounted until pruned
+    if (s.users.size() >= max_per_stripe_)
+      return;  // bounded: past the cap, new users go uncounted until pruned
     it = s.users.emplace(h, last_seen{}).first;
   }
   (t == transport::websocket ? it->second.websocket : it->second.longpoll) = now;

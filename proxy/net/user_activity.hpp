@@ -17,7 +17,8 @@ namespace cutover::net {
 class user_activity {
  public:
   using clock = std::chrono::steady_clock;
-  explicit user_activity(std::size_t max_users = 1'000'000) : max_per_stripe_(max_users / kStripes + 1) {}
+  explicit user_activity(std::size_t max_users = 1'000'000)
+      : max_per_stripe_(max_users / kStripes + 1) {}
 
   void seen(transport t, std::string_view user, clock::time_point now = clock::now());
 
@@ -25,7 +26,8 @@ class user_activity {
     std::size_t longpoll = 0, websocket = 0, both = 0;
   };
   // Distinct users per transport within `window`; forgets users older than that.
-  counts recent(std::chrono::minutes window = std::chrono::minutes(60), clock::time_point now = clock::now());
+  counts recent(std::chrono::minutes window = std::chrono::minutes(60),
+                clock::time_point now = clock::now());
 
  private:
   static constexpr std::size_t kStripes = 16;

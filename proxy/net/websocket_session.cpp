@@ -2,7 +2,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <cstdio>
 
 #include "core/json_text.hpp"
@@ -16,11 +15,14 @@ namespace {
 constexpr std::size_t kMaxFramesPerWrite = 64;
 constexpr auto kCloseGrace = std::chrono::seconds(2);
 
-std::string text_frame(std::string_view json) { return make_ws_frame(0x1, json); }
+std::string text_frame(std::string_view json) {
+  return make_ws_frame(0x1, json);
+}
 
 }  // namespace
 
-websocket_session::websocket_session(shard& sh, asio::ip::tcp::socket socket, caller who, std::string accept_key)
+websocket_session::websocket_session(shard& sh, asio::ip::tcp::socket socket, caller who,
+                                     std::string accept_key)
     : shard_(sh),
       socket_(std::move(socket)),
       who_(std::move(who)),
@@ -45,10 +47,13 @@ void websocket_session::start(std::optional<cursor> since, std::string leftover)
   global_user_activity().seen(transport::websocket, who_.user);
   last_rx_ = last_ping_ = last_progress_ = clock::now();
   boost::system::error_code ec;
-  socket_.non_blocking(true, ec);  // reads and writes try the socket first, wait only when they must
+  socket_.non_blocking(true,
+                       ec);  // reads and writes try the socket first, wait only when they must
 
-  push_control("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Accept: " + accept_key_ + "\r\n\r\n");
+  push_control(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: " +
+      accept_key_ + "\r\n\r\n");
   accept_key_.clear();
   accept_key_.shrink_to_fit();
   // Subscribe before reading the head or replaying: anything committed from here on
@@ -82,8 +87,9 @@ void websocket_session::arm_read() {
   // A client that keeps sending while not reading our replies waits until they drain.
   if (queued_bytes_ > shard_.ctx().opt.ws_queue_bytes) return;
   read_armed_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+  socket_.async_wait(
+      asio::ip::tcp::socket::wait_read,
+      [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
 }
 
 void websocket_session::on_readable(boost::system::error_code ec) {
@@ -121,10 +127,11 @@ void websocket_session::handle_input(const char* data, std::size_t n) {
         peer_closed_ = true;
         if (!closing_) {
           // Echo the peer's code (1000 when it gave none), then close.
-          std::uint16_t code = payload.size() >= 2 ? static_cast<std::uint16_t>(
-                                                         (static_cast<unsigned char>(payload[0]) << 8) |
-                                                         static_cast<unsigned char>(payload[1]))
-                                                   : ws::close_code::normal;
+          std::uint16_t code =
+              payload.size() >= 2
+                  ? static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                               static_cast<unsigned char>(payload[1]))
+                  : ws::close_code::normal;
           begin_close(code, "");
         } else if (queue_.empty()) {
           finish_close();
@@ -150,9 +157,11 @@ void websocket_session::handle_text(std::string_view text) {
     return send_error(R"(unknown message; expected {"type":"resume","since":"<id or legacyId>"})");
   const auto* since = o->if_contains("since");
   std::string since_text;
-  if (since && since->is_string()) since_text = std::string(since->get_string());
+  if (since && since->is_string())
+    since_text = std::string(since->get_string());
   else if (since && (since->is_uint64() || (since->is_int64() && since->get_int64() >= 0)))
-    since_text = since->is_uint64() ? std::to_string(since->get_uint64()) : std::to_string(since->get_int64());
+    since_text = since->is_uint64() ? std::to_string(since->get_uint64())
+                                    : std::to_string(since->get_int64());
   else
     return send_error("resume needs a since (a stream id string or a legacyId)");
   cursor_error why;
@@ -201,7 +210,8 @@ void websocket_session::send_error(std::string_view message) {
 bool websocket_session::push_notification(const notification_ptr& n) {
   const std::string& frame = ws_frame(*n);
   // Always admit one frame, however large, so progress never depends on the limit.
-  if (queued_bytes_ > 0 && queued_bytes_ + frame.size() > shard_.ctx().opt.ws_queue_bytes) return false;
+  if (queued_bytes_ > 0 && queued_bytes_ + frame.size() > shard_.ctx().opt.ws_queue_bytes)
+    return false;
   // Aliasing pointer: shares ownership of the notification, points at its frame.
   queue_.push_back({std::shared_ptr<const std::string>(n, &frame), true});
   queued_bytes_ += frame.size();
@@ -250,15 +260,17 @@ void websocket_session::write_now() {
       bufs[i] = asio::const_buffer(b.data() + skip, b.size() - skip);
     }
     boost::system::error_code ec;
-    std::size_t written = socket_.write_some(std::span<const asio::const_buffer>(bufs.data(), n), ec);
+    std::size_t written =
+        socket_.write_some(std::span<const asio::const_buffer>(bufs.data(), n), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       waiting_writable_ = true;
-      socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code e) {
-        self->waiting_writable_ = false;
-        if (self->closed_) return;
-        if (e) return self->finish_close();
-        self->flush();
-      });
+      socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                         [self = shared_from_this()](boost::system::error_code e) {
+                           self->waiting_writable_ = false;
+                           if (self->closed_) return;
+                           if (e) return self->finish_close();
+                           self->flush();
+                         });
       return;
     }
     if (ec) return finish_close();
@@ -321,9 +333,11 @@ void websocket_session::start_fetch() {
   wake_pending_ = false;
   std::uint64_t gen = ++fetch_gen_;
   std::size_t page = shard_.ctx().opt.fetch_page;
-  if (auto r = fetch_from_memory(shard_, who_.topics, cursor_, page)) return on_fetched(gen, std::move(*r));
-  fetch_from_store(shard_, who_.topics, cursor_, page,
-                   [self = shared_from_this(), gen](fetch_result r) { self->on_fetched(gen, std::move(r)); });
+  if (auto r = fetch_from_memory(shard_, who_.topics, cursor_, page))
+    return on_fetched(gen, std::move(*r));
+  fetch_from_store(
+      shard_, who_.topics, cursor_, page,
+      [self = shared_from_this(), gen](fetch_result r) { self->on_fetched(gen, std::move(r)); });
 }
 
 void websocket_session::on_fetched(std::uint64_t generation, fetch_result r) {
@@ -337,7 +351,8 @@ void websocket_session::on_fetched(std::uint64_t generation, fetch_result r) {
   if (reset_check_) {
     reset_check_ = false;
     if (r.expired) {
-      std::string body = R"({"type":"reset","oldest":")" + r.oldest.value_or(cursor_).str() + R"("})";
+      std::string body =
+          R"({"type":"reset","oldest":")" + r.oldest.value_or(cursor_).str() + R"("})";
       push_control(text_frame(body));
     }
   }
@@ -412,6 +427,8 @@ void websocket_session::on_tick(clock::time_point now) {
   }
 }
 
-void websocket_session::on_shutdown() { begin_close(ws::close_code::going_away, "server shutting down"); }
+void websocket_session::on_shutdown() {
+  begin_close(ws::close_code::going_away, "server shutting down");
+}
 
 }  // namespace cutover::net

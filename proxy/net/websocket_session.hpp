@@ -10,7 +10,6 @@
 // live once a read comes back short with no arrival in between.
 
 #include <boost/asio/ip/tcp.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,7 +27,8 @@ class websocket_session final : public connection_base,
                                 public subscriber,
                                 public std::enable_shared_from_this<websocket_session> {
  public:
-  websocket_session(shard& sh, boost::asio::ip::tcp::socket socket, caller who, std::string accept_key);
+  websocket_session(shard& sh, boost::asio::ip::tcp::socket socket, caller who,
+                    std::string accept_key);
   ~websocket_session();
 
   // Sends the 101 response and the hello, then replays from `since` (or goes live).
@@ -55,9 +55,9 @@ class websocket_session final : public connection_base,
   bool push_notification(const notification_ptr& n);  // false when the queue is full
   void push_control(std::string bytes);
   void flush();
-  void report_queue();  // moves the global queued-bytes gauge by this session's change
-  void write_now();                // writes until the queue is empty or the socket is full
-  void on_progress(std::size_t n);  // n bytes left: pop frames, refill, keep going
+  void report_queue();               // moves the global queued-bytes gauge by this session's change
+  void write_now();                  // writes until the queue is empty or the socket is full
+  void on_progress(std::size_t n);   // n bytes left: pop frames, refill, keep going
   void drop_unsent_notifications();  // resume/close: keep the frame on the wire and control frames
 
   void start_fetch();
@@ -77,7 +77,6 @@ class websocket_session final : public connection_base,
   std::size_t reported_queued_ = 0;
   std::size_t written_in_front_ = 0;  // bytes of queue_.front() already on the wire
 
-
   stream_id cursor_;
   std::uint64_t fetch_gen_ = 0;
   clock::time_point last_rx_, last_ping_, last_progress_, close_deadline_;
@@ -85,14 +84,14 @@ class websocket_session final : public connection_base,
   bool fetching_ = false;
   bool wake_pending_ = false;
   bool fetch_retry_ = false;
-  bool reset_check_ = false;  // the next read tells whether `since` expired
-  bool peer_closed_ = false;  // the client sent its close frame
+  bool reset_check_ = false;       // the next read tells whether `since` expired
+  bool peer_closed_ = false;       // the client sent its close frame
   bool waiting_writable_ = false;  // the socket was full: an async_wait(write) is pending
   bool in_flush_ = false;
   bool flush_again_ = false;
   bool read_armed_ = false;
-  bool closing_ = false;     // our close frame is queued; no more data frames
-  bool closed_ = false;      // socket closed
+  bool closing_ = false;  // our close frame is queued; no more data frames
+  bool closed_ = false;   // socket closed
 };
 
 }  // namespace cutover::net

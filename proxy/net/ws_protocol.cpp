@@ -84,8 +84,8 @@ frame_parser::result frame_parser::fail(result err) {
   return err;
 }
 
-frame_parser::result frame_parser::on_frame(const frame_view& f, std::string_view& message, opcode& op,
-                                            bool& complete) {
+frame_parser::result frame_parser::on_frame(const frame_view& f, std::string_view& message,
+                                            opcode& op, bool& complete) {
   complete = false;
   switch (f.op) {
     case opcode::close:

@@ -10,7 +10,14 @@
 
 namespace cutover::net::ws {
 
-enum class opcode : std::uint8_t { continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10 };
+enum class opcode : std::uint8_t {
+  continuation = 0,
+  text = 1,
+  binary = 2,
+  close = 8,
+  ping = 9,
+  pong = 10
+};
 
 namespace close_code {
 inline constexpr std::uint16_t normal = 1000;

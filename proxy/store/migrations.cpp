@@ -14,7 +14,8 @@ result<int> check_version(sqlite3* db, const std::vector<migration>& steps) {
   auto app = sql::pragma_int(db, "application_id");
   if (!app) return app.err();
   if (*app != 0 && *app != kApplicationId)
-    return error{"not a Cutover store (application_id " + std::to_string(*app) + "); refusing to touch it"};
+    return error{"not a Cutover store (application_id " + std::to_string(*app) +
+                 "); refusing to touch it"};
   if (*app == 0 && *version != 0)
     return error{"not a Cutover store (user_version " + std::to_string(*version) +
                  " without Cutover's application_id); refusing to touch it"};

@@ -1,11 +1,11 @@
 #pragma once
 // Schema migrations (migrations/NNNN_name.sql), embedded at build time.
 
+#include <sqlite3.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <sqlite3.h>
 
 #include "core/result.hpp"
 

@@ -2,7 +2,9 @@
 
 namespace cutover::store {
 
-reader_pool::~reader_pool() { stop(); }
+reader_pool::~reader_pool() {
+  stop();
+}
 
 status reader_pool::start(const std::string& path, std::size_t threads, std::size_t queue_limit) {
   limit_ = queue_limit;

@@ -19,8 +19,8 @@ result<db_handle> open(const std::string& path, open_mode mode) {
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   db_handle db(raw);
   if (rc != SQLITE_OK) {
-    std::string msg = "cannot open database '" + path + "': " +
-                      (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    std::string msg =
+        "cannot open database '" + path + "': " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     return error{std::move(msg), rc};
   }
   sqlite3_extended_result_codes(raw, 1);
@@ -50,7 +50,8 @@ result<statement> statement::prepare(sqlite3* db, std::string_view sql_text) {
 }
 
 result<transaction> transaction::begin(sqlite3* db, bool immediate) {
-  if (auto st = exec(db, immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "begin transaction"); !st)
+  if (auto st = exec(db, immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "begin transaction");
+      !st)
     return st.err();
   return transaction(db);
 }

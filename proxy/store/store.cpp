@@ -18,15 +18,20 @@ std::int64_t wall_ms() {
 status configure(sqlite3* db, const open_options& opt, bool writer) {
   sqlite3_busy_timeout(db, static_cast<int>(opt.busy_timeout.count()));
   std::string pragmas = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;";
-  if (writer) pragmas = "PRAGMA journal_mode = WAL; " + pragmas;
-  else pragmas += "PRAGMA query_only = ON;";
+  if (writer)
+    pragmas = "PRAGMA journal_mode = WAL; " + pragmas;
+  else
+    pragmas += "PRAGMA query_only = ON;";
   return sql::exec(db, pragmas, "configure database");
 }
 
-result<sql::statement> prep(sqlite3* db, std::string_view text) { return sql::statement::prepare(db, text); }
+result<sql::statement> prep(sqlite3* db, std::string_view text) {
+  return sql::statement::prepare(db, text);
+}
 
 // Prepares every statement in `list`, stopping at the first failure.
-status prepare_all(sqlite3* db, std::initializer_list<std::pair<sql::statement*, std::string_view>> list) {
+status prepare_all(sqlite3* db,
+                   std::initializer_list<std::pair<sql::statement*, std::string_view>> list) {
   for (auto [slot, text] : list) {
     auto s = prep(db, text);
     if (!s) return s.err();
@@ -39,7 +44,9 @@ stream_id id_of(std::int64_t ms, std::int64_t seq) {
   return {static_cast<std::uint64_t>(ms), static_cast<std::uint64_t>(seq)};
 }
 
-std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::int64_t i64(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
 
 }  // namespace
 
@@ -50,8 +57,9 @@ result<sql::db_handle> open_and_migrate(const std::string& path, const open_opti
   // SQLite quietly opens a write-protected file read-only; the store would then start and
   // fail every commit. Say so now instead (file permissions, or a read-only mount).
   if (sqlite3_db_readonly(db->get(), "main") == 1)
-    return error{"store '" + path + "' is read-only (file permissions or a read-only file system); "
-                 "Cutover must be able to write to it",
+    return error{"store '" + path +
+                     "' is read-only (file permissions or a read-only file system); "
+                     "Cutover must be able to write to it",
                  SQLITE_READONLY};
   // Refuse newer/foreign files before anything (even journal_mode) writes to them.
   if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
@@ -70,38 +78,46 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
   writer w;
   w.db_ = std::move(*db);
   sqlite3* d = w.db_.get();
-  auto st = prepare_all(d, {
-      {&w.insert_,
-       "INSERT INTO notifications (ms, seq, topic, type, data, idem_key, created_at) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"},
-      {&w.find_id_, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2"},
-      {&w.insert_dead_,
-       "INSERT INTO dead_letters (source, entry_id, raw, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"},
-      {&w.upsert_offset_,
-       "INSERT INTO ingest_offsets (stream, ms, seq, updated_at) VALUES (?1, ?2, ?3, ?4) "
-       "ON CONFLICT (stream) DO UPDATE SET ms = excluded.ms, seq = excluded.seq, updated_at = excluded.updated_at"},
-      {&w.bump_topic_,
-       "INSERT INTO topics (topic, count) VALUES (?1, ?2) "
-       "ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count"},
-      {&w.select_aged_,
-       "SELECT id, topic, ms, seq FROM notifications WHERE ms < ?1 ORDER BY ms, seq LIMIT ?2"},
-      {&w.select_over_, "SELECT topic, count FROM topics WHERE count > ?1 LIMIT 64"},
-      {&w.select_topic_oldest_,
-       "SELECT id, topic, ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT ?2"},
-      {&w.delete_row_, "DELETE FROM notifications WHERE id = ?1"},
-      {&w.mark_pruned_,
-       "INSERT INTO topics (topic, count, pruned_ms, pruned_seq) VALUES (?1, -?2, ?3, ?4) "
-       "ON CONFLICT (topic) DO UPDATE SET count = count - ?2, "
-       "pruned_ms = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?3 ELSE pruned_ms END, "
-       "pruned_seq = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?4 ELSE pruned_seq END"},
-  });
+  auto st = prepare_all(
+      d,
+      {
+          {&w.insert_,
+           "INSERT INTO notifications (ms, seq, topic, type, data, idem_key, created_at) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"},
+          {&w.find_id_, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2"},
+          {&w.insert_dead_,
+           "INSERT INTO dead_letters (source, entry_id, raw, reason, created_at) VALUES (?1, ?2, "
+           "?3, ?4, ?5)"},
+          {&w.upsert_offset_,
+           "INSERT INTO ingest_offsets (stream, ms, seq, updated_at) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT (stream) DO UPDATE SET ms = excluded.ms, seq = excluded.seq, updated_at = "
+           "excluded.updated_at"},
+          {&w.bump_topic_,
+           "INSERT INTO topics (topic, count) VALUES (?1, ?2) "
+           "ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count"},
+          {&w.select_aged_,
+           "SELECT id, topic, ms, seq FROM notifications WHERE ms < ?1 ORDER BY ms, seq LIMIT ?2"},
+          {&w.select_over_, "SELECT topic, count FROM topics WHERE count > ?1 LIMIT 64"},
+          {&w.select_topic_oldest_,
+           "SELECT id, topic, ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT "
+           "?2"},
+          {&w.delete_row_, "DELETE FROM notifications WHERE id = ?1"},
+          {&w.mark_pruned_,
+           "INSERT INTO topics (topic, count, pruned_ms, pruned_seq) VALUES (?1, -?2, ?3, ?4) "
+           "ON CONFLICT (topic) DO UPDATE SET count = count - ?2, "
+           "pruned_ms = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?3 "
+           "ELSE pruned_ms END, "
+           "pruned_seq = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?4 "
+           "ELSE pruned_seq END"},
+      });
   if (!st) return st.err();
   return w;
 }
 
 status writer::tune(std::size_t cache_kib) {
   return sql::exec(db_.get(),
-                   "PRAGMA cache_size = -" + std::to_string(cache_kib) + "; PRAGMA journal_size_limit = 67108864;",
+                   "PRAGMA cache_size = -" + std::to_string(cache_kib) +
+                       "; PRAGMA journal_size_limit = 67108864;",
                    "tune the store writer");
 }
 
@@ -121,10 +137,13 @@ result<append_outcome> writer::append(const append_batch& batch) {
       sql::scoped_reset r(insert_);
       insert_.bind(1, i64(p.id.ms)).bind(2, i64(p.id.seq));
       insert_.bind_static(3, e.topic).bind_static(4, e.type).bind_static(5, e.data);
-      if (e.key) insert_.bind_static(6, *e.key);
-      else insert_.bind_null(6);
+      if (e.key)
+        insert_.bind_static(6, *e.key);
+      else
+        insert_.bind_null(6);
       insert_.bind(7, now);
-      if (insert_.step() != SQLITE_DONE) return sql::last_error(d, "insert notification " + p.id.str());
+      if (insert_.step() != SQLITE_DONE)
+        return sql::last_error(d, "insert notification " + p.id.str());
     }
     if (sqlite3_changes(d) == 1) {
       ++per_topic[e.topic];
@@ -139,10 +158,11 @@ result<append_outcome> writer::append(const append_batch& batch) {
       if (find_id_.text(0) == e.topic && find_id_.text(1) == e.type && find_id_.text(2) == e.data) {
         ++out.duplicate_ids;
       } else {
-        std::string raw = "{\"topic\":" + json_text::quoted(e.topic) + ",\"type\":" + json_text::quoted(e.type) +
-                          ",\"data\":" + e.data + "}";
-        collisions.push_back({std::string(p.source), p.id.str(), std::move(raw),
-                              "id " + p.id.str() + " is already used by a different entry (id collision)"});
+        std::string raw = "{\"topic\":" + json_text::quoted(e.topic) +
+                          ",\"type\":" + json_text::quoted(e.type) + ",\"data\":" + e.data + "}";
+        collisions.push_back(
+            {std::string(p.source), p.id.str(), std::move(raw),
+             "id " + p.id.str() + " is already used by a different entry (id collision)"});
       }
     } else if (rc == SQLITE_DONE) {
       ++out.duplicate_keys;
@@ -171,7 +191,10 @@ result<append_outcome> writer::append(const append_batch& batch) {
   }
   for (const auto& o : batch.offsets) {
     sql::scoped_reset r(upsert_offset_);
-    upsert_offset_.bind_static(1, o.stream).bind(2, i64(o.id.ms)).bind(3, i64(o.id.seq)).bind(4, now);
+    upsert_offset_.bind_static(1, o.stream)
+        .bind(2, i64(o.id.ms))
+        .bind(3, i64(o.id.seq))
+        .bind(4, now);
     if (upsert_offset_.step() != SQLITE_DONE) return sql::last_error(d, "commit ingest offset");
   }
   if (auto st = tx->commit(); !st) return st.err();
@@ -259,22 +282,27 @@ result<reader> reader::open(const std::string& path, const open_options& opt) {
   auto v = check_version(db->get(), embedded_migrations());
   if (!v) return v.err();
   if (*v != latest_version(embedded_migrations()))
-    return error{"database '" + path + "' is at schema version " + std::to_string(*v) + ", expected " +
-                 std::to_string(latest_version(embedded_migrations())) + "; run `cutover db migrate --db " +
-                 path + "`"};
+    return error{"database '" + path + "' is at schema version " + std::to_string(*v) +
+                 ", expected " + std::to_string(latest_version(embedded_migrations())) +
+                 "; run `cutover db migrate --db " + path + "`"};
   if (auto st = configure(db->get(), opt, false); !st) return st.err();
   reader r;
   r.db_ = std::move(*db);
-  auto st = prepare_all(r.db_.get(), {
-      {&r.range_,
-       "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, ?3) "
-       "ORDER BY ms, seq LIMIT ?4"},
-      {&r.range_until_,
-       "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, ?3) "
-       "AND (ms, seq) <= (?5, ?6) ORDER BY ms, seq LIMIT ?4"},
-      {&r.head_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1"},
-      {&r.oldest_, "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
-  });
+  auto st = prepare_all(
+      r.db_.get(),
+      {
+          {&r.range_,
+           "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, "
+           "?3) "
+           "ORDER BY ms, seq LIMIT ?4"},
+          {&r.range_until_,
+           "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, "
+           "?3) "
+           "AND (ms, seq) <= (?5, ?6) ORDER BY ms, seq LIMIT ?4"},
+          {&r.head_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1"},
+          {&r.oldest_,
+           "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
+      });
   if (!st) return st.err();
   return r;
 }
@@ -298,8 +326,8 @@ result<notification_batch> reader::read_after(std::span<const std::string> topic
     notification_batch rows;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW)
-      rows.push_back(std::make_shared<const notification>(id_of(s.int64(0), s.int64(1)), topic,
-                                                          std::string(s.text(2)), std::string(s.text(3))));
+      rows.push_back(std::make_shared<const notification>(
+          id_of(s.int64(0), s.int64(1)), topic, std::string(s.text(2)), std::string(s.text(3))));
     if (rc != SQLITE_DONE) return sql::last_error(d, "read notifications of topic");
     per_topic.push_back(std::move(rows));
   }
@@ -310,7 +338,8 @@ result<notification_batch> reader::read_after(std::span<const std::string> topic
     std::size_t best = per_topic.size();
     for (std::size_t i = 0; i < per_topic.size(); ++i) {
       if (pos[i] >= per_topic[i].size()) continue;
-      if (best == per_topic.size() || per_topic[i][pos[i]]->id < per_topic[best][pos[best]]->id) best = i;
+      if (best == per_topic.size() || per_topic[i][pos[i]]->id < per_topic[best][pos[best]]->id)
+        best = i;
     }
     if (best == per_topic.size()) break;
     all.push_back(std::move(per_topic[best][pos[best]++]));
@@ -336,11 +365,13 @@ result<std::optional<stream_id>> reader::oldest(const std::string& topic) {
 }
 
 result<std::map<std::string, stream_id>> reader::prune_marks() {
-  auto s = prep(db_.get(), "SELECT topic, pruned_ms, pruned_seq FROM topics WHERE pruned_ms IS NOT NULL");
+  auto s = prep(db_.get(),
+                "SELECT topic, pruned_ms, pruned_seq FROM topics WHERE pruned_ms IS NOT NULL");
   if (!s) return s.err();
   std::map<std::string, stream_id> marks;
   int rc;
-  while ((rc = s->step()) == SQLITE_ROW) marks.emplace(std::string(s->text(0)), id_of(s->int64(1), s->int64(2)));
+  while ((rc = s->step()) == SQLITE_ROW)
+    marks.emplace(std::string(s->text(0)), id_of(s->int64(1), s->int64(2)));
   if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read prune marks");
   return marks;
 }

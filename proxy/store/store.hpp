@@ -56,10 +56,10 @@ struct append_batch {
 };
 
 struct append_outcome {
-  notification_batch added;       // what was new, in id order
-  std::size_t duplicate_ids = 0;  // same id and same content as a stored entry
-  std::size_t duplicate_keys = 0; // idempotency key already stored
-  std::size_t dead_letters = 0;   // including id collisions found while appending
+  notification_batch added;        // what was new, in id order
+  std::size_t duplicate_ids = 0;   // same id and same content as a stored entry
+  std::size_t duplicate_keys = 0;  // idempotency key already stored
+  std::size_t dead_letters = 0;    // including id collisions found while appending
 };
 
 struct prune_policy {
@@ -70,8 +70,8 @@ struct prune_policy {
 
 struct prune_outcome {
   std::size_t removed = 0;
-  bool more = false;                          // another chunk is due
-  std::map<std::string, stream_id> marks;     // topic -> newest removed id (this chunk)
+  bool more = false;                       // another chunk is due
+  std::map<std::string, stream_id> marks;  // topic -> newest removed id (this chunk)
 };
 
 class writer {

@@ -35,15 +35,16 @@ namespace {
 bool reference_duration(std::string_view s) {
   std::size_t i = 0;
   std::uint64_t n = 0;  // at most 12 digits: no overflow here
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 13) n = n * 10 + static_cast<std::uint64_t>(s[i++] - '0');
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 13)
+    n = n * 10 + static_cast<std::uint64_t>(s[i++] - '0');
   if (i == 0 || i > 12 || (i < s.size() && s[i] >= '0' && s[i] <= '9')) return false;
   auto unit = s.substr(i);
   std::uint64_t mult = unit.empty() || unit == "s" ? 1000
-                       : unit == "ms"             ? 1
-                       : unit == "m"              ? 60'000
-                       : unit == "h"              ? 3'600'000
-                       : unit == "d"              ? 86'400'000
-                                                  : 0;
+                       : unit == "ms"              ? 1
+                       : unit == "m"               ? 60'000
+                       : unit == "h"               ? 3'600'000
+                       : unit == "d"               ? 86'400'000
+                                                   : 0;
   constexpr std::uint64_t kHundredYearsMs = 100ULL * 365 * 86'400'000;
   return mult != 0 && n <= kHundredYearsMs / mult;
 }
@@ -75,7 +76,8 @@ bool marker_in_password(std::string_view text, std::string_view marker) {
   std::string scheme(head);
   for (auto& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   std::size_t from = sep + 3;
-  if (scheme == "unix" && from < text.size() && text[from] == '/') return false;  // unix:///path: no userinfo
+  if (scheme == "unix" && from < text.size() && text[from] == '/')
+    return false;  // unix:///path: no userinfo
   std::size_t to = scheme == "unix" ? text.find("@/", from) : text.rfind('@');
   if (to == std::string_view::npos || to < from) return false;
   auto colon = text.find(':', from);
@@ -108,8 +110,8 @@ void redis_url(std::string_view text) {
   // same endpoint (a bracketed "host" may hold anything; that is not a host name).
   bool plain_host = true;
   for (char c : ep->host)
-    plain_host = plain_host && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                c == '.' || c == '-' || c == ':');
+    plain_host = plain_host && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':');
   if (plain_host && ep->user.empty() && ep->password.empty()) {
     auto again = ingest::parse_redis_url(shown);
     FUZZ_CHECK(again && again->host == ep->host && again->port == ep->port && again->db == ep->db &&
@@ -134,8 +136,8 @@ void cidr(std::string_view text) {
   auto c = net::cidr::parse(text);
   if (!c) return;
   for (char ch : text)
-    FUZZ_CHECK((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == '.' ||
-               ch == ':' || ch == '/');
+    FUZZ_CHECK((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+               ch == '.' || ch == ':' || ch == '/');
   FUZZ_CHECK(c->prefix >= 0 && c->prefix <= 128);
   FUZZ_CHECK(c->contains(c->net));
   bool mapped_v4 = text.find(':') == std::string_view::npos;
@@ -162,10 +164,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::uint8_t mode = in.u8();
   auto text = in.rest();
   switch (mode % 5) {
-    case 0: fuzz::duration(text); break;
-    case 1: fuzz::redis_url(text); break;
-    case 2: fuzz::upstream_url(text); break;
-    case 3: fuzz::cidr(text); break;
+    case 0:
+      fuzz::duration(text);
+      break;
+    case 1:
+      fuzz::redis_url(text);
+      break;
+    case 2:
+      fuzz::upstream_url(text);
+      break;
+    case 3:
+      fuzz::cidr(text);
+      break;
     default: {
       auto m = net::parse_auth_mode(text);
       if (m) FUZZ_CHECK(net::to_string(*m) == text);

@@ -87,9 +87,9 @@ void check_cursor(std::string_view text) {
                again->legacy == c->legacy);
     // Neighbours of the position: same millisecond around the tail, and the next one.
     const std::uint64_t ms = c->after.ms;
-    for (std::uint64_t seq : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1021}, std::uint64_t{1022},
-                              std::uint64_t{1023}, std::uint64_t{1024}, std::uint64_t{1} << 40,
-                              stream_id::kSeqTail - 1}) {
+    for (std::uint64_t seq : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1021},
+                              std::uint64_t{1022}, std::uint64_t{1023}, std::uint64_t{1024},
+                              std::uint64_t{1} << 40, stream_id::kSeqTail - 1}) {
       check_legacy_order(*c, {ms, seq});
       if (ms > 0) check_legacy_order(*c, {ms - 1, seq});
       check_legacy_order(*c, {ms + 1, seq});

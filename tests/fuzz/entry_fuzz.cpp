@@ -17,7 +17,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-
 #include <string>
 
 #include "core/entry.hpp"
@@ -149,7 +148,8 @@ void publish_body(byte_reader& in) {
   check_decoded(r, lim);
   if (!r.entry) return;
   auto compact = json_text::validate_and_compact(body);
-  FUZZ_CHECK(compact && compact->front() == '{' && compact->find(r.entry->data) != std::string::npos);
+  FUZZ_CHECK(compact && compact->front() == '{' &&
+             compact->find(r.entry->data) != std::string::npos);
   auto v = dom(*compact);
   FUZZ_CHECK(v && v->is_object());
   const auto* topic = v->as_object().if_contains("topic");
@@ -211,10 +211,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace cutover;
   fuzz::byte_reader in(data, size);
   switch (in.u8() % 4) {
-    case 0: fuzz::stream_fields(in); break;
-    case 1: fuzz::pubsub(in); break;
-    case 2: fuzz::publish_body(in); break;
-    default: fuzz::json_helpers(in); break;
+    case 0:
+      fuzz::stream_fields(in);
+      break;
+    case 1:
+      fuzz::pubsub(in);
+      break;
+    case 2:
+      fuzz::publish_body(in);
+      break;
+    default:
+      fuzz::json_helpers(in);
+      break;
   }
   return 0;
 }

@@ -38,7 +38,8 @@ std::optional<std::string> reference_decode(std::string_view s) {
     } else if (s[i] != '%') {
       out += s[i];
     } else {
-      if (s.size() - i < 3 || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0) return std::nullopt;
+      if (s.size() - i < 3 || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0)
+        return std::nullopt;
       out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
       i += 2;
     }
@@ -52,13 +53,16 @@ bool reference_refuses(std::string_view q) {
   std::size_t start = 0;
   while (start <= q.size()) {
     auto amp = q.find('&', start);
-    std::string_view part = q.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    std::string_view part =
+        q.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (!part.empty()) {
       ++params;
       auto eq = part.find('=');
       auto name = reference_decode(part.substr(0, eq));
-      auto value = reference_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-      if (!name || !value || !json_text::valid_utf8(*name) || !json_text::valid_utf8(*value)) return true;
+      auto value =
+          reference_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+      if (!name || !value || !json_text::valid_utf8(*name) || !json_text::valid_utf8(*value))
+        return true;
     }
     if (amp == std::string_view::npos) break;
     start = amp + 1;
@@ -69,8 +73,8 @@ bool reference_refuses(std::string_view q) {
 void encode(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
   for (unsigned char c : s) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                 c == '_' || c == '.' || c == '~';
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || c == '.' || c == '~';
     if (plain) {
       out += static_cast<char>(c);
     } else {

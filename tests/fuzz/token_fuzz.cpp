@@ -19,7 +19,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <chrono>
 #include <string>
 
@@ -55,11 +54,14 @@ std::string sign(std::string_view signing_input) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), kSecret.data(), static_cast<int>(kSecret.size()),
-       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &len);
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
+       &len);
   return b64url(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
-bool usable_user(std::string_view u) { return !u.empty() && u.size() <= 200 && json_text::valid_utf8(u); }
+bool usable_user(std::string_view u) {
+  return !u.empty() && u.size() <= 200 && json_text::valid_utf8(u);
+}
 
 void check(const net::token_check& r) {
   if (r.ok) {
@@ -80,7 +82,7 @@ std::optional<boost::json::value> dom(std::string_view text) {
 bool holds_at_now(const boost::json::object& claims, const char* name, bool before) {
   const auto* v = claims.if_contains(name);
   if (!v) return true;
-  double t = v->is_int64() ? static_cast<double>(v->get_int64())
+  double t = v->is_int64()    ? static_cast<double>(v->get_int64())
              : v->is_uint64() ? static_cast<double>(v->get_uint64())
              : v->is_double() ? v->get_double()
                               : 0;
@@ -208,10 +210,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::check(v.verify(in.rest(), fuzz::kNow));
       break;
     }
-    case 1: fuzz::signed_claims(in); break;
-    case 2: fuzz::minted(in); break;
-    case 3: fuzz::lookups(in); break;
-    default: fuzz::identify(in); break;
+    case 1:
+      fuzz::signed_claims(in);
+      break;
+    case 2:
+      fuzz::minted(in);
+      break;
+    case 3:
+      fuzz::lookups(in);
+      break;
+    default:
+      fuzz::identify(in);
+      break;
   }
   return 0;
 }

@@ -58,7 +58,9 @@ void check_message(opcode op, std::string_view payload, std::size_t max_message)
 
 // Most a parser may keep between reads: an unfinished message, plus one unfinished frame
 // (a data frame that fits the rest of the limit, or a control frame) with its header.
-std::size_t kept_bound(std::size_t max_message) { return 2 * max_message + 125 + 14; }
+std::size_t kept_bound(std::size_t max_message) {
+  return 2 * max_message + 125 + 14;
+}
 
 // Feeds `wire` in pieces whose sizes come from `splits` (0 = everything at once).
 outcome run(const std::string& wire, std::size_t max_message, byte_reader* splits) {
@@ -104,9 +106,20 @@ void append_frame(std::string& wire, byte_reader& in) {
   unsigned rsv = (flags & 0x07) == 0x07 ? (flags & 0x70) : 0;  // rarely set reserved bits
   unsigned op;
   switch (flags & 0x0F) {
-    case 0: case 1: case 2: case 8: case 9: case 10: op = flags & 0x0F; break;
-    case 3: op = 3; break;  // a reserved opcode now and then
-    default: op = (flags & 0x0F) % 3; break;
+    case 0:
+    case 1:
+    case 2:
+    case 8:
+    case 9:
+    case 10:
+      op = flags & 0x0F;
+      break;
+    case 3:
+      op = 3;
+      break;  // a reserved opcode now and then
+    default:
+      op = (flags & 0x0F) % 3;
+      break;
   }
   std::uint8_t shape = in.u8();
   bool masked = (shape & 0x0F) != 0x0F;

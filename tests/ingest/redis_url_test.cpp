@@ -100,12 +100,14 @@ TEST(RedisUrl, RefusesGarbageWithAClearMessageThatHidesThePassword) {
 // the "://" (a URL written the wrong way round), the "unsupported scheme" message repeated
 // the text before "://", password included.
 TEST(RedisUrl, MalformedSchemeIsNotRepeated) {
-  for (const char* bad : {"user:topsecret@host://x", ":topsecret@h://", "x:topsecret@h:6379/0://"}) {
+  for (const char* bad :
+       {"user:topsecret@host://x", ":topsecret@h://", "x:topsecret@h:6379/0://"}) {
     auto r = parse_redis_url(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.err().message.find("topsecret"), std::string::npos) << r.err().message;
   }
-  EXPECT_NE(parse_redis_url("http://h").err().message.find("unsupported scheme 'http'"), std::string::npos);
+  EXPECT_NE(parse_redis_url("http://h").err().message.find("unsupported scheme 'http'"),
+            std::string::npos);
 }
 
 TEST(RateLimitedLog, OneLinePerIntervalWithACountOfWhatWasHeldBack) {

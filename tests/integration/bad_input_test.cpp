@@ -12,6 +12,7 @@
 // tmpfs, which needs root (CAP_SYS_ADMIN); without it they are skipped with a message.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mount.h>
@@ -19,11 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
-
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -92,7 +91,8 @@ class tcp_client {
   bool read_response(std::chrono::milliseconds timeout = 10s) {
     auto deadline = clock_type::now() + timeout;
     while (!response_complete()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
       if (left.count() <= 0 || !read_some(left)) return response_complete();
     }
     return true;
@@ -101,13 +101,16 @@ class tcp_client {
   bool wait_closed(std::chrono::milliseconds timeout = 10s) {
     auto deadline = clock_type::now() + timeout;
     while (!closed_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
       if (left.count() <= 0) return false;
       read_some(left);
     }
     return true;
   }
-  int status() const { return in_.size() >= 12 && in_.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(in_.substr(9, 3)) : 0; }
+  int status() const {
+    return in_.size() >= 12 && in_.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(in_.substr(9, 3)) : 0;
+  }
   std::string body() const {
     auto end = in_.find("\r\n\r\n");
     return end == std::string::npos ? std::string() : in_.substr(end + 4);
@@ -137,16 +140,17 @@ std::unique_ptr<tcp_client> exchange(int port, const std::string& request) {
 }
 
 int close_code(const raw_ws::frame& f) {
-  return f.opcode == 8 && f.payload.size() >= 2
-             ? (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1])
-             : 0;
+  return f.opcode == 8 && f.payload.size() >= 2 ? (static_cast<unsigned char>(f.payload[0]) << 8) |
+                                                      static_cast<unsigned char>(f.payload[1])
+                                                : 0;
 }
 
 // The next close frame (skipping error frames, pings and pongs), or 0.
 int next_close(raw_ws& ws, std::chrono::milliseconds timeout = 10s) {
   auto deadline = clock_type::now() + timeout;
   while (clock_type::now() < deadline) {
-    auto f = ws.next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()));
+    auto f = ws.next(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()));
     if (f.opcode == -1) return 0;
     if (f.opcode == 8) return close_code(f);
   }
@@ -171,7 +175,8 @@ std::vector<std::pair<int, std::string>> frames_after_101(const std::string& byt
     std::size_t len = static_cast<unsigned char>(bytes[p + 1]) & 0x7F, hdr = 2;
     if (len == 126) {
       if (p + 4 > bytes.size()) break;
-      len = (static_cast<std::size_t>(static_cast<unsigned char>(bytes[p + 2])) << 8) | static_cast<unsigned char>(bytes[p + 3]);
+      len = (static_cast<std::size_t>(static_cast<unsigned char>(bytes[p + 2])) << 8) |
+            static_cast<unsigned char>(bytes[p + 3]);
       hdr = 4;
     }
     if (p + hdr + len > bytes.size()) break;
@@ -183,7 +188,8 @@ std::vector<std::pair<int, std::string>> frames_after_101(const std::string& byt
 
 std::uint64_t legacy_of(const std::string& id) {
   auto dash = id.find('-');
-  return std::stoull(id.substr(0, dash)) * 1024 + std::min<std::uint64_t>(std::stoull(id.substr(dash + 1)), 1023);
+  return std::stoull(id.substr(0, dash)) * 1024 +
+         std::min<std::uint64_t>(std::stoull(id.substr(dash + 1)), 1023);
 }
 
 std::string slurp(const std::string& path) {
@@ -203,10 +209,13 @@ class mount_guard {
   static std::unique_ptr<mount_guard> read_only_bind(const std::string& path) {
     if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) return nullptr;
     auto g = std::unique_ptr<mount_guard>(new mount_guard(path));
-    if (::mount(nullptr, path.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) return nullptr;
+    if (::mount(nullptr, path.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+      return nullptr;
     return g;
   }
-  bool remount_read_only() { return ::mount(nullptr, where_.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0; }
+  bool remount_read_only() {
+    return ::mount(nullptr, where_.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0;
+  }
   ~mount_guard() { ::umount2(where_.c_str(), MNT_DETACH); }
 
  private:
@@ -219,7 +228,8 @@ class mount_guard {
 class BadInput : public ::testing::Test {
  protected:
   void start(std::vector<std::string> extra = {}, const std::string& db = "") {
-    std::vector<std::string> flags = {"--auth", "insecure-query", "--shared-topic", "all", "--poll-timeout", "2s"};
+    std::vector<std::string> flags = {"--auth", "insecure-query", "--shared-topic",
+                                      "all",    "--poll-timeout", "2s"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     srv_ = std::make_unique<cutover_server>(redis_, flags, db);
   }
@@ -232,7 +242,9 @@ class BadInput : public ::testing::Test {
     EXPECT_TRUE(v) << "no metric " << sample;
     return v.value_or(-1);
   }
-  void committed(double n) { ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", n)) << n; }
+  void committed(double n) {
+    ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", n)) << n;
+  }
   // Publishes one notification that every row must leave deliverable.
   void publish_keeper() {
     keeper_ = publish("user:keep", R"({"kept":true})");
@@ -273,9 +285,9 @@ TEST_F(BadInput, MalformedAndHugeQueryStringsGetJsonErrors) {
   std::vector<row> rows = {
       {"user=1&since=%", 400},
       {"user=1&since=%zz", 400},
-      {"user=1&since=%ff", 400},         // decodes to bytes that are not UTF-8
-      {"user=1&since=%C0%AF", 400},      // overlong encoding
-      {"user=1" + many, 400},            // more than 64 parameters
+      {"user=1&since=%ff", 400},     // decodes to bytes that are not UTF-8
+      {"user=1&since=%C0%AF", 400},  // overlong encoding
+      {"user=1" + many, 400},        // more than 64 parameters
       {"user=1&since=-1", 400},
       {"user=1&since=1.5", 400},
       {"user=1&since=0x10", 400},
@@ -286,12 +298,14 @@ TEST_F(BadInput, MalformedAndHugeQueryStringsGetJsonErrors) {
       {"user=1&since=" + std::string(20000, '7'), 431},  // past the 16 KiB header limit
   };
   for (const auto& r : rows) {
-    auto c = exchange(srv_->port(), "GET /api/notifications/poll?" + r.query + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto c = exchange(srv_->port(),
+                      "GET /api/notifications/poll?" + r.query + " HTTP/1.1\r\nHost: x\r\n\r\n");
     auto& reply = *c;
     EXPECT_EQ(reply.status(), r.status) << r.query.substr(0, 80);
     auto body = reply.body();
     EXPECT_TRUE(valid_json(body)) << r.query.substr(0, 80) << " -> " << body;
-    EXPECT_EQ(json_field(body, "error"), r.status == 400 ? "bad_request" : "headers_too_large") << body;
+    EXPECT_EQ(json_field(body, "error"), r.status == 400 ? "bad_request" : "headers_too_large")
+        << body;
   }
   // The same cursor text in a WebSocket resume: an error frame that is valid UTF-8 JSON.
   raw_ws ws(srv_->port(), "/v1/ws?user=1");
@@ -314,7 +328,8 @@ TEST_F(BadInput, OneMebibyteOfHeadersIs431) {
     tcp_client c(srv_->port());
     // The server answers once it has read past its 16 KiB limit and closes; the rest of
     // our megabyte is refused (a reset), but the answer was already on its way to us.
-    c.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n");
+    c.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') +
+               "\r\n\r\n");
     ASSERT_TRUE(c.read_response()) << c.received().substr(0, 200);
     EXPECT_EQ(c.status(), 431);
     EXPECT_EQ(json_field(c.body(), "error"), "headers_too_large");
@@ -344,7 +359,8 @@ TEST_F(BadInput, SlowlorisHeadersAreCutOffByTheHeaderDeadline) {
   std::size_t sent = 0;
   // One more header byte each time 200 ms pass without an answer: the deadline is for
   // the whole header, so the trickle must not extend it.
-  while (!slow.closed() && slow.received().find("\r\n\r\n") == std::string::npos && sent < trickle.size()) {
+  while (!slow.closed() && slow.received().find("\r\n\r\n") == std::string::npos &&
+         sent < trickle.size()) {
     if (!slow.read_some(200ms)) slow.send_all(trickle.substr(sent++, 1));
   }
   ASSERT_TRUE(slow.read_response());
@@ -412,7 +428,8 @@ TEST_F(BadInput, OversizedAndFragmentedWebSocketMessagesClose1009) {
     raw_ws ws(srv_->port(), "/v1/ws?user=1");
     ASSERT_TRUE(ws.next_text());
     ws.send_frame(1, "x", false);
-    for (int i = 0; i < 100; ++i) ws.send_frame(0, std::string(50, 'y'), false);  // 5001 bytes in all
+    for (int i = 0; i < 100; ++i)
+      ws.send_frame(0, std::string(50, 'y'), false);  // 5001 bytes in all
     EXPECT_EQ(next_close(ws), 1009);
   }
   {
@@ -436,10 +453,10 @@ TEST_F(BadInput, InvalidUtf8InTextFramesCloses1007) {
     int close;  // 0: accepted (answered with an error frame, session goes on)
   };
   std::vector<row> rows = {
-      {{"\xE2\x82", "\x28"}, 1007},           // a sequence broken across fragments
-      {{"\xC0\xAF"}, 1007},                   // overlong
-      {{"\xED\xA0\x80"}, 1007},               // a UTF-16 surrogate
-      {{"\xF4\x90\x80\x80"}, 1007},           // above U+10FFFF
+      {{"\xE2\x82", "\x28"}, 1007},               // a sequence broken across fragments
+      {{"\xC0\xAF"}, 1007},                       // overlong
+      {{"\xED\xA0\x80"}, 1007},                   // a UTF-16 surrogate
+      {{"\xF4\x90\x80\x80"}, 1007},               // above U+10FFFF
       {{"{\"x\":\"", "\xE2\x82", "\xAC\"}"}, 0},  // valid, split inside a character
   };
   for (const auto& r : rows) {
@@ -485,9 +502,10 @@ TEST_F(BadInput, BinaryAndGarbageAfterTheUpgradeCloseOnlyThatSession) {
   {
     // Garbage in the same packet as the upgrade request (the handshake's leftover bytes).
     tcp_client c(srv_->port());
-    c.send_all("GET /v1/ws?user=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-               "\xff\xff\xff\xff garbage");
+    c.send_all(
+        "GET /v1/ws?user=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        "\xff\xff\xff\xff garbage");
     EXPECT_TRUE(c.wait_closed());
     EXPECT_EQ(c.status(), 101);
     // The hello, then a close frame with 1002.
@@ -496,7 +514,8 @@ TEST_F(BadInput, BinaryAndGarbageAfterTheUpgradeCloseOnlyThatSession) {
     EXPECT_EQ(frames[0].first, 1);
     EXPECT_EQ(frames[1].first, 8);
     ASSERT_GE(frames[1].second.size(), 2u);
-    EXPECT_EQ((static_cast<unsigned char>(frames[1].second[0]) << 8) | static_cast<unsigned char>(frames[1].second[1]),
+    EXPECT_EQ((static_cast<unsigned char>(frames[1].second[0]) << 8) |
+                  static_cast<unsigned char>(frames[1].second[1]),
               1002);
   }
   for (std::uint32_t seed : {1u, 2u, 3u}) {
@@ -527,31 +546,34 @@ TEST_F(BadInput, EntriesWithEveryFieldWrongAreDeadLetteredAndTheRestDelivered) {
   using fields = std::vector<std::pair<std::string, std::string>>;
   std::string deep = std::string(70, '[') + std::string(70, ']');
   std::vector<fields> bad = {
-      {{"data", "1"}},                                       // no topic
-      {{"topic", "user:1"}},                                 // no data
-      {{"nothing", "useful"}},                               // neither
-      {{"topic", "user:1"}, {"data", "{bad"}},               // not JSON
-      {{"topic", "user:1"}, {"data", "{} x"}},               // trailing garbage
-      {{"topic", "user:1"}, {"data", ""}},                   // empty data
-      {{"topic", "user:1"}, {"data", deep}},                 // nested past the depth limit
+      {{"data", "1"}},                          // no topic
+      {{"topic", "user:1"}},                    // no data
+      {{"nothing", "useful"}},                  // neither
+      {{"topic", "user:1"}, {"data", "{bad"}},  // not JSON
+      {{"topic", "user:1"}, {"data", "{} x"}},  // trailing garbage
+      {{"topic", "user:1"}, {"data", ""}},      // empty data
+      {{"topic", "user:1"}, {"data", deep}},    // nested past the depth limit
       {{"topic", "user:1"}, {"data", "\"" + std::string(2000, 'x') + "\""}},  // over --max-payload
-      {{"topic", "user:1"}, {"data", "\"\xff\""}},           // data not UTF-8
-      {{"topic", ""}, {"data", "1"}},                        // empty topic
-      {{"topic", "user:\xc3"}, {"data", "1"}},               // topic not UTF-8
-      {{"topic", "user:\n1"}, {"data", "1"}},                // control character
-      {{"topic", std::string(300, 't')}, {"data", "1"}},     // topic too long
+      {{"topic", "user:1"}, {"data", "\"\xff\""}},                            // data not UTF-8
+      {{"topic", ""}, {"data", "1"}},                                         // empty topic
+      {{"topic", "user:\xc3"}, {"data", "1"}},                                // topic not UTF-8
+      {{"topic", "user:\n1"}, {"data", "1"}},                                 // control character
+      {{"topic", std::string(300, 't')}, {"data", "1"}},                      // topic too long
       {{"topic", "user:1"}, {"type", "a\x01"}, {"data", "1"}},
       {{"topic", "user:1"}, {"type", std::string(200, 'y')}, {"data", "1"}},
       {{"topic", "user:1"}, {"key", ""}, {"data", "1"}},
       {{"topic", "user:1"}, {"key", std::string(300, 'k')}, {"data", "1"}},
       {{"topic", "user:1"}, {"topic", "user:1"}, {"data", "1"}},  // topic twice
       {{"topic", "user:1"}, {"data", "1"}, {"data", "2"}},        // data twice
-      {{"\xff\xfe", "\x00\x01"}, {"topic", "\x80"}, {"data", std::string(1 << 20, '\x90')}},  // binary, 1 MiB
+      {{"\xff\xfe", "\x00\x01"},
+       {"topic", "\x80"},
+       {"data", std::string(1 << 20, '\x90')}},  // binary, 1 MiB
   };
   for (const auto& f : bad) pub_.xadd("cutover:notifications", f);
   auto last = publish("user:1", R"({"n":2})");
   committed(3);
-  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_dead_letters_total", static_cast<double>(bad.size())));
+  ASSERT_TRUE(
+      srv_->wait_metric_at_least("cutover_dead_letters_total", static_cast<double>(bad.size())));
   EXPECT_EQ(metric("cutover_dead_letters_total"), static_cast<double>(bad.size()));
   // A poll sees the two good ones, in order, and nothing of the others.
   auto r = http_get(srv_->port(), "/api/notifications/poll?user=1&since=0");
@@ -563,7 +585,8 @@ TEST_F(BadInput, EntriesWithEveryFieldWrongAreDeadLetteredAndTheRestDelivered) {
   // Every one of them is in dead_letters with a reason, and the raw entry as JSON.
   auto db = store::sql::open(srv_->db(), store::sql::open_mode::existing);
   ASSERT_TRUE(db);
-  auto s = store::sql::statement::prepare(db->get(), "SELECT raw, reason FROM dead_letters ORDER BY id");
+  auto s =
+      store::sql::statement::prepare(db->get(), "SELECT raw, reason FROM dead_letters ORDER BY id");
   ASSERT_TRUE(s);
   std::size_t rows = 0;
   while (s->step() == SQLITE_ROW) {
@@ -607,7 +630,8 @@ TEST_F(BadInput, RedisErrorRepliesBackOffAndLoseNothing) {
   EXPECT_NE(json_field(p.body, "message").find("NOPERM"), std::string::npos) << p.body;
   pub_.command({"ACL", "SETUSER", "default", "+@all"});
   auto later = publish("user:1", "2");
-  ASSERT_TRUE(srv_->process().wait_for_line("stream reads recovered", 15s)) << srv_->process().output();
+  ASSERT_TRUE(srv_->process().wait_for_line("stream reads recovered", 15s))
+      << srv_->process().output();
   raw_ws ws(srv_->port(), "/v1/ws?user=1&since=0");
   ASSERT_TRUE(ws.next_text());
   auto f = ws.next_text();
@@ -635,11 +659,13 @@ TEST_F(BadInput, BadConfigurationExitsWithOneLine) {
       {{"--redis", "user:Pw0Secret@host://x"}, 2, "invalid Redis URL"},
       {{"--redis", "redis://:Pw0Secret@host:0"}, 2, "invalid Redis URL"},
       {{"--poll-timeout", "1000000d"}, 2, "is not a duration"},  // past 100 years
-      {{"--ws-ping-interval", "30s", "--ws-silence-timeout", "10s"}, 2, "must be longer than --ws-ping-interval"},
+      {{"--ws-ping-interval", "30s", "--ws-silence-timeout", "10s"},
+       2,
+       "must be longer than --ws-ping-interval"},
   };
   for (const auto& r : rows) {
-    std::vector<std::string> argv = {CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", dir.file("c.db"),
-                                     "--auth", "insecure-query"};
+    std::vector<std::string> argv = {CUTOVER_BIN, "serve",          "--listen", "127.0.0.1:0",
+                                     "--db",      dir.file("c.db"), "--auth",   "insecure-query"};
     argv.insert(argv.end(), r.flags.begin(), r.flags.end());
     auto p = subprocess::spawn(argv);
     auto code = p->wait_exit(20s);
@@ -653,7 +679,8 @@ TEST_F(BadInput, BadConfigurationExitsWithOneLine) {
     EXPECT_NE(out.find(r.needle), std::string::npos) << out;
     EXPECT_EQ(out.find("Pw0Secret"), std::string::npos) << out;
     if (r.code == 2) {
-      EXPECT_FALSE(std::filesystem::exists(dir.file("c.db"))) << "usage errors leave no store behind";
+      EXPECT_FALSE(std::filesystem::exists(dir.file("c.db")))
+          << "usage errors leave no store behind";
     }
   }
 }
@@ -661,10 +688,11 @@ TEST_F(BadInput, BadConfigurationExitsWithOneLine) {
 // ---- the store ----------------------------------------------------------------------
 
 // `serve` on `db`: expected to exit 1 with one line, leaving the file as it was.
-void expect_refused_untouched(const std::string& redis_url, const std::string& db, const std::string& needle) {
+void expect_refused_untouched(const std::string& redis_url, const std::string& db,
+                              const std::string& needle) {
   std::string before = slurp(db);
-  auto p = subprocess::spawn({CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", db, "--redis", redis_url,
-                              "--auth", "insecure-query"});
+  auto p = subprocess::spawn({CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", db,
+                              "--redis", redis_url, "--auth", "insecure-query"});
   auto code = p->wait_exit(20s);
   ASSERT_TRUE(code) << p->output();
   EXPECT_EQ(*code, 1) << p->output();
@@ -684,33 +712,32 @@ void make_store(const std::string& path) {
   auto w = store::writer::open(path);
   ASSERT_TRUE(w) << w.err().message;
   store::append_batch b;
-  auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
   for (std::uint64_t i = 1; i <= 20; ++i)
-    b.entries.push_back({{now - 60'000 + i, 0}, {"user:1", "t", "{\"i\":" + std::to_string(i) + "}", {}}, "s"});
+    b.entries.push_back(
+        {{now - 60'000 + i, 0}, {"user:1", "t", "{\"i\":" + std::to_string(i) + "}", {}}, "s"});
   ASSERT_TRUE(w->append(b));
 }
 
 TEST_F(BadInput, CorruptStoreFilesExitOneAndAreLeftUntouched) {
   temp_dir dir;
-  {
-    std::ofstream(dir.file("garbage.db"), std::ios::binary) << std::string(4096, 'x');
-  }
+  { std::ofstream(dir.file("garbage.db"), std::ios::binary) << std::string(4096, 'x'); }
   expect_refused_untouched(redis_.url(), dir.file("garbage.db"), "not a database");
 
   make_store(dir.file("good.db"));
   std::string good = slurp(dir.file("good.db"));
   ASSERT_GT(good.size(), 8192u);
-  {
-    std::ofstream(dir.file("truncated.db"), std::ios::binary) << good.substr(0, 100);
-  }
+  { std::ofstream(dir.file("truncated.db"), std::ios::binary) << good.substr(0, 100); }
   expect_refused_untouched(redis_.url(), dir.file("truncated.db"), "malformed");
 
   // The index every read at start uses, overwritten.
   std::size_t root = 0, page = 0;
   {
     auto db = store::sql::open(dir.file("good.db"), store::sql::open_mode::existing);
-    auto s = store::sql::statement::prepare(db->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'notifications_by_id'");
+    auto s = store::sql::statement::prepare(
+        db->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'notifications_by_id'");
     ASSERT_TRUE(s && s->step() == SQLITE_ROW);
     root = static_cast<std::size_t>(s->int64(0));
     page = static_cast<std::size_t>(*store::sql::pragma_int(db->get(), "page_size"));
@@ -718,9 +745,7 @@ TEST_F(BadInput, CorruptStoreFilesExitOneAndAreLeftUntouched) {
   std::string broken = good;
   ASSERT_GE(broken.size(), root * page);
   for (std::size_t i = 0; i < page; ++i) broken[(root - 1) * page + i] = static_cast<char>(0xA5);
-  {
-    std::ofstream(dir.file("page.db"), std::ios::binary) << broken;
-  }
+  { std::ofstream(dir.file("page.db"), std::ios::binary) << broken; }
   expect_refused_untouched(redis_.url(), dir.file("page.db"), "malformed");
 }
 
@@ -735,7 +760,8 @@ TEST_F(BadInput, CorruptionFoundByALaterWriteFailsThatBatchWholeAndKeepsServing)
   std::size_t root = 0, page = 0;
   {
     auto h = store::sql::open(db, store::sql::open_mode::existing);
-    auto s = store::sql::statement::prepare(h->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'dead_letters'");
+    auto s = store::sql::statement::prepare(
+        h->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'dead_letters'");
     ASSERT_TRUE(s && s->step() == SQLITE_ROW);
     root = static_cast<std::size_t>(s->int64(0));
     page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
@@ -816,10 +842,14 @@ TEST_F(BadInput, DiskFullDuringABatchCommitsNothingOfItAndLosesNothing) {
     EXPECT_TRUE(db);
     // One read transaction: the rows and the offset from the same commit.
     EXPECT_TRUE(store::sql::exec(db->get(), "BEGIN", "begin"));
-    auto s = store::sql::statement::prepare(db->get(), "SELECT ms, seq FROM notifications ORDER BY ms, seq");
-    while (s && s->step() == SQLITE_ROW) ids.push_back(std::to_string(s->int64(0)) + "-" + std::to_string(s->int64(1)));
+    auto s = store::sql::statement::prepare(db->get(),
+                                            "SELECT ms, seq FROM notifications ORDER BY ms, seq");
+    while (s && s->step() == SQLITE_ROW)
+      ids.push_back(std::to_string(s->int64(0)) + "-" + std::to_string(s->int64(1)));
     auto o = store::sql::statement::prepare(db->get(), "SELECT ms, seq FROM ingest_offsets");
-    std::string offset = o && o->step() == SQLITE_ROW ? std::to_string(o->int64(0)) + "-" + std::to_string(o->int64(1)) : "";
+    std::string offset = o && o->step() == SQLITE_ROW
+                             ? std::to_string(o->int64(0)) + "-" + std::to_string(o->int64(1))
+                             : "";
     if (s) s->reset();
     if (o) o->reset();
     EXPECT_TRUE(store::sql::exec(db->get(), "COMMIT", "commit"));
@@ -827,7 +857,8 @@ TEST_F(BadInput, DiskFullDuringABatchCommitsNothingOfItAndLosesNothing) {
   };
   auto [during, offset] = stored();
   ASSERT_LT(during.size(), stream_ids.size());
-  EXPECT_EQ(during, std::vector<std::string>(stream_ids.begin(), stream_ids.begin() + static_cast<long>(during.size())));
+  EXPECT_EQ(during, std::vector<std::string>(
+                        stream_ids.begin(), stream_ids.begin() + static_cast<long>(during.size())));
   EXPECT_EQ(offset, during.back());
   ASSERT_TRUE(srv_->process().running());
 

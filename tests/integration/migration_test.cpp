@@ -2,12 +2,11 @@
 // header auth, the rollout cohort and its SIGHUP reload, HTTP publish. The legacy app is
 // the real tools/legacy_sim binary; Redis and Cutover are real too.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <fstream>
 #include <future>
 
@@ -29,7 +28,8 @@ namespace json = boost::json;
 class legacy_app {
  public:
   explicit legacy_app(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--poll-timeout", "1s"};
+    std::vector<std::string> argv = {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--poll-timeout",
+                                     "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = subprocess::spawn(argv);
     auto line = proc_->wait_for_line("legacy_sim: listening on http://", 20s);
@@ -38,7 +38,9 @@ class legacy_app {
   }
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int me_requests() const { return std::stoi(json_field(http_get(port_, "/stats").body, "me_requests")); }
+  int me_requests() const {
+    return std::stoi(json_field(http_get(port_, "/stats").body, "me_requests"));
+  }
   // Logs in and returns the session cookie ("sid=...").
   std::string login(const std::string& user) const {
     auto r = http_post(port_, "/login?user=" + user, "");
@@ -60,8 +62,11 @@ class Migration : public ::testing::Test {
 TEST_F(Migration, PassThroughForwardsRequestsAndAnswersUnchanged) {
   cutover_server srv(redis_, {"--auth", "insecure-query", "--upstream", legacy_.url()});
   auto r = http_post(srv.port(), "/api/echo?x=1&y=a%20b", R"({"hello":"world"})",
-                     {{"Cookie", "sid=abc; theme=dark"}, {"X-Custom", "kept"}, {"Connection", "keep-alive, X-Drop"},
-                      {"X-Drop", "hop"}, {"X-Forwarded-For", "10.9.8.7"}});
+                     {{"Cookie", "sid=abc; theme=dark"},
+                      {"X-Custom", "kept"},
+                      {"Connection", "keep-alive, X-Drop"},
+                      {"X-Drop", "hop"},
+                      {"X-Forwarded-For", "10.9.8.7"}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto echo = json::parse(r.body).as_object();
   EXPECT_EQ(echo["method"].as_string(), "POST");
@@ -89,11 +94,13 @@ TEST_F(Migration, PassThroughForwardsRequestsAndAnswersUnchanged) {
 
 TEST_F(Migration, UpstreamDownIs502AndSlowIs504) {
   int closed = testing::free_port();
-  cutover_server down(redis_, {"--auth", "insecure-query", "--upstream", "http://127.0.0.1:" + std::to_string(closed)});
+  cutover_server down(redis_, {"--auth", "insecure-query", "--upstream",
+                               "http://127.0.0.1:" + std::to_string(closed)});
   auto r = http_get(down.port(), "/api/echo");
   EXPECT_EQ(r.status, 502);
   EXPECT_EQ(json_field(r.body, "error"), "bad_gateway");
-  cutover_server slow(redis_, {"--auth", "insecure-query", "--upstream", legacy_.url(), "--upstream-timeout", "300ms"});
+  cutover_server slow(redis_, {"--auth", "insecure-query", "--upstream", legacy_.url(),
+                               "--upstream-timeout", "300ms"});
   auto t = http_get(slow.port(), "/api/slow?ms=3000");
   EXPECT_EQ(t.status, 504);
   EXPECT_EQ(json_field(t.body, "error"), "gateway_timeout");
@@ -105,7 +112,8 @@ TEST_F(Migration, UpstreamDownIs502AndSlowIs504) {
 }
 
 TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
-  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me", "--poll-timeout", "200ms"});
+  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me",
+                              "--poll-timeout", "200ms"});
   auto sid = legacy_.login("42");
   int before = legacy_.me_requests();
   // Ten concurrent polls with cold credentials, then ten more: one who-am-I call.
@@ -115,7 +123,9 @@ TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
       return http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}});
     }));
   for (auto& p : polls) EXPECT_EQ(p.get().status, 200);
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}}).status, 200);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}}).status,
+              200);
   EXPECT_EQ(legacy_.me_requests() - before, 1);
   EXPECT_EQ(srv.metric(R"(cutover_auth_upstream_lookups_total{result="asked"})"), 1);
   // The identity is the one the legacy app returned: user:42's notifications.
@@ -130,8 +140,8 @@ TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
 }
 
 TEST_F(Migration, UpstreamAuthEntriesExpire) {
-  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me", "--auth-cache-ttl", "300ms",
-                              "--poll-timeout", "500ms"});
+  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me",
+                              "--auth-cache-ttl", "300ms", "--poll-timeout", "500ms"});
   auto sid = legacy_.login("9");
   int before = legacy_.me_requests();
   // A poll that waits out its 500 ms timeout lets the 300 ms cache entry expire.
@@ -149,7 +159,8 @@ TEST_F(Migration, UpstreamAuthRefusalsAndOutages) {
   EXPECT_EQ(refused.status, 401);
   EXPECT_EQ(json_field(refused.body, "error"), "unauthorized");
   int closed = testing::free_port();
-  cutover_server orphan(redis_, {"--auth", "upstream", "--auth-url", "http://127.0.0.1:" + std::to_string(closed) + "/api/me"});
+  cutover_server orphan(redis_, {"--auth", "upstream", "--auth-url",
+                                 "http://127.0.0.1:" + std::to_string(closed) + "/api/me"});
   auto down = http_get(orphan.port(), "/api/notifications/poll", {{"Cookie", "sid=x"}});
   EXPECT_EQ(down.status, 503);
   EXPECT_EQ(json_field(down.body, "error"), "unavailable");
@@ -159,12 +170,14 @@ TEST_F(Migration, UpstreamAuthRefusalsAndOutages) {
 }
 
 TEST_F(Migration, HeaderAuthBelievesOnlyTrustedPeers) {
-  cutover_server trusted(redis_, {"--auth", "header", "--auth-header", "X-User-Id", "--trusted-peer", "127.0.0.1/32",
-                                  "--poll-timeout", "200ms"});
-  EXPECT_EQ(http_get(trusted.port(), "/api/notifications/poll?since=0", {{"X-User-Id", "5"}}).status, 200);
+  cutover_server trusted(redis_, {"--auth", "header", "--auth-header", "X-User-Id",
+                                  "--trusted-peer", "127.0.0.1/32", "--poll-timeout", "200ms"});
+  EXPECT_EQ(
+      http_get(trusted.port(), "/api/notifications/poll?since=0", {{"X-User-Id", "5"}}).status,
+      200);
   EXPECT_EQ(http_get(trusted.port(), "/api/notifications/poll?since=0").status, 401);
-  cutover_server untrusted(redis_, {"--auth", "header", "--auth-header", "X-User-Id", "--trusted-peer", "10.0.0.0/8",
-                                    "--trusted-peer", "fd00::/8"});
+  cutover_server untrusted(redis_, {"--auth", "header", "--auth-header", "X-User-Id",
+                                    "--trusted-peer", "10.0.0.0/8", "--trusted-peer", "fd00::/8"});
   auto r = http_get(untrusted.port(), "/api/notifications/poll?since=0", {{"X-User-Id", "5"}});
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(json_field(r.body, "message").find("trusted"), std::string::npos);
@@ -175,11 +188,12 @@ TEST_F(Migration, CohortIsAStableHashWithAllowAndDenyLists) {
     auto r = http_get(s.port(), "/api/notifications/poll?since=0&user=" + user);
     return r.headers.count("x-cutover-upgrade") ? r.headers["x-cutover-upgrade"] : std::string();
   };
-  cutover_server none(redis_, {"--auth", "insecure-query", "--ws-rollout-percent", "0", "--ws-rollout-allow", "vip",
+  cutover_server none(redis_, {"--auth", "insecure-query", "--ws-rollout-percent", "0",
+                               "--ws-rollout-allow", "vip", "--poll-timeout", "100ms"});
+  cutover_server all(redis_, {"--auth", "insecure-query", "--ws-rollout-percent", "100",
+                              "--ws-rollout-deny", "legacy", "--poll-timeout", "100ms"});
+  cutover_server half(redis_, {"--auth", "insecure-query", "--ws-rollout-percent", "50",
                                "--poll-timeout", "100ms"});
-  cutover_server all(redis_, {"--auth", "insecure-query", "--ws-rollout-percent", "100", "--ws-rollout-deny", "legacy",
-                              "--poll-timeout", "100ms"});
-  cutover_server half(redis_, {"--auth", "insecure-query", "--ws-rollout-percent", "50", "--poll-timeout", "100ms"});
   EXPECT_EQ(has_hint(none, "u1"), "");
   EXPECT_EQ(has_hint(none, "vip"), "/v1/ws");
   EXPECT_EQ(has_hint(all, "u1"), "/v1/ws");
@@ -200,20 +214,26 @@ TEST_F(Migration, SighupReloadsTheCohortWithoutDroppingConnections) {
   auto cfg = dir.file("cutover.toml");
   std::ofstream(cfg) << "[serve]\nws-rollout-percent = 0\n";
   auto db = dir.file("c.db");
-  auto proc = subprocess::spawn({CUTOVER_BIN, "--config", cfg, "serve", "--listen", "127.0.0.1:0", "--db", db, "--redis",
-                                 redis_.url(), "--auth", "insecure-query", "--poll-timeout", "100ms"});
+  auto proc = subprocess::spawn({CUTOVER_BIN, "--config", cfg, "serve", "--listen", "127.0.0.1:0",
+                                 "--db", db, "--redis", redis_.url(), "--auth", "insecure-query",
+                                 "--poll-timeout", "100ms"});
   auto line = proc->wait_for_line("listening on", 20s);
   ASSERT_TRUE(line);
   int port = std::stoi(line->substr(line->rfind(':') + 1));
   testing::raw_ws ws(port, "/v1/ws?user=u1");
   ASSERT_TRUE(ws.next_text());
-  EXPECT_EQ(http_get(port, "/api/notifications/poll?since=0&user=u1").headers.count("x-cutover-upgrade"), 0u);
+  EXPECT_EQ(
+      http_get(port, "/api/notifications/poll?since=0&user=u1").headers.count("x-cutover-upgrade"),
+      0u);
   std::ofstream(cfg) << "[serve]\nws-rollout-percent = 100\nws-rollout-deny = [\"u2\"]\n";
   auto mark = proc->line_count();
   proc->signal(SIGHUP);
   ASSERT_TRUE(proc->wait_for_line("SIGHUP: rollout now 100%", 10s, mark));
-  EXPECT_EQ(http_get(port, "/api/notifications/poll?since=0&user=u1").headers["x-cutover-upgrade"], "/v1/ws");
-  EXPECT_EQ(http_get(port, "/api/notifications/poll?since=0&user=u2").headers.count("x-cutover-upgrade"), 0u);
+  EXPECT_EQ(http_get(port, "/api/notifications/poll?since=0&user=u1").headers["x-cutover-upgrade"],
+            "/v1/ws");
+  EXPECT_EQ(
+      http_get(port, "/api/notifications/poll?since=0&user=u2").headers.count("x-cutover-upgrade"),
+      0u);
   // The WebSocket opened before the reload still delivers.
   redis_client pub(redis_.port());
   auto id = pub.xadd("cutover:notifications", {{"topic", "user:u1"}, {"data", "1"}});
@@ -223,26 +243,33 @@ TEST_F(Migration, SighupReloadsTheCohortWithoutDroppingConnections) {
 }
 
 TEST_F(Migration, HttpPublishNeedsTheAdminTokenAndReachesPollers) {
-  cutover_server srv(redis_, {"--auth", "insecure-query", "--admin-token", "s3cret", "--poll-timeout", "5s"});
+  cutover_server srv(
+      redis_, {"--auth", "insecure-query", "--admin-token", "s3cret", "--poll-timeout", "5s"});
   std::string body = R"({"topic":"user:3","type":"task.done","data":{"n":1.50},"key":"k-1"})";
   EXPECT_EQ(http_post(srv.port(), "/v1/publish", body).status, 401);
-  EXPECT_EQ(http_post(srv.port(), "/v1/publish", body, {{"Authorization", "Bearer wrong!"}}).status, 401);
-  auto bad = http_post(srv.port(), "/v1/publish", R"({"topic":"user:3"})", {{"Authorization", "Bearer s3cret"}});
+  EXPECT_EQ(http_post(srv.port(), "/v1/publish", body, {{"Authorization", "Bearer wrong!"}}).status,
+            401);
+  auto bad = http_post(srv.port(), "/v1/publish", R"({"topic":"user:3"})",
+                       {{"Authorization", "Bearer s3cret"}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(json_field(bad.body, "message"), "missing field 'data'");
-  auto waiting = std::async(std::launch::async, [&] { return http_get(srv.port(), "/api/notifications/poll?user=3"); });
+  auto waiting = std::async(std::launch::async,
+                            [&] { return http_get(srv.port(), "/api/notifications/poll?user=3"); });
   ASSERT_TRUE(srv.wait_metric_at_least("cutover_waiting_polls", 1));
   auto ok = http_post(srv.port(), "/v1/publish", body, {{"Authorization", "Bearer s3cret"}});
   ASSERT_EQ(ok.status, 202) << ok.body;
   auto id = json_field(ok.body, "id");
   auto raw = waiting.get().body;
-  EXPECT_NE(raw.find(R"("payload":{"n":1.50})"), std::string::npos) << raw;  // the publisher's spelling survives
+  EXPECT_NE(raw.find(R"("payload":{"n":1.50})"), std::string::npos)
+      << raw;  // the publisher's spelling survives
   auto got = json::parse(raw).as_object();
   auto& n = got["notifications"].as_array().at(0).as_object();
   auto dash = id.find('-');
-  EXPECT_EQ(n["id"].to_number<std::uint64_t>(), std::stoull(id.substr(0, dash)) * 1024 + std::stoull(id.substr(dash + 1)));
+  EXPECT_EQ(n["id"].to_number<std::uint64_t>(),
+            std::stoull(id.substr(0, dash)) * 1024 + std::stoull(id.substr(dash + 1)));
   // The same key again is stored once.
-  EXPECT_EQ(http_post(srv.port(), "/v1/publish", body, {{"Authorization", "Bearer s3cret"}}).status, 202);
+  EXPECT_EQ(http_post(srv.port(), "/v1/publish", body, {{"Authorization", "Bearer s3cret"}}).status,
+            202);
   ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_duplicates_total", 1));
   // Redis down: 503, never a silent 202.
   redis_.kill();
@@ -270,20 +297,25 @@ TEST_F(Migration, RepublishPutsNotificationsBackWithReplayOf) {
   redis_client pub(redis_.port());
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i)
-    ids.push_back(pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"type", "t"}, {"data", std::to_string(i)}, {"key", "k" + std::to_string(i)}}));
+    ids.push_back(pub.xadd("cutover:notifications", {{"topic", "user:1"},
+                                                     {"type", "t"},
+                                                     {"data", std::to_string(i)},
+                                                     {"key", "k" + std::to_string(i)}}));
   ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 3));
   testing::raw_ws ws(srv.port(), "/v1/ws?user=1");
   ASSERT_TRUE(ws.next_text());
   auto xlen = [&] { return pub.command({"XLEN", "cutover:notifications"})->integer; };
 
-  auto dry = subprocess::spawn({CUTOVER_BIN, "replay", "--db", srv.db(), "--user", "1", "--republish", "--dry-run"});
+  auto dry = subprocess::spawn(
+      {CUTOVER_BIN, "replay", "--db", srv.db(), "--user", "1", "--republish", "--dry-run"});
   ASSERT_EQ(dry->wait_exit(20s), 0);
   dry->wait_for_line("\x01", 2s);  // collect the rest of the output
-  EXPECT_NE(dry->output().find("dry run: would republish 3 notifications"), std::string::npos) << dry->output();
+  EXPECT_NE(dry->output().find("dry run: would republish 3 notifications"), std::string::npos)
+      << dry->output();
   EXPECT_EQ(xlen(), 3);
 
-  auto run = subprocess::spawn({CUTOVER_BIN, "replay", "--db", srv.db(), "--user", "1", "--republish", "--redis",
-                                redis_.url(), "--rate", "1000/s"});
+  auto run = subprocess::spawn({CUTOVER_BIN, "replay", "--db", srv.db(), "--user", "1",
+                                "--republish", "--redis", redis_.url(), "--rate", "1000/s"});
   ASSERT_EQ(run->wait_exit(20s), 0) << run->output();
   EXPECT_EQ(xlen(), 6);
   auto entries = pub.xrange("cutover:notifications");

@@ -3,16 +3,15 @@
 // RFC 6455 client for misbehaviour). Synchronisation is on events: lines the server
 // prints, responses, and the /metrics it exposes.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
-
-#include <atomic>
 #include <future>
 #include <set>
 #include <thread>
@@ -36,10 +35,14 @@ std::uint64_t legacy_of(const std::string& id) {
   return ms * 1024 + std::min<std::uint64_t>(seq, 1023);
 }
 
-json::object parse_obj(const std::string& text) { return json::parse(text).as_object(); }
+json::object parse_obj(const std::string& text) {
+  return json::parse(text).as_object();
+}
 
 // A JSON value as text: a string's content, anything else serialised.
-std::string s(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : json::serialize(v); }
+std::string s(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+}
 
 // Beast's WebSocket client on its own thread: collects every text frame.
 class beast_ws {
@@ -89,18 +92,23 @@ class beast_ws {
 class Serve : public ::testing::Test {
  protected:
   void start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--auth", "insecure-query", "--shared-topic", "all", "--poll-timeout", "10s"};
+    std::vector<std::string> flags = {"--auth", "insecure-query", "--shared-topic",
+                                      "all",    "--poll-timeout", "10s"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     srv_ = std::make_unique<cutover_server>(redis_, flags);
   }
-  std::string publish(const std::string& topic, const std::string& data, const std::string& type = "t") {
+  std::string publish(const std::string& topic, const std::string& data,
+                      const std::string& type = "t") {
     return pub_.xadd("cutover:notifications", {{"topic", topic}, {"type", type}, {"data", data}});
   }
   // Waits until ingest has committed `n` notifications in all.
-  void committed(double n) { ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", n)) << n; }
+  void committed(double n) {
+    ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", n)) << n;
+  }
   testing::http_reply poll(const std::string& user, const std::string& since = "",
                            std::chrono::milliseconds timeout = 15s) {
-    std::string t = "/api/notifications/poll?user=" + user + (since.empty() ? "" : "&since=" + since);
+    std::string t =
+        "/api/notifications/poll?user=" + user + (since.empty() ? "" : "&since=" + since);
     return http_get(srv_->port(), t, {}, timeout);
   }
 
@@ -141,7 +149,8 @@ TEST_F(Serve, WaitingPollWakesWithinMilliseconds) {
     auto t0 = std::chrono::steady_clock::now();
     auto id = publish("user:1", R"({"i":)" + std::to_string(i) + "}");
     auto r = fut.get();
-    latencies.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    latencies.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     ASSERT_EQ(r.status, 200);
     auto body = parse_obj(r.body);
     ASSERT_EQ(body["notifications"].as_array().size(), 1u);
@@ -185,7 +194,8 @@ TEST_F(Serve, UsersAreIsolatedAndSharedTopicsReachEveryone) {
 TEST_F(Serve, BothTransportsShowTheSameIdsAndPayloads) {
   start();
   std::vector<std::string> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back(publish(i % 2 ? "user:9" : "all", R"({"k":)" + std::to_string(i) + "}", "e"));
+  for (int i = 0; i < 20; ++i)
+    ids.push_back(publish(i % 2 ? "user:9" : "all", R"({"k":)" + std::to_string(i) + "}", "e"));
   committed(20);
   auto polled = parse_obj(poll("9", "0").body)["notifications"].as_array();
   beast_ws ws(srv_->port(), "/v1/ws?user=9&since=0");
@@ -228,12 +238,14 @@ TEST_F(Serve, ReplayToLiveBoundaryHasNoGapAndNoDuplicate) {
   for (int k = 0; k < 6; ++k) {
     while (published.load() < k * 90) std::this_thread::yield();
     joined_at.push_back(published.load());
-    clients.push_back(std::make_unique<beast_ws>(srv_->port(), "/v1/ws?user=u" + std::to_string(k) + "&since=0"));
+    clients.push_back(
+        std::make_unique<beast_ws>(srv_->port(), "/v1/ws?user=u" + std::to_string(k) + "&since=0"));
   }
   publisher.join();
   for (std::size_t k = 0; k < clients.size(); ++k) {
     auto frames = clients[k]->wait_frames(kTotal + 1);
-    ASSERT_EQ(frames.size(), static_cast<std::size_t>(kTotal + 1)) << "client " << k << " joined at " << joined_at[k];
+    ASSERT_EQ(frames.size(), static_cast<std::size_t>(kTotal + 1))
+        << "client " << k << " joined at " << joined_at[k];
     for (int i = 0; i < kTotal; ++i) {
       auto f = parse_obj(frames[i + 1]);
       ASSERT_EQ(s(f["id"]), ids[i]) << "client " << k << " frame " << i;
@@ -317,11 +329,15 @@ TEST_F(Serve, GarbageRequestsGetJsonErrors) {
   EXPECT_NE(json_field(bad.body, "message").find("expected a stream id"), std::string::npos);
   EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?user=1&since=%zz").status, 400);
   EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0").status, 401);
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?user=1&since=" + std::string(20000, '9')).status, 431);
+  EXPECT_EQ(
+      http_get(srv_->port(), "/api/notifications/poll?user=1&since=" + std::string(20000, '9'))
+          .status,
+      431);
   EXPECT_EQ(http_get(srv_->port(), "/nope").status, 404);
   EXPECT_EQ(http_get(srv_->port(), "/v1/ws?user=1").status, 426);  // not an upgrade
   auto huge = http_get(srv_->port(), "/healthz", {{"X-Big", std::string(1 << 20, 'a')}});
-  EXPECT_TRUE(huge.status == 431 || huge.status == 0) << huge.status;  // 431, or reset while we still send
+  EXPECT_TRUE(huge.status == 431 || huge.status == 0)
+      << huge.status;  // 431, or reset while we still send
   raw_ws bad_ws(srv_->port(), "/v1/ws?user=1&since=garbage");
   EXPECT_EQ(bad_ws.handshake_status(), 400);
   raw_ws anon_ws(srv_->port(), "/v1/ws");
@@ -351,7 +367,9 @@ TEST_F(Serve, GarbageFramesAreAnsweredNotFatal) {
   EXPECT_EQ(json_field(*f, "id"), id);
 
   auto close_code = [](const raw_ws::frame& fr) {
-    return fr.payload.size() >= 2 ? (static_cast<unsigned char>(fr.payload[0]) << 8) | static_cast<unsigned char>(fr.payload[1]) : 0;
+    return fr.payload.size() >= 2 ? (static_cast<unsigned char>(fr.payload[0]) << 8) |
+                                        static_cast<unsigned char>(fr.payload[1])
+                                  : 0;
   };
   raw_ws utf(srv_->port(), "/v1/ws?user=1");
   utf.next_text();
@@ -441,7 +459,9 @@ TEST_F(Serve, WaitingPollLimitAnswers503WithRetryAfter) {
 TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
   start();
   std::vector<std::future<testing::http_reply>> polls;
-  for (int i = 0; i < 3; ++i) polls.push_back(std::async(std::launch::async, [&, i] { return poll(std::to_string(i), "5"); }));
+  for (int i = 0; i < 3; ++i)
+    polls.push_back(
+        std::async(std::launch::async, [&, i] { return poll(std::to_string(i), "5"); }));
   ASSERT_TRUE(srv_->wait_metric_at_least("cutover_waiting_polls", 3));
   raw_ws ws(srv_->port(), "/v1/ws?user=1");
   ws.next_text();
@@ -455,7 +475,9 @@ TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
   auto close = ws.next();
   EXPECT_EQ(close.opcode, 8);
   ASSERT_GE(close.payload.size(), 2u);
-  EXPECT_EQ((static_cast<unsigned char>(close.payload[0]) << 8) | static_cast<unsigned char>(close.payload[1]), 1001);
+  EXPECT_EQ((static_cast<unsigned char>(close.payload[0]) << 8) |
+                static_cast<unsigned char>(close.payload[1]),
+            1001);
   auto code = srv_->process().wait_exit(5s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0);
@@ -465,7 +487,8 @@ TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
 TEST_F(Serve, TokenAuthRefusesWhatItShould) {
   start({"--auth", "token", "--token-secret", "k3y"});
   auto mint = [](const std::string& secret, const std::string& user, const std::string& ttl) {
-    auto p = testing::subprocess::spawn({CUTOVER_BIN, "token", "--secret", secret, "--user", user, "--ttl", ttl});
+    auto p = testing::subprocess::spawn(
+        {CUTOVER_BIN, "token", "--secret", secret, "--user", user, "--ttl", ttl});
     p->wait_exit(10s);
     auto out = p->output();
     return out.substr(0, out.find('\n'));
@@ -473,24 +496,41 @@ TEST_F(Serve, TokenAuthRefusesWhatItShould) {
   auto good = mint("k3y", "42", "1h");
   publish("user:42", "1");
   committed(1);
-  auto r = http_get(srv_->port(), "/api/notifications/poll?since=0", {{"Authorization", "Bearer " + good}});
+  auto r = http_get(srv_->port(), "/api/notifications/poll?since=0",
+                    {{"Authorization", "Bearer " + good}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(parse_obj(r.body)["notifications"].as_array().size(), 1u);
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0", {{"Cookie", "cutover_token=" + good}}).status, 200);
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0&access_token=" + good).status, 200);
+  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0",
+                     {{"Cookie", "cutover_token=" + good}})
+                .status,
+            200);
+  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0&access_token=" + good).status,
+            200);
   auto forged = mint("wrong", "42", "1h");
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0", {{"Authorization", "Bearer " + forged}}).status, 401);
+  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0",
+                     {{"Authorization", "Bearer " + forged}})
+                .status,
+            401);
   // alg:none with the same claims.
-  std::string none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1) + ".";
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0", {{"Authorization", "Bearer " + none}}).status, 401);
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0", {{"Authorization", "Bearer garbage"}}).status, 401);
-  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0&user=42").status, 401);  // no query identity here
+  std::string none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." +
+                     good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1) + ".";
+  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0",
+                     {{"Authorization", "Bearer " + none}})
+                .status,
+            401);
+  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0",
+                     {{"Authorization", "Bearer garbage"}})
+                .status,
+            401);
+  EXPECT_EQ(http_get(srv_->port(), "/api/notifications/poll?since=0&user=42").status,
+            401);  // no query identity here
   raw_ws ws(srv_->port(), "/v1/ws?access_token=" + good);
   EXPECT_EQ(ws.handshake_status(), 101);
 }
 
 TEST_F(Serve, ServeWithoutSecretExits2NamingTheOptions) {
-  auto p = testing::subprocess::spawn({CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--redis", redis_.url()});
+  auto p = testing::subprocess::spawn(
+      {CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--redis", redis_.url()});
   auto code = p->wait_exit(10s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 2);
@@ -505,7 +545,8 @@ TEST_F(Serve, PollerAlternatingBetweenTwoInstancesGetsEverythingOnceInOrder) {
   std::vector<std::string> ids(kTotal);
   std::thread publisher([&] {
     redis_client c(redis_.port());
-    for (int i = 0; i < kTotal; ++i) ids[i] = c.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", std::to_string(i)}});
+    for (int i = 0; i < kTotal; ++i)
+      ids[i] = c.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", std::to_string(i)}});
   });
   std::vector<std::uint64_t> got;
   std::string since = "0";
@@ -514,7 +555,8 @@ TEST_F(Serve, PollerAlternatingBetweenTwoInstancesGetsEverythingOnceInOrder) {
     auto r = http_get(port[turn % 2], "/api/notifications/poll?user=1&since=" + since);
     ASSERT_EQ(r.status, 200) << r.body;
     auto body = parse_obj(r.body);
-    for (auto& n : body["notifications"].as_array()) got.push_back(n.as_object()["id"].to_number<std::uint64_t>());
+    for (auto& n : body["notifications"].as_array())
+      got.push_back(n.as_object()["id"].to_number<std::uint64_t>());
     since = std::to_string(body["lastId"].to_number<std::uint64_t>());
   }
   publisher.join();
@@ -532,7 +574,8 @@ int close_code(const raw_ws::frame& f) {
 raw_ws::frame until_close(raw_ws& ws, std::chrono::milliseconds within) {
   auto deadline = std::chrono::steady_clock::now() + within;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto f = ws.next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    auto f = ws.next(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()));
     if (f.opcode == 0x8 || f.opcode == -1) return f;
   }
   return {};
@@ -556,7 +599,8 @@ TEST_F(Serve, KeepalivePingsAndClosesSilentPeers) {
   raw_ws alive(srv_->port(), "/v1/ws?user=alive");
   ASSERT_EQ(alive.next().opcode, 0x1);
   int pongs = 0;
-  for (auto until = std::chrono::steady_clock::now() + 4s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + 4s;
+       std::chrono::steady_clock::now() < until;) {
     auto f = alive.next(1s);
     ASSERT_NE(f.opcode, 0x8) << "closed although it answered every ping";
     if (f.opcode == 0x9) {
@@ -612,7 +656,8 @@ TEST_F(Serve, HealthReadyMetrics) {
   // Readiness follows Redis: it goes unready when ingest loses its connection.
   auto deadline = std::chrono::steady_clock::now() + 10s;
   int status = 200;
-  while (status == 200 && std::chrono::steady_clock::now() < deadline) status = http_get(srv_->port(), "/readyz").status;
+  while (status == 200 && std::chrono::steady_clock::now() < deadline)
+    status = http_get(srv_->port(), "/readyz").status;
   EXPECT_EQ(status, 503);
 }
 

@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <future>
 #include <optional>
-#include <signal.h>
 #include <string>
 #include <vector>
 
@@ -29,17 +29,20 @@ constexpr std::uint64_t kBase = 1'700'000'000'000;  // 2023-11-14T22:13:20.000Z
 constexpr const char* kExpected =
     "expected a stream id like 1700000000000-0, a legacyId (a non-negative integer), or 0";
 
-std::uint64_t legacy(std::uint64_t ms, std::uint64_t seq) { return ms * 1024 + std::min<std::uint64_t>(seq, 1023); }
-
-store::pending_entry entry(std::uint64_t ms, std::uint64_t seq, std::string topic, std::string data = "{}",
-                           std::string type = "t") {
-  return {stream_id{ms, seq}, decoded_entry{std::move(topic), std::move(type), std::move(data), std::nullopt}, "s"};
+std::uint64_t legacy(std::uint64_t ms, std::uint64_t seq) {
+  return ms * 1024 + std::min<std::uint64_t>(seq, 1023);
 }
 
-std::string element(std::uint64_t ms, std::uint64_t seq, const std::string& type, const std::string& created,
-                    const std::string& payload) {
-  return R"({"id":)" + std::to_string(legacy(ms, seq)) + R"(,"type":")" + type + R"(","createdAt":")" + created +
-         R"(","payload":)" + payload + "}";
+store::pending_entry entry(std::uint64_t ms, std::uint64_t seq, std::string topic,
+                           std::string data = "{}", std::string type = "t") {
+  return {stream_id{ms, seq},
+          decoded_entry{std::move(topic), std::move(type), std::move(data), std::nullopt}, "s"};
+}
+
+std::string element(std::uint64_t ms, std::uint64_t seq, const std::string& type,
+                    const std::string& created, const std::string& payload) {
+  return R"({"id":)" + std::to_string(legacy(ms, seq)) + R"(,"type":")" + type +
+         R"(","createdAt":")" + created + R"(","payload":)" + payload + "}";
 }
 
 std::string error_body(const std::string& slug, const std::string& message) {
@@ -106,7 +109,8 @@ class LegacySim : public ::testing::Test {
     return set.substr(0, set.find(';'));
   }
 
-  static httplib::Result poll(httplib::Client& c, const std::string& cookie, std::optional<std::string> since,
+  static httplib::Result poll(httplib::Client& c, const std::string& cookie,
+                              std::optional<std::string> since,
                               const std::string& path = "/api/notifications/poll") {
     httplib::Params params;
     if (since) params.emplace("since", *since);
@@ -153,19 +157,21 @@ TEST_F(LegacySim, LoginMeAndPollWithBacklog) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   // Byte for byte: the payload is the stored text, the key order is Cutover's.
-  EXPECT_EQ(r->body, R"({"notifications":[)" +
-                         element(kBase, 0, "task.completed", "2023-11-14T22:13:20.000Z", R"({"n":1})") + "," +
-                         element(kBase + 5, 0, "notice", "2023-11-14T22:13:20.005Z", "[1,2]") + "," +
-                         element(kBase + 7, 3, "task.failed", "2023-11-14T22:13:20.007Z",
-                                 R"({"q":"a \"b\"","u":"\u00e9"})") +
-                         R"(],"lastId":)" + std::to_string(legacy(kBase + 7, 3)) + "}");
+  EXPECT_EQ(r->body,
+            R"({"notifications":[)" +
+                element(kBase, 0, "task.completed", "2023-11-14T22:13:20.000Z", R"({"n":1})") +
+                "," + element(kBase + 5, 0, "notice", "2023-11-14T22:13:20.005Z", "[1,2]") + "," +
+                element(kBase + 7, 3, "task.failed", "2023-11-14T22:13:20.007Z",
+                        R"({"q":"a \"b\"","u":"\u00e9"})") +
+                R"(],"lastId":)" + std::to_string(legacy(kBase + 7, 3)) + "}");
 
   // A stream-id cursor works as well and starts strictly after it.
   auto after = poll(c, cookie, std::to_string(kBase) + "-0");
   ASSERT_TRUE(after);
   auto body = json::parse(after->body).as_object();
   ASSERT_EQ(body["notifications"].as_array().size(), 2u);
-  EXPECT_EQ(body["notifications"].as_array()[0].as_object()["id"].to_number<std::uint64_t>(), legacy(kBase + 5, 0));
+  EXPECT_EQ(body["notifications"].as_array()[0].as_object()["id"].to_number<std::uint64_t>(),
+            legacy(kBase + 5, 0));
 
   auto st = stats(c);
   EXPECT_EQ(st["me_requests"].to_number<int>(), 1);
@@ -227,18 +233,20 @@ TEST_F(LegacySim, MalformedSinceIs400WithCutoversExactMessage) {
   std::string cookie = login(c, "42");
   std::string long_value(100, '7');
   long_value[80] = 'x';  // malformed, and longer than the 64 bytes the message quotes
-  for (std::string bad : {"abc", "-1", "1.5", " 1", "12-", "-5", "1-2-3", "0x10", "99999999999999999999999",
-                          long_value.c_str()}) {
+  for (std::string bad : {"abc", "-1", "1.5", " 1", "12-", "-5", "1-2-3", "0x10",
+                          "99999999999999999999999", long_value.c_str()}) {
     auto r = poll(c, cookie, bad);
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r->status, 400) << bad;
-    EXPECT_EQ(r->body, error_body("bad_request", "since: malformed cursor '" + bad.substr(0, 64) + "': " + kExpected))
+    EXPECT_EQ(r->body, error_body("bad_request", "since: malformed cursor '" + bad.substr(0, 64) +
+                                                     "': " + kExpected))
         << bad;
   }
   auto empty = poll(c, cookie, "");
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->status, 400);
-  EXPECT_EQ(empty->body, error_body("bad_request", std::string("since: empty cursor: ") + kExpected));
+  EXPECT_EQ(empty->body,
+            error_body("bad_request", std::string("since: empty cursor: ") + kExpected));
 }
 
 TEST_F(LegacySim, PollWithoutIdentityIs401) {
@@ -260,7 +268,8 @@ TEST_F(LegacySim, PollWithoutIdentityIs401) {
   auto r = c.Get("/legacy/poll.json?since=0&user=42");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(json::parse(r->body).as_object()["lastId"].to_number<std::uint64_t>(), legacy(kBase, 0));
+  EXPECT_EQ(json::parse(r->body).as_object()["lastId"].to_number<std::uint64_t>(),
+            legacy(kBase, 0));
   auto old_path = c.Get("/api/notifications/poll?since=0&user=42");
   ASSERT_TRUE(old_path);
   EXPECT_EQ(old_path->status, 404);
@@ -279,10 +288,11 @@ TEST_F(LegacySim, TimeoutAnswersEmptyWithLastIdEchoingSince) {
     std::uint64_t last_id;
   };
   std::vector<waiting_case> cases = {
-      {std::nullopt, legacy(kBase + 1, 2000)},                           // newest in the store, any topic
-      {std::to_string(legacy(kBase, 0)), legacy(kBase, 0)},              // caught up
-      {std::to_string(kBase + 9) + "-5", legacy(kBase + 9, 5)},          // ahead of the store
-      {std::to_string(legacy(kBase + 1, 5000)), legacy(kBase + 1, 5000)}  // tail: after the millisecond
+      {std::nullopt, legacy(kBase + 1, 2000)},                   // newest in the store, any topic
+      {std::to_string(legacy(kBase, 0)), legacy(kBase, 0)},      // caught up
+      {std::to_string(kBase + 9) + "-5", legacy(kBase + 9, 5)},  // ahead of the store
+      {std::to_string(legacy(kBase + 1, 5000)),
+       legacy(kBase + 1, 5000)}  // tail: after the millisecond
   };
   std::vector<std::future<std::pair<httplib::Result, std::chrono::milliseconds>>> polls;
   for (const auto& wc : cases)
@@ -297,7 +307,8 @@ TEST_F(LegacySim, TimeoutAnswersEmptyWithLastIdEchoingSince) {
     auto [r, took] = polls[i].get();
     ASSERT_TRUE(r) << i;
     EXPECT_EQ(r->status, 200) << i;
-    EXPECT_EQ(r->body, R"({"notifications":[],"lastId":)" + std::to_string(cases[i].last_id) + "}") << i;
+    EXPECT_EQ(r->body, R"({"notifications":[],"lastId":)" + std::to_string(cases[i].last_id) + "}")
+        << i;
     EXPECT_GE(took, 900ms) << "answered before the poll timeout: " << i;
   }
 }
@@ -313,15 +324,18 @@ TEST_F(LegacySim, ArrivalIsPickedUpAtTheNextRecheck) {
   });
   ASSERT_TRUE(wait_until_parked(c, 1));
   auto appended = std::chrono::steady_clock::now();
-  append({entry(kBase + 50, 0, "user:7", "2"), entry(kBase + 60, 0, "user:42", R"({"late":true})", "x")});
-  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready) << "not picked up before the poll timeout";
+  append({entry(kBase + 50, 0, "user:7", "2"),
+          entry(kBase + 60, 0, "user:42", R"({"late":true})", "x")});
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready)
+      << "not picked up before the poll timeout";
   auto r = pending.get();
   auto latency = std::chrono::steady_clock::now() - appended;
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, R"({"notifications":[)" +
-                         element(kBase + 60, 0, "x", "2023-11-14T22:13:20.060Z", R"({"late":true})") +
-                         R"(],"lastId":)" + std::to_string(legacy(kBase + 60, 0)) + "}");
+  EXPECT_EQ(r->body,
+            R"({"notifications":[)" +
+                element(kBase + 60, 0, "x", "2023-11-14T22:13:20.060Z", R"({"late":true})") +
+                R"(],"lastId":)" + std::to_string(legacy(kBase + 60, 0)) + "}");
   // Found by the once-a-second re-read: within about a second, not at the 15 s timeout.
   EXPECT_LT(latency, 3s);
   EXPECT_EQ(stats(c)["waiting_polls"].to_number<int>(), 0);
@@ -332,7 +346,8 @@ TEST_F(LegacySim, BatchesSplitWithoutCuttingALegacyIdGroup) {
   for (std::uint64_t i = 0; i < 7; ++i) e.push_back(entry(kBase, i, "user:42", std::to_string(i)));
   // A bulk publish: four entries in one millisecond's tail share one legacyId.
   e.push_back(entry(kBase + 10, 0, "user:42", "\"a\""));
-  for (std::uint64_t seq = 1023; seq < 1027; ++seq) e.push_back(entry(kBase + 11, seq, "user:42", "\"tail\""));
+  for (std::uint64_t seq = 1023; seq < 1027; ++seq)
+    e.push_back(entry(kBase + 11, seq, "user:42", "\"tail\""));
   e.push_back(entry(kBase + 12, 0, "user:42", "\"c\""));
   append(std::move(e));
   auto s = start_with_store({"--poll-batch", "3", "--poll-timeout", "500ms"});
@@ -346,7 +361,8 @@ TEST_F(LegacySim, BatchesSplitWithoutCuttingALegacyIdGroup) {
     std::uint64_t last = 0;
     if (!r) return std::pair{ids, last};
     auto body = json::parse(r->body).as_object();
-    for (const auto& n : body["notifications"].as_array()) ids.push_back(n.as_object().at("id").to_number<std::uint64_t>());
+    for (const auto& n : body["notifications"].as_array())
+      ids.push_back(n.as_object().at("id").to_number<std::uint64_t>());
     last = body["lastId"].to_number<std::uint64_t>();
     return std::pair{ids, last};
   };
@@ -381,8 +397,8 @@ TEST_F(LegacySim, OrdinaryRoutesForPassThrough) {
   EXPECT_EQ(home->status, 200);
   EXPECT_NE(home->get_header_value("Content-Type").find("text/html"), std::string::npos);
 
-  auto echo = c.Post("/api/echo?x=1&x=2&y=%20z", {{"X-Test", "yes"}, {"Cookie", "a=1; b=two"}}, "hello body",
-                     "text/plain");
+  auto echo = c.Post("/api/echo?x=1&x=2&y=%20z", {{"X-Test", "yes"}, {"Cookie", "a=1; b=two"}},
+                     "hello body", "text/plain");
   ASSERT_TRUE(echo);
   EXPECT_EQ(echo->status, 200);
   auto e = json::parse(echo->body).as_object();
@@ -462,18 +478,22 @@ TEST_F(LegacySim, StoreClosedByItsWriterIsStillReadable) {
   auto r = poll(c, login(c, "42"), "0");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(json::parse(r->body).as_object()["lastId"].to_number<std::uint64_t>(), legacy(kBase, 0));
+  EXPECT_EQ(json::parse(r->body).as_object()["lastId"].to_number<std::uint64_t>(),
+            legacy(kBase, 0));
 }
 
 TEST_F(LegacySim, BadFlagsAndMissingStoreExitNonZeroWithOneLine) {
-  for (auto flags : std::vector<std::vector<std::string>>{
-           {"--poll-timeout", "soon"}, {"--listen", "nowhere"}, {"--poll-batch", "0"}, {"--poll-path", "poll"}}) {
+  for (auto flags : std::vector<std::vector<std::string>>{{"--poll-timeout", "soon"},
+                                                          {"--listen", "nowhere"},
+                                                          {"--poll-batch", "0"},
+                                                          {"--poll-path", "poll"}}) {
     flags.insert(flags.begin(), LEGACY_SIM_BIN);
     auto p = subprocess::spawn(flags);
     EXPECT_EQ(p->wait_exit(10s), 2) << flags[1] << "\n" << p->output();
     EXPECT_TRUE(p->wait_for_line("legacy_sim: ", 5s)) << p->output();
   }
-  auto p = subprocess::spawn({LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--db", dir_.file("missing.db")});
+  auto p = subprocess::spawn(
+      {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--db", dir_.file("missing.db")});
   EXPECT_EQ(p->wait_exit(10s), 1) << p->output();
   EXPECT_TRUE(p->wait_for_line("legacy_sim: --db: cannot open", 5s)) << p->output();
 }

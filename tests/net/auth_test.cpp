@@ -40,13 +40,16 @@ TEST(Auth, RefusesForgedExpiredNoneAndGarbage) {
   EXPECT_EQ(v.verify(good, kNow + 60).reason, "token expired");
   // Payload swapped for another user, signature kept: forged.
   auto dot1 = good.find('.'), dot2 = good.rfind('.');
-  std::string forged = good.substr(0, dot1 + 1) + b64url(R"({"sub":"1","exp":9999999999})") + good.substr(dot2);
+  std::string forged =
+      good.substr(0, dot1 + 1) + b64url(R"({"sub":"1","exp":9999999999})") + good.substr(dot2);
   EXPECT_FALSE(v.verify(forged, kNow).ok);
-  std::string none = b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(R"({"sub":"42"})") + ".";
+  std::string none =
+      b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(R"({"sub":"42"})") + ".";
   EXPECT_EQ(v.verify(none, kNow).reason, "token alg must be HS256");
   std::string hs512 = b64url(R"({"alg":"HS512"})") + "." + good.substr(dot1 + 1);
   EXPECT_EQ(v.verify(hs512, kNow).reason, "token alg must be HS256");
-  for (std::string g : std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "!!!.???.***", std::string(10000, 'a')})
+  for (std::string g : std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "!!!.???.***",
+                                                std::string(10000, 'a')})
     EXPECT_FALSE(v.verify(g, kNow).ok) << g.substr(0, 20);
 }
 

@@ -36,8 +36,10 @@ TEST(HttpUtil, Cookies) {
 
 TEST(HttpUtil, ResponseShape) {
   auto r = make_response(503, "application/json", "{}", false, {{"Retry-After", "1"}});
-  EXPECT_EQ(r, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-               "Connection: close\r\nRetry-After: 1\r\nCache-Control: no-store\r\n\r\n{}");
+  EXPECT_EQ(
+      r,
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+      "Connection: close\r\nRetry-After: 1\r\nCache-Control: no-store\r\n\r\n{}");
   EXPECT_EQ(json_error_body(400, "bad \"x\""), R"({"error":"bad_request","message":"bad \"x\""})");
 }
 

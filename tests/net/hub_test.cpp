@@ -5,8 +5,10 @@
 namespace cutover {
 namespace {
 
-notification_ptr n(std::uint64_t ms, std::uint64_t seq, std::string topic, std::size_t data_size = 2) {
-  return std::make_shared<const notification>(stream_id{ms, seq}, std::move(topic), "t", std::string(data_size, '1'));
+notification_ptr n(std::uint64_t ms, std::uint64_t seq, std::string topic,
+                   std::size_t data_size = 2) {
+  return std::make_shared<const notification>(stream_id{ms, seq}, std::move(topic), "t",
+                                              std::string(data_size, '1'));
 }
 
 std::vector<std::string> ids(const notification_batch& b) {
@@ -34,7 +36,7 @@ TEST(Hub, FloorSendsOlderCursorsToTheStore) {
   hub h(stream_id{10, 0}, {});  // the store already held entries up to 10-0
   h.on_committed({n(11, 0, "a")});
   std::vector<std::string> t = {"a"};
-  EXPECT_FALSE(h.fetch(t, {5, 0}, 10));                // before the floor: ask the store
+  EXPECT_FALSE(h.fetch(t, {5, 0}, 10));  // before the floor: ask the store
   EXPECT_EQ(ids(*h.fetch(t, {10, 0}, 10)), (std::vector<std::string>{"11-0"}));
 }
 
@@ -68,7 +70,7 @@ TEST(Hub, ExpiredCursorsAndFanout) {
   std::vector<std::string> t = {"a"};
   EXPECT_TRUE(h.expired(t, {4, 0}));
   EXPECT_FALSE(h.expired(t, {5, 0}));
-  EXPECT_FALSE(h.expired(t, {0, 0}));  // from the oldest is never expired
+  EXPECT_FALSE(h.expired(t, {0, 0}));    // from the oldest is never expired
   EXPECT_FALSE(h.fetch(t, {4, 0}, 10));  // the store reports the reset
   h.on_pruned({{"a", stream_id{7, 0}}});
   EXPECT_TRUE(h.expired(t, {6, 0}));

@@ -20,7 +20,8 @@ std::string client_frame(unsigned op, std::string_view payload, bool fin = true,
     f.push_back(static_cast<char>(n & 0xFF));
   } else {
     f.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
+    for (int i = 7; i >= 0; --i)
+      f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
   }
   const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
   f.append(reinterpret_cast<const char*>(mask), 4);
@@ -35,7 +36,9 @@ struct collected {
 
 collected feed_all(frame_parser& p, const std::string& bytes, std::size_t chunk = 0) {
   collected c;
-  auto on = [&](opcode op, std::string_view payload) { c.msgs.emplace_back(op, std::string(payload)); };
+  auto on = [&](opcode op, std::string_view payload) {
+    c.msgs.emplace_back(op, std::string(payload));
+  };
   if (chunk == 0) chunk = bytes.size();
   for (std::size_t i = 0; i < bytes.size() && !c.last.close; i += chunk)
     c.last = p.feed(bytes.data() + i, std::min(chunk, bytes.size() - i), on);
@@ -59,7 +62,8 @@ TEST(WsProtocol, TextMessageWhole) {
 TEST(WsProtocol, ByteByByteAndSeveralFramesPerRead) {
   frame_parser p(100000);
   std::string big(70000, 'x');
-  std::string all = client_frame(1, "a") + client_frame(9, "pp") + client_frame(1, big) + client_frame(1, "b");
+  std::string all =
+      client_frame(1, "a") + client_frame(9, "pp") + client_frame(1, big) + client_frame(1, "b");
   auto c = feed_all(p, all, 1);
   ASSERT_EQ(c.last.close, 0);
   ASSERT_EQ(c.msgs.size(), 4u);
@@ -71,7 +75,8 @@ TEST(WsProtocol, ByteByByteAndSeveralFramesPerRead) {
 
 TEST(WsProtocol, FragmentedWithInterleavedPing) {
   frame_parser p(1024);
-  std::string all = client_frame(1, "hel", false) + client_frame(9, "") + client_frame(0, "lo", true);
+  std::string all =
+      client_frame(1, "hel", false) + client_frame(9, "") + client_frame(0, "lo", true);
   auto c = feed_all(p, all, 3);
   ASSERT_EQ(c.last.close, 0);
   ASSERT_EQ(c.msgs.size(), 2u);
@@ -87,18 +92,20 @@ TEST(WsProtocol, Violations) {
   std::string unmasked = "\x81\x01x";
   std::vector<row> rows = {
       {unmasked, close_code::protocol_error},
-      {client_frame(1, "x", true, 0x40), close_code::protocol_error},      // RSV1 without extension
-      {client_frame(3, "x"), close_code::protocol_error},                  // reserved opcode
-      {client_frame(9, std::string(126, 'p')), close_code::protocol_error}, // control frame too long
-      {client_frame(9, "p", false), close_code::protocol_error},           // fragmented control frame
-      {client_frame(0, "x"), close_code::protocol_error},                  // continuation without start
+      {client_frame(1, "x", true, 0x40), close_code::protocol_error},  // RSV1 without extension
+      {client_frame(3, "x"), close_code::protocol_error},              // reserved opcode
+      {client_frame(9, std::string(126, 'p')),
+       close_code::protocol_error},                               // control frame too long
+      {client_frame(9, "p", false), close_code::protocol_error},  // fragmented control frame
+      {client_frame(0, "x"), close_code::protocol_error},         // continuation without start
       {client_frame(1, "a", false) + client_frame(1, "b"), close_code::protocol_error},
       {client_frame(1, std::string(2000, 'x')), close_code::too_big},
-      {client_frame(1, "a", false) + client_frame(0, std::string(1020, 'x'), false) + client_frame(0, "yyyy"),
+      {client_frame(1, "a", false) + client_frame(0, std::string(1020, 'x'), false) +
+           client_frame(0, "yyyy"),
        close_code::too_big},
       {client_frame(1, "\xff\xfe"), close_code::invalid_payload},
       {client_frame(1, "\xc3", false) + client_frame(0, "\x28"), close_code::invalid_payload},
-      {client_frame(8, "\x03"), close_code::protocol_error},               // close payload of 1 byte
+      {client_frame(8, "\x03"), close_code::protocol_error},  // close payload of 1 byte
   };
   for (std::size_t i = 0; i < rows.size(); ++i) {
     frame_parser p(1024);

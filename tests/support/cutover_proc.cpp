@@ -1,13 +1,12 @@
 #include "cutover_proc.hpp"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -51,7 +50,8 @@ void configure(httplib::Client& c, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-http_reply http_get(int port, const std::string& target, const std::map<std::string, std::string>& headers,
+http_reply http_get(int port, const std::string& target,
+                    const std::map<std::string, std::string>& headers,
                     std::chrono::milliseconds timeout) {
   httplib::Client c("127.0.0.1", port);
   configure(c, timeout);
@@ -59,15 +59,18 @@ http_reply http_get(int port, const std::string& target, const std::map<std::str
 }
 
 http_reply http_post(int port, const std::string& target, const std::string& body,
-                     const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
+                     const std::map<std::string, std::string>& headers,
+                     std::chrono::milliseconds timeout) {
   httplib::Client c("127.0.0.1", port);
   configure(c, timeout);
   return to_reply(c.Post(target.c_str(), to_headers(headers), body, "application/json"));
 }
 
-cutover_server::cutover_server(const redis_server& redis, std::vector<std::string> flags, const std::string& db_path) {
+cutover_server::cutover_server(const redis_server& redis, std::vector<std::string> flags,
+                               const std::string& db_path) {
   db_ = db_path.empty() ? dir_.file("cutover.db") : db_path;
-  std::vector<std::string> argv = {CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", db_, "--redis", redis.url()};
+  std::vector<std::string> argv = {CUTOVER_BIN, "serve", "--listen", "127.0.0.1:0",
+                                   "--db",      db_,     "--redis",  redis.url()};
   argv.insert(argv.end(), flags.begin(), flags.end());
   proc_ = subprocess::spawn(argv);
   auto line = proc_->wait_for_line("cutover: listening on http://", std::chrono::seconds(20));
@@ -83,7 +86,8 @@ std::optional<double> cutover_server::metric(const std::string& sample) const {
   std::istringstream in(r.body);
   std::string l;
   while (std::getline(in, l)) {
-    if (l.size() > sample.size() && l.compare(0, sample.size(), sample) == 0 && l[sample.size()] == ' ')
+    if (l.size() > sample.size() && l.compare(0, sample.size(), sample) == 0 &&
+        l[sample.size()] == ' ')
       return std::stod(l.substr(sample.size() + 1));
   }
   return std::nullopt;
@@ -117,9 +121,12 @@ raw_ws::raw_ws(int port, const std::string& target, int rcvbuf) {
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<std::uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
-  std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error("connect failed");
+  std::string req =
+      "GET " + target +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   send_raw(req);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::size_t end;
@@ -137,7 +144,9 @@ raw_ws::raw_ws(int port, const std::string& target, int rcvbuf) {
   }
 }
 
-raw_ws::~raw_ws() { close_socket(); }
+raw_ws::~raw_ws() {
+  close_socket();
+}
 
 void raw_ws::close_socket() {
   if (fd_ >= 0) ::close(fd_);
@@ -146,7 +155,8 @@ void raw_ws::close_socket() {
 
 bool raw_ws::fill(std::chrono::steady_clock::time_point deadline) {
   if (fd_ < 0 || eof_) return false;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -189,7 +199,8 @@ raw_ws::frame raw_ws::next(std::chrono::milliseconds timeout) {
 std::optional<std::string> raw_ws::next_text(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     auto f = next(left);
     if (f.opcode == 1) return f.payload;
     if (f.opcode == 9) {
@@ -214,7 +225,8 @@ void raw_ws::send_frame(int opcode, const std::string& payload, bool fin, bool m
     f.push_back(static_cast<char>(n & 0xFF));
   } else {
     f.push_back(static_cast<char>(m | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
+    for (int i = 7; i >= 0; --i)
+      f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
   }
   if (mask) {
     unsigned char k[4] = {0xA1, 0xB2, 0xC3, 0xD4};

@@ -23,7 +23,8 @@ struct http_reply {
 };
 
 // One HTTP/1.1 request on a fresh connection; `timeout` bounds the whole exchange.
-http_reply http_get(int port, const std::string& target, const std::map<std::string, std::string>& headers = {},
+http_reply http_get(int port, const std::string& target,
+                    const std::map<std::string, std::string>& headers = {},
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 http_reply http_post(int port, const std::string& target, const std::string& body,
                      const std::map<std::string, std::string>& headers = {},
@@ -33,7 +34,8 @@ class cutover_server {
  public:
   // Starts `cutover serve` with the given extra flags (after the defaults below, so they
   // win): --listen 127.0.0.1:0 --db <dir>/cutover.db --redis <redis>
-  cutover_server(const redis_server& redis, std::vector<std::string> flags, const std::string& db_path = "");
+  cutover_server(const redis_server& redis, std::vector<std::string> flags,
+                 const std::string& db_path = "");
   ~cutover_server();
 
   int port() const { return port_; }
@@ -70,7 +72,8 @@ class raw_ws {
   };
   frame next(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Next text frame, skipping pings (answered) and pongs.
-  std::optional<std::string> next_text(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::optional<std::string> next_text(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void send_frame(int opcode, const std::string& payload, bool fin = true, bool mask = true);
   void send_raw(const std::string& bytes);
   void close_socket();

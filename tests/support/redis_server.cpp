@@ -6,7 +6,9 @@
 
 namespace cutover::testing {
 
-redis_server::redis_server(redis_options opt) : opt_(std::move(opt)) { start(); }
+redis_server::redis_server(redis_options opt) : opt_(std::move(opt)) {
+  start();
+}
 
 redis_server::~redis_server() {
   if (proc_) kill();
@@ -15,10 +17,23 @@ redis_server::~redis_server() {
 void redis_server::start() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (port_ == 0 || attempt > 0) port_ = free_port();
-    std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--dir", dir_.path(), "--save", "", "--daemonize", "no",
-                                     "--appendonly", opt_.appendonly ? "yes" : "no",
-                                     "--appendfsync", opt_.appendfsync, "--protected-mode", "no"};
+    std::vector<std::string> argv = {"redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_.path(),
+                                     "--save",
+                                     "",
+                                     "--daemonize",
+                                     "no",
+                                     "--appendonly",
+                                     opt_.appendonly ? "yes" : "no",
+                                     "--appendfsync",
+                                     opt_.appendfsync,
+                                     "--protected-mode",
+                                     "no"};
     argv.insert(argv.end(), opt_.extra_args.begin(), opt_.extra_args.end());
     proc_ = subprocess::spawn(argv);
     if (proc_->wait_for_line("Ready to accept connections", std::chrono::seconds(20))) return;
@@ -39,10 +54,23 @@ void redis_server::kill() {
 
 void redis_server::restart() {
   kill();
-  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                   "--dir", dir_.path(), "--save", "", "--daemonize", "no",
-                                   "--appendonly", opt_.appendonly ? "yes" : "no",
-                                   "--appendfsync", opt_.appendfsync, "--protected-mode", "no"};
+  std::vector<std::string> argv = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir_.path(),
+                                   "--save",
+                                   "",
+                                   "--daemonize",
+                                   "no",
+                                   "--appendonly",
+                                   opt_.appendonly ? "yes" : "no",
+                                   "--appendfsync",
+                                   opt_.appendfsync,
+                                   "--protected-mode",
+                                   "no"};
   argv.insert(argv.end(), opt_.extra_args.begin(), opt_.extra_args.end());
   // The old socket may linger in TIME_WAIT only on the client side; redis sets SO_REUSEADDR.
   proc_ = subprocess::spawn(argv);
@@ -72,19 +100,22 @@ reply_ptr redis_client::command(const std::vector<std::string>& argv) {
     args.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
   if (!r) throw std::runtime_error(std::string("redis command failed: ") + ctx_->errstr);
   return reply_ptr(r);
 }
 
-std::string redis_client::xadd(const std::string& key, const std::vector<std::pair<std::string, std::string>>& fields) {
+std::string redis_client::xadd(const std::string& key,
+                               const std::vector<std::pair<std::string, std::string>>& fields) {
   std::vector<std::string> argv = {"XADD", key, "*"};
   for (const auto& [f, v] : fields) {
     argv.push_back(f);
     argv.push_back(v);
   }
   auto r = command(argv);
-  if (r->type != REDIS_REPLY_STRING) throw std::runtime_error("XADD failed: " + std::string(r->str ? r->str : "?"));
+  if (r->type != REDIS_REPLY_STRING)
+    throw std::runtime_error("XADD failed: " + std::string(r->str ? r->str : "?"));
   return std::string(r->str, r->len);
 }
 
@@ -96,7 +127,8 @@ std::string redis_client::stream_entry::field(const std::string& name) const {
 
 std::vector<redis_client::stream_entry> redis_client::xrange(const std::string& key) {
   auto r = command({"XRANGE", key, "-", "+"});
-  if (r->type != REDIS_REPLY_ARRAY) throw std::runtime_error("XRANGE failed: " + std::string(r->str ? r->str : "?"));
+  if (r->type != REDIS_REPLY_ARRAY)
+    throw std::runtime_error("XRANGE failed: " + std::string(r->str ? r->str : "?"));
   std::vector<stream_entry> out;
   for (std::size_t i = 0; i < r->elements; ++i) {
     const auto* e = r->element[i];
@@ -120,7 +152,8 @@ void redis_client::pipeline(const std::vector<std::vector<std::string>>& command
   }
   for (std::size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK) throw std::runtime_error(std::string("pipeline: ") + ctx_->errstr);
+    if (redisGetReply(ctx_, &raw) != REDIS_OK)
+      throw std::runtime_error(std::string("pipeline: ") + ctx_->errstr);
     reply_ptr r(static_cast<redisReply*>(raw));
     if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error("pipeline: " + std::string(r->str));
   }

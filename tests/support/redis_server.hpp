@@ -55,11 +55,12 @@ class redis_client {
   // Sends argv as one command; throws on a connection error (not on a Redis error reply).
   reply_ptr command(const std::vector<std::string>& argv);
   // XADD key * field value...; returns the new id. Throws on error replies.
-  std::string xadd(const std::string& key, const std::vector<std::pair<std::string, std::string>>& fields);
+  std::string xadd(const std::string& key,
+                   const std::vector<std::pair<std::string, std::string>>& fields);
   // One stream entry as XRANGE returns it: id, then field names and values in order.
   struct stream_entry {
     std::string id;
-    std::vector<std::string> fields;  // name, value, name, value, ...
+    std::vector<std::string> fields;                   // name, value, name, value, ...
     std::string field(const std::string& name) const;  // "" when absent
   };
   // XRANGE key - +; throws on an error reply.

@@ -4,8 +4,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +17,11 @@ extern char** environ;
 
 namespace cutover::testing {
 
-std::unique_ptr<subprocess> subprocess::spawn(const std::vector<std::string>& argv, const spawn_options& opt) {
+std::unique_ptr<subprocess> subprocess::spawn(const std::vector<std::string>& argv,
+                                              const spawn_options& opt) {
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
   std::vector<std::string> env_strings;
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -103,7 +105,8 @@ void subprocess::pump() {
   cv_.notify_all();
 }
 
-std::optional<std::string> subprocess::wait_for_line(std::string_view needle, std::chrono::milliseconds timeout,
+std::optional<std::string> subprocess::wait_for_line(std::string_view needle,
+                                                     std::chrono::milliseconds timeout,
                                                      std::size_t from) {
   std::unique_lock lk(mu_);
   std::size_t checked = from;
@@ -148,7 +151,9 @@ std::optional<int> subprocess::wait_exit(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-bool subprocess::running() { return !wait_exit(std::chrono::milliseconds(0)).has_value(); }
+bool subprocess::running() {
+  return !wait_exit(std::chrono::milliseconds(0)).has_value();
+}
 
 int free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -25,15 +25,16 @@ struct spawn_options {
 class subprocess {
  public:
   // Starts argv[0] (searched in PATH) with `argv`. Throws std::runtime_error on failure.
-  static std::unique_ptr<subprocess> spawn(const std::vector<std::string>& argv, const spawn_options& opt = {});
+  static std::unique_ptr<subprocess> spawn(const std::vector<std::string>& argv,
+                                           const spawn_options& opt = {});
   ~subprocess();  // SIGKILLs and reaps a process still running
   subprocess(const subprocess&) = delete;
   subprocess& operator=(const subprocess&) = delete;
 
   // Waits until a captured line (stdout or stderr) contains `needle`; returns that line.
   // Lines already seen count, starting from line `from` (see line_count()).
-  std::optional<std::string> wait_for_line(std::string_view needle, std::chrono::milliseconds timeout,
-                                           std::size_t from = 0);
+  std::optional<std::string> wait_for_line(std::string_view needle,
+                                           std::chrono::milliseconds timeout, std::size_t from = 0);
   std::size_t line_count() const;
   std::string output() const;  // everything captured so far, stdout and stderr interleaved
 

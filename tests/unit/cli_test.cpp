@@ -33,10 +33,11 @@ class Cli : public ::testing::Test {
     auto w = store::writer::open(db_);
     ASSERT_TRUE(w) << w.err().message;
     store::append_batch b;
-    b.entries = {unit::entry(1700000000000, 0, "user:1", R"({"task":1,"ok":true})", "task.completed"),
-                 unit::entry(1700000000000, 1, "all", R"("maintenance at 5")", "notice"),
-                 unit::entry(1700000000001, 0, "user:2", R"({"task":2})", "task.completed"),
-                 unit::entry(1700000000002, 0, "user:1", R"({"q":"a \"b\""})", "task.failed")};
+    b.entries = {
+        unit::entry(1700000000000, 0, "user:1", R"({"task":1,"ok":true})", "task.completed"),
+        unit::entry(1700000000000, 1, "all", R"("maintenance at 5")", "notice"),
+        unit::entry(1700000000001, 0, "user:2", R"({"task":2})", "task.completed"),
+        unit::entry(1700000000002, 0, "user:1", R"({"q":"a \"b\""})", "task.failed")};
     ASSERT_TRUE(w->append(b));
   }
   unit::scratch_dir dir_;
@@ -46,18 +47,20 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, ReplayNdjsonMatchesGolden) {
   auto r = run({"replay", "--db", db_, "--user", "1"});
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(r.out, unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1.ndjson"));
+  EXPECT_EQ(r.out,
+            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1.ndjson"));
 }
 
 TEST_F(Cli, ReplayJsonIsAnArrayOfTheSameObjects) {
   auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--format", "json"});
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(r.out, unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1_all.json"));
+  EXPECT_EQ(r.out,
+            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1_all.json"));
 }
 
 TEST_F(Cli, ReplaySinceUntilLimit) {
-  auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--since", "1700000000000-0",
-                "--until", "1700000000002-0", "--limit", "1"});
+  auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--since",
+                "1700000000000-0", "--until", "1700000000002-0", "--limit", "1"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find(R"("id":"1700000000000-1")"), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
@@ -73,7 +76,7 @@ TEST_F(Cli, ReplayTable) {
 
 TEST_F(Cli, UsageErrorsExit2WithOneLine) {
   for (auto args : std::vector<std::vector<std::string>>{
-           {"replay", "--db", "x"},                                // neither --topic nor --user
+           {"replay", "--db", "x"},  // neither --topic nor --user
            {"replay", "--db", "x", "--user", "1", "--since", "abc"},
            {"replay", "--user", "1", "--format", "xml"},
            {"replay", "--user", "1", "--topic", "all"},
@@ -111,7 +114,8 @@ TEST_F(Cli, DbStatusCountsAndIds) {
 
 TEST_F(Cli, DbMigrateIsIdempotentAndRefusesNewer) {
   auto path = dir_.file("m.db");
-  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 1"), std::string::npos);
+  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 1"),
+            std::string::npos);
   EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("up to date"), std::string::npos);
   {
     auto db = store::sql::open(path, store::sql::open_mode::existing);
@@ -125,8 +129,11 @@ TEST_F(Cli, DbMigrateIsIdempotentAndRefusesNewer) {
 }
 
 TEST_F(Cli, HelpOnEverySubcommand) {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"db", "--help"}, {"db", "migrate", "--help"}, {"db", "status", "--help"}, {"replay", "--help"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{{"--help"},
+                                                         {"db", "--help"},
+                                                         {"db", "migrate", "--help"},
+                                                         {"db", "status", "--help"},
+                                                         {"replay", "--help"}}) {
     auto r = run(args);
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos);

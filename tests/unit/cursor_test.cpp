@@ -53,8 +53,9 @@ TEST(Cursor, TotalOrder) {
 }
 
 TEST(Cursor, GarbageRefusedWithExpectation) {
-  for (auto text : {"", "-1", "+5", " 5", "5 ", "abc", "1-", "-1-2", "1-2-3", "0x10", "1.5", "1--2",
-                    "99999999999999999999999", "18446744073709551616", "1-18446744073709551616", "1e5"}) {
+  for (auto text :
+       {"", "-1", "+5", " 5", "5 ", "abc", "1-", "-1-2", "1-2-3", "0x10", "1.5", "1--2",
+        "99999999999999999999999", "18446744073709551616", "1-18446744073709551616", "1e5"}) {
     cursor_error why;
     EXPECT_FALSE(parse_cursor(text, &why)) << text;
     EXPECT_NE(why.message.find("expected a stream id"), std::string::npos) << text;
@@ -71,7 +72,8 @@ TEST(Cursor, MessageQuotesWholeCharactersOnly) {
     cursor_error why;
     ASSERT_FALSE(parse_cursor(text, &why));
     EXPECT_TRUE(json_text::valid_utf8(why.message)) << why.message;
-    std::string quoted = text.substr(0, text[0] == '1' ? 62 : 63);  // whole characters, at most 64 bytes
+    std::string quoted =
+        text.substr(0, text[0] == '1' ? 62 : 63);  // whole characters, at most 64 bytes
     EXPECT_NE(why.message.find("'" + quoted + "'"), std::string::npos) << why.message;
   }
 }

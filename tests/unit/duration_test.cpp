@@ -16,7 +16,8 @@ TEST(Duration, Units) {
 }
 
 TEST(Duration, Garbage) {
-  for (auto t : {"", "s", "-1s", "1.5s", "10 s", "10sec", "1y", "9999999999999s"}) EXPECT_FALSE(parse_duration(t)) << t;
+  for (auto t : {"", "s", "-1s", "1.5s", "10 s", "10sec", "1y", "9999999999999s"})
+    EXPECT_FALSE(parse_duration(t)) << t;
 }
 
 // Fuzz finding (tests/fuzz/corpus/config_fuzz/regress_duration_overflow): twelve digits of

@@ -8,7 +8,8 @@ namespace cutover {
 namespace {
 
 TEST(Entry, DecodesStreamFields) {
-  auto r = decode_stream_fields({{"topic", "user:1"}, {"type", "task.done"}, {"data", "{ \"a\": 1 }"}, {"key", "k1"}}, {});
+  auto r = decode_stream_fields(
+      {{"topic", "user:1"}, {"type", "task.done"}, {"data", "{ \"a\": 1 }"}, {"key", "k1"}}, {});
   ASSERT_TRUE(r.entry) << r.reason;
   EXPECT_EQ(r.entry->topic, "user:1");
   EXPECT_EQ(r.entry->type, "task.done");
@@ -30,9 +31,12 @@ TEST(Entry, ReasonsForBadEntries) {
   EXPECT_EQ(reason({{"data", "1"}}), "missing field 'topic'");
   EXPECT_EQ(reason({{"topic", "t"}}), "missing field 'data'");
   EXPECT_EQ(reason({{"topic", ""}, {"data", "1"}}), "empty topic");
-  EXPECT_EQ(reason({{"topic", "t"}, {"topic", "u"}, {"data", "1"}}), "field 'topic' appears more than once");
-  EXPECT_NE(reason({{"topic", "t"}, {"data", "{nope"}}).find("data is not JSON"), std::string::npos);
-  EXPECT_NE(reason({{"topic", "t"}, {"data", std::string(17, '1')}}).find("over --max-payload"), std::string::npos);
+  EXPECT_EQ(reason({{"topic", "t"}, {"topic", "u"}, {"data", "1"}}),
+            "field 'topic' appears more than once");
+  EXPECT_NE(reason({{"topic", "t"}, {"data", "{nope"}}).find("data is not JSON"),
+            std::string::npos);
+  EXPECT_NE(reason({{"topic", "t"}, {"data", std::string(17, '1')}}).find("over --max-payload"),
+            std::string::npos);
   EXPECT_EQ(reason({{"topic", "t\xff"}, {"data", "1"}}), "topic is not valid UTF-8");
   EXPECT_EQ(reason({{"topic", "t\n"}, {"data", "1"}}), "topic contains control characters");
   EXPECT_EQ(reason({{"topic", "t"}, {"data", "1"}, {"key", ""}}), "empty idempotency key");
@@ -47,7 +51,8 @@ TEST(Entry, PublishReasonQuotesWholeCharactersOnly) {
   auto r = decode_publish_body(R"({"topic":"user:1","data":1,")" + name + R"(":2})", {});
   ASSERT_FALSE(r.entry);
   EXPECT_TRUE(json_text::valid_utf8(r.reason)) << r.reason;
-  EXPECT_NE(r.reason.find("unknown field '" + name.substr(0, 63) + "'"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("unknown field '" + name.substr(0, 63) + "'"), std::string::npos)
+      << r.reason;
 }
 
 TEST(Entry, PubSubEnvelope) {

@@ -48,13 +48,17 @@ TEST(Migrations, NewerDatabaseRefusedUntouched) {
   auto path = dir.file("a.db");
   {
     auto db = sql::open(path, sql::open_mode::create);
-    ASSERT_TRUE(sql::exec(db->get(), "CREATE TABLE future(x); PRAGMA user_version = 99; PRAGMA application_id = " +
-                                         std::to_string(kApplicationId), "setup"));
+    ASSERT_TRUE(
+        sql::exec(db->get(),
+                  "CREATE TABLE future(x); PRAGMA user_version = 99; PRAGMA application_id = " +
+                      std::to_string(kApplicationId),
+                  "setup"));
   }
   std::string before = slurp(path);
   auto db = open_and_migrate(path);
   ASSERT_FALSE(db);
-  EXPECT_NE(db.err().message.find("schema version 99 is newer"), std::string::npos) << db.err().message;
+  EXPECT_NE(db.err().message.find("schema version 99 is newer"), std::string::npos)
+      << db.err().message;
   EXPECT_EQ(slurp(path), before);
   EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
 }
@@ -88,12 +92,14 @@ TEST(Migrations, BrokenStepRollsBackToPreviousVersion) {
   auto db = sql::open(dir.file("a.db"), sql::open_mode::create);
   ASSERT_TRUE(db);
   std::vector<migration> steps = embedded_migrations();
-  steps.push_back({2, "0002_broken", "CREATE TABLE half_done(x); INSERT INTO no_such_table VALUES (1);"});
+  steps.push_back(
+      {2, "0002_broken", "CREATE TABLE half_done(x); INSERT INTO no_such_table VALUES (1);"});
   auto r = migrate(db->get(), steps);
   ASSERT_FALSE(r);
   EXPECT_NE(r.err().message.find("0002_broken"), std::string::npos);
   EXPECT_EQ(*sql::pragma_int(db->get(), "user_version"), 1);
-  auto s = sql::statement::prepare(db->get(), "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'");
+  auto s = sql::statement::prepare(db->get(),
+                                   "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'");
   ASSERT_EQ(s->step(), SQLITE_ROW);
   EXPECT_EQ(s->int64(0), 0);
   // The good step stays applied and a fixed step applies later.

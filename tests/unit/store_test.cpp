@@ -36,7 +36,8 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.err().message;
     return r ? std::move(*r) : append_outcome{};
   }
-  notification_batch read(std::vector<std::string> topics, stream_id after, std::size_t limit = 100) {
+  notification_batch read(std::vector<std::string> topics, stream_id after,
+                          std::size_t limit = 100) {
     auto r = reader_->read_after(topics, after, limit);
     EXPECT_TRUE(r) << r.err().message;
     return r ? *r : notification_batch{};
@@ -47,7 +48,8 @@ class StoreTest : public ::testing::Test {
 };
 
 TEST_F(StoreTest, AppendReturnsNewEntriesAndCommitsOffset) {
-  auto out = append({entry(1, 0, "user:1", R"({"a":1})"), entry(2, 0, "user:2")}, {{"cutover:notifications", {2, 0}}});
+  auto out = append({entry(1, 0, "user:1", R"({"a":1})"), entry(2, 0, "user:2")},
+                    {{"cutover:notifications", {2, 0}}});
   EXPECT_EQ(ids(out.added), (std::vector<std::string>{"1-0", "2-0"}));
   EXPECT_EQ(out.added[0]->data, R"({"a":1})");
   auto off = reader_->offset("cutover:notifications");
@@ -57,8 +59,8 @@ TEST_F(StoreTest, AppendReturnsNewEntriesAndCommitsOffset) {
 
 TEST_F(StoreTest, DedupesByIdAndByKey) {
   append({entry(1, 0, "user:1", "1", "t", "k1")});
-  auto out = append({entry(1, 0, "user:1", "1", "t", "k1"),   // same entry again
-                     entry(2, 0, "user:1", "2", "t", "k1"),   // same key, new id
+  auto out = append({entry(1, 0, "user:1", "1", "t", "k1"),  // same entry again
+                     entry(2, 0, "user:1", "2", "t", "k1"),  // same key, new id
                      entry(3, 0, "user:1", "3", "t", "k2")});
   EXPECT_EQ(ids(out.added), (std::vector<std::string>{"3-0"}));
   EXPECT_EQ(out.duplicate_ids, 1u);
@@ -84,7 +86,8 @@ TEST_F(StoreTest, DeadLettersStoredWithReason) {
   auto r = writer_->append(b);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->dead_letters, 1u);
-  auto s = sql::statement::prepare(reader_->db(), "SELECT source, entry_id, raw, reason FROM dead_letters");
+  auto s = sql::statement::prepare(reader_->db(),
+                                   "SELECT source, entry_id, raw, reason FROM dead_letters");
   ASSERT_EQ(s->step(), SQLITE_ROW);
   EXPECT_EQ(s->text(1), "5-0");
   EXPECT_EQ(s->text(3), "missing field 'topic'");
@@ -94,7 +97,8 @@ TEST_F(StoreTest, DeadLettersStoredWithReason) {
 TEST_F(StoreTest, MultiTopicReadMergesInIdOrder) {
   append({entry(1, 0, "user:1"), entry(1, 1, "all"), entry(2, 0, "user:2"), entry(3, 0, "all"),
           entry(3, 1, "user:1"), entry(4, 0, "user:1")});
-  EXPECT_EQ(ids(read({"user:1", "all"}, {})), (std::vector<std::string>{"1-0", "1-1", "3-0", "3-1", "4-0"}));
+  EXPECT_EQ(ids(read({"user:1", "all"}, {})),
+            (std::vector<std::string>{"1-0", "1-1", "3-0", "3-1", "4-0"}));
   EXPECT_EQ(ids(read({"all", "user:1"}, {}, 3)), (std::vector<std::string>{"1-0", "1-1", "3-0"}));
 }
 
@@ -105,7 +109,8 @@ TEST_F(StoreTest, RangeIsExclusiveOfSinceAndHonoursLimitAndUntil) {
   EXPECT_TRUE(read({"t"}, {2, 0}).empty());
   EXPECT_TRUE(read({"t"}, {9, 0}).empty());  // ahead of head: nothing yet
   // The legacy tail position is after the whole millisecond.
-  EXPECT_EQ(ids(read({"t"}, stream_id::from_legacy(1 * 1024 + 1023))), (std::vector<std::string>{"2-0"}));
+  EXPECT_EQ(ids(read({"t"}, stream_id::from_legacy(1 * 1024 + 1023))),
+            (std::vector<std::string>{"2-0"}));
   auto until = reader_->read_after(std::vector<std::string>{"t"}, {}, 100, stream_id{1, 1});
   EXPECT_EQ(ids(*until), (std::vector<std::string>{"1-0", "1-1"}));
 }
@@ -162,14 +167,16 @@ TEST_F(StoreTest, RetentionByCountPerTopic) {
     ASSERT_TRUE(r) << r.err().message;
     if (!r->more) break;
   }
-  EXPECT_EQ(ids(read({"busy"}, {})), (std::vector<std::string>{"26-0", "27-0", "28-0", "29-0", "30-0"}));
+  EXPECT_EQ(ids(read({"busy"}, {})),
+            (std::vector<std::string>{"26-0", "27-0", "28-0", "29-0", "30-0"}));
   EXPECT_EQ(ids(read({"quiet"}, {})), (std::vector<std::string>{"31-0"}));
   EXPECT_EQ(reader_->prune_marks()->at("busy"), (stream_id{25, 0}));
   // Counts stay right as new rows arrive after pruning.
   append({entry(40, 0, "busy")});
   auto r = writer_->prune_chunk(p, 0);
   EXPECT_EQ(r->removed, 1u);
-  EXPECT_EQ(ids(read({"busy"}, {})), (std::vector<std::string>{"27-0", "28-0", "29-0", "30-0", "40-0"}));
+  EXPECT_EQ(ids(read({"busy"}, {})),
+            (std::vector<std::string>{"27-0", "28-0", "29-0", "30-0", "40-0"}));
 }
 
 TEST_F(StoreTest, ConcurrentReaderSeesConsistentPrefixes) {
@@ -202,8 +209,10 @@ TEST_F(StoreTest, ConcurrentReaderSeesConsistentPrefixes) {
 TEST_F(StoreTest, FailedBatchCommitsNothing) {
   // A NOT NULL violation mid-batch (forced through a raw statement) must roll back all of it.
   append({entry(1, 0, "t")});
-  ASSERT_TRUE(sql::exec(writer_->db(), "CREATE TRIGGER boom BEFORE INSERT ON notifications WHEN NEW.ms = 3 "
-                                       "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END;", "trigger"));
+  ASSERT_TRUE(sql::exec(writer_->db(),
+                        "CREATE TRIGGER boom BEFORE INSERT ON notifications WHEN NEW.ms = 3 "
+                        "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END;",
+                        "trigger"));
   append_batch b;
   b.entries = {entry(2, 0, "t"), entry(3, 0, "t")};
   b.offsets = {{"s", {3, 0}}};

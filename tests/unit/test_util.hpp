@@ -32,9 +32,11 @@ inline std::string slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-inline store::pending_entry entry(std::uint64_t ms, std::uint64_t seq, std::string topic, std::string data = "{}",
-                                  std::string type = "t", std::optional<std::string> key = std::nullopt) {
-  return {stream_id{ms, seq}, decoded_entry{std::move(topic), std::move(type), std::move(data), std::move(key)}, "s"};
+inline store::pending_entry entry(std::uint64_t ms, std::uint64_t seq, std::string topic,
+                                  std::string data = "{}", std::string type = "t",
+                                  std::optional<std::string> key = std::nullopt) {
+  return {stream_id{ms, seq},
+          decoded_entry{std::move(topic), std::move(type), std::move(data), std::move(key)}, "s"};
 }
 
 }  // namespace cutover::unit

@@ -95,7 +95,8 @@ bench_opts parse_args(int argc, char** argv) {
       std::printf(
           "usage: ingest_bench [--entries N] [--redis URL] [--batch N] [--payload BYTES] [--topics "
           "N] "
-          "[--json PATH] [--db PATH] [--queue-mb N] [--commit-mb N] [--commit-entries N] [--cache-mb N]\n");
+          "[--json PATH] [--db PATH] [--queue-mb N] [--commit-mb N] [--commit-entries N] "
+          "[--cache-mb N]\n");
       std::exit(0);
     } else {
       die("unknown argument '" + a + "' (see --help)");

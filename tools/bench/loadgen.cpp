@@ -61,7 +61,8 @@ double mono_s() {
 }
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size())
+    s.replace(p, from.size(), to);
   return s;
 }
 
@@ -128,7 +129,8 @@ std::vector<step_spec> parse_steps(const std::string& s) {
     auto colon = item.find(':');
     st.rate = std::atof(item.substr(0, colon).c_str());
     if (colon != std::string::npos) st.seconds = std::atof(item.substr(colon + 1).c_str());
-    if (st.rate <= 0 || st.seconds <= 0) die("--steps: bad item '" + item + "' (want RATE:SECONDS)");
+    if (st.rate <= 0 || st.seconds <= 0)
+      die("--steps: bad item '" + item + "' (want RATE:SECONDS)");
     out.push_back(st);
   }
   return out;
@@ -137,7 +139,8 @@ std::vector<step_spec> parse_steps(const std::string& s) {
 void usage() {
   std::printf(
       "usage: loadgen --kind ws|sio|lp --port P --path TEMPLATE [options]\n"
-      "  subscribers: --conns N  --connect-rate R/s  --connect-inflight N  --src-ips K (127.0.0.1..K)\n"
+      "  subscribers: --conns N  --connect-rate R/s  --connect-inflight N  --src-ips K "
+      "(127.0.0.1..K)\n"
       "               --lp-style cutover|nchan|plain  --topic TEMPLATE (all | user:{i} | u{i})\n"
       "  publisher:   --pub redis|http|none  --pub-port P  --pub-stream KEY  --pub-path TEMPLATE\n"
       "               --pub-format raw|pushpin  --pub-conns N\n"
@@ -158,52 +161,86 @@ options parse_args(int argc, char** argv) {
     };
     if (a == "--kind") {
       auto v = val();
-      o.k = v == "ws" ? kind::ws : v == "sio" ? kind::sio : v == "lp" ? kind::lp : (die("--kind: " + v), kind::ws);
+      o.k = v == "ws"    ? kind::ws
+            : v == "sio" ? kind::sio
+            : v == "lp"  ? kind::lp
+                         : (die("--kind: " + v), kind::ws);
     } else if (a == "--lp-style") {
       auto v = val();
       o.lps = v == "cutover" ? lp_style::cutover
               : v == "nchan" ? lp_style::nchan
               : v == "plain" ? lp_style::plain
                              : (die("--lp-style: " + v), lp_style::plain);
-    } else if (a == "--host") o.host = val();
-    else if (a == "--port") o.port = std::atoi(val().c_str());
-    else if (a == "--path") o.path = val();
-    else if (a == "--conns") o.conns = std::strtoull(val().c_str(), nullptr, 10);
-    else if (a == "--connect-rate") o.connect_rate = std::atof(val().c_str());
-    else if (a == "--connect-inflight") o.connect_inflight = std::strtoull(val().c_str(), nullptr, 10);
-    else if (a == "--src-ips") o.src_ips = std::max(1, std::atoi(val().c_str()));
-    else if (a == "--topic") o.topic = val();
+    } else if (a == "--host")
+      o.host = val();
+    else if (a == "--port")
+      o.port = std::atoi(val().c_str());
+    else if (a == "--path")
+      o.path = val();
+    else if (a == "--conns")
+      o.conns = std::strtoull(val().c_str(), nullptr, 10);
+    else if (a == "--connect-rate")
+      o.connect_rate = std::atof(val().c_str());
+    else if (a == "--connect-inflight")
+      o.connect_inflight = std::strtoull(val().c_str(), nullptr, 10);
+    else if (a == "--src-ips")
+      o.src_ips = std::max(1, std::atoi(val().c_str()));
+    else if (a == "--topic")
+      o.topic = val();
     else if (a == "--pub") {
       auto v = val();
-      o.pk = v == "redis" ? pub_kind::redis : v == "http" ? pub_kind::http : v == "none" ? pub_kind::none
-                                                                                      : (die("--pub: " + v), pub_kind::none);
-    } else if (a == "--pub-host") o.pub_host = val();
-    else if (a == "--pub-port") o.pub_port = std::atoi(val().c_str());
-    else if (a == "--pub-stream") o.pub_stream = val();
-    else if (a == "--pub-path") o.pub_path = val();
+      o.pk = v == "redis"  ? pub_kind::redis
+             : v == "http" ? pub_kind::http
+             : v == "none" ? pub_kind::none
+                           : (die("--pub: " + v), pub_kind::none);
+    } else if (a == "--pub-host")
+      o.pub_host = val();
+    else if (a == "--pub-port")
+      o.pub_port = std::atoi(val().c_str());
+    else if (a == "--pub-stream")
+      o.pub_stream = val();
+    else if (a == "--pub-path")
+      o.pub_path = val();
     else if (a == "--pub-format") {
       auto v = val();
-      o.pf = v == "pushpin" ? pub_format::pushpin : v == "raw" ? pub_format::raw : (die("--pub-format: " + v), pub_format::raw);
-    } else if (a == "--pub-conns") o.pub_conns = std::max<std::size_t>(1, std::strtoull(val().c_str(), nullptr, 10));
-    else if (a == "--steps") o.steps = parse_steps(val());
-    else if (a == "--drain") o.drain_seconds = std::atof(val().c_str());
-    else if (a == "--sustain-p99-ms") o.sustain_p99_ms = std::atof(val().c_str());
-    else if (a == "--no-stop-on-fail") o.stop_on_fail = false;
-    else if (a == "--no-warmup") o.warmup = false;
-    else if (a == "--warmup-seconds") o.warmup_seconds = std::atof(val().c_str());
-    else if (a == "--warmup-rate") o.warmup_rate = std::atof(val().c_str());
-    else if (a == "--settle") o.settle_seconds = std::atof(val().c_str());
-    else if (a == "--hold") o.hold_seconds = std::atof(val().c_str());
-    else if (a == "--server-pid") o.server_pids.push_back(std::atoi(val().c_str()));
-    else if (a == "--label") o.label = val();
-    else if (a == "--json") o.json_path = val();
+      o.pf = v == "pushpin" ? pub_format::pushpin
+             : v == "raw"   ? pub_format::raw
+                            : (die("--pub-format: " + v), pub_format::raw);
+    } else if (a == "--pub-conns")
+      o.pub_conns = std::max<std::size_t>(1, std::strtoull(val().c_str(), nullptr, 10));
+    else if (a == "--steps")
+      o.steps = parse_steps(val());
+    else if (a == "--drain")
+      o.drain_seconds = std::atof(val().c_str());
+    else if (a == "--sustain-p99-ms")
+      o.sustain_p99_ms = std::atof(val().c_str());
+    else if (a == "--no-stop-on-fail")
+      o.stop_on_fail = false;
+    else if (a == "--no-warmup")
+      o.warmup = false;
+    else if (a == "--warmup-seconds")
+      o.warmup_seconds = std::atof(val().c_str());
+    else if (a == "--warmup-rate")
+      o.warmup_rate = std::atof(val().c_str());
+    else if (a == "--settle")
+      o.settle_seconds = std::atof(val().c_str());
+    else if (a == "--hold")
+      o.hold_seconds = std::atof(val().c_str());
+    else if (a == "--server-pid")
+      o.server_pids.push_back(std::atoi(val().c_str()));
+    else if (a == "--label")
+      o.label = val();
+    else if (a == "--json")
+      o.json_path = val();
     else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
-    } else die("unknown option " + a + " (see --help)");
+    } else
+      die("unknown option " + a + " (see --help)");
   }
   if (o.port <= 0) die("--port is required");
-  if (o.conns == 0 || o.conns > 19500) die("--conns must be 1..19500 (the per-process fd cap is 20,000)");
+  if (o.conns == 0 || o.conns > 19500)
+    die("--conns must be 1..19500 (the per-process fd cap is 20,000)");
   if (o.pk != pub_kind::none && o.pub_port <= 0) die("--pub-port is required with --pub");
   return o;
 }
@@ -266,7 +303,8 @@ proc_sample sample_procs(const std::vector<int>& roots) {
     s.cpu_s += static_cast<double>(ut + stt) / tick;
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     while (std::getline(status, line))
-      if (line.rfind("VmRSS:", 0) == 0) s.rss_bytes += std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+      if (line.rfind("VmRSS:", 0) == 0)
+        s.rss_bytes += std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
     ++s.processes;
   }
   return s;
@@ -339,7 +377,8 @@ std::string_view header_value(std::string_view head, std::string_view name) {
   while ((p = head.find("\r\n", p)) != std::string_view::npos) {
     p += 2;
     if (head.size() - p < name.size() + 1) break;
-    if (strncasecmp(head.data() + p, name.data(), name.size()) == 0 && head[p + name.size()] == ':') {
+    if (strncasecmp(head.data() + p, name.data(), name.size()) == 0 &&
+        head[p + name.size()] == ':') {
       std::size_t v = p + name.size() + 1;
       while (v < head.size() && head[v] == ' ') ++v;
       std::size_t e = head.find("\r\n", v);
@@ -396,9 +435,12 @@ class client {
 
  private:
   // subscribers
-  std::string topic_of(std::uint32_t user) const { return replace_all(o_.topic, "{i}", std::to_string(user)); }
+  std::string topic_of(std::uint32_t user) const {
+    return replace_all(o_.topic, "{i}", std::to_string(user));
+  }
   std::string path_of(const conn& c) const {
-    return replace_all(replace_all(o_.path, "{topic}", topic_of(c.user)), "{i}", std::to_string(c.user));
+    return replace_all(replace_all(o_.path, "{topic}", topic_of(c.user)), "{i}",
+                       std::to_string(c.user));
   }
   void start_connect(std::size_t i);
   void on_event(std::size_t i, std::uint32_t ev);
@@ -432,7 +474,8 @@ class client {
   void connect_all();
   bool warm_up();
   void run_step(std::size_t s);
-  void write_json(double connect_s, const proc_sample& base, const proc_sample& connected, double cli_connect_cpu);
+  void write_json(double connect_s, const proc_sample& base, const proc_sample& connected,
+                  double cli_connect_cpu);
 
   options o_;
   int ep_ = -1;
@@ -450,7 +493,7 @@ class client {
 
   std::size_t open_ = 0, connecting_ = 0, failed_ = 0, ready_ = 0;
   bool in_connect_phase_ = false;
-  std::deque<std::pair<double, std::size_t>> retry_;  // (when, subscriber) to connect again
+  std::deque<std::pair<double, std::size_t>> retry_;          // (when, subscriber) to connect again
   std::deque<std::pair<double, std::size_t>> delayed_polls_;  // (when, subscriber) to poll again
   std::map<std::string, std::size_t> errors_;
   std::uint64_t warm_deliveries_ = 0, stray_ = 0, poll_errors_ = 0;
@@ -459,7 +502,8 @@ class client {
 void client::fail(std::size_t i, const char* why) {
   conn& c = conns_[i];
   if (c.st == cstate::closed) return;
-  if ((c.st == cstate::connecting || c.st == cstate::handshake) && c.tries < 3 && in_connect_phase_) {
+  if ((c.st == cstate::connecting || c.st == cstate::handshake) && c.tries < 3 &&
+      in_connect_phase_) {
     // Refused while connecting (a busy peer's 502/503, a full backlog): try again shortly.
     --connecting_;
     ++c.tries;
@@ -567,7 +611,8 @@ void client::send_ws(std::size_t i, int opcode, std::string_view payload) {
   }
   const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
   f.append(reinterpret_cast<const char*>(mask), 4);
-  for (std::size_t k = 0; k < payload.size(); ++k) f.push_back(static_cast<char>(payload[k] ^ mask[k % 4]));
+  for (std::size_t k = 0; k < payload.size(); ++k)
+    f.push_back(static_cast<char>(payload[k] ^ mask[k % 4]));
   send(i, f);
 }
 
@@ -581,7 +626,8 @@ void client::send_poll(std::size_t i) {
     if (!c.last_modified.empty()) extra += "If-Modified-Since: " + c.last_modified + "\r\n";
     if (!c.etag.empty()) extra += "If-None-Match: " + c.etag + "\r\n";
   }
-  send(i, "GET " + target + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) + "\r\n" + extra + "\r\n");
+  send(i, "GET " + target + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
+              "\r\n" + extra + "\r\n");
 }
 
 void client::on_event(std::size_t i, std::uint32_t ev) {
@@ -602,9 +648,10 @@ void client::on_event(std::size_t i, std::uint32_t ev) {
       ++ready_;
       send_poll(i);
     } else {
-      std::string req = "GET " + path_of(c) + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
-                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      std::string req =
+          "GET " + path_of(c) + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
+          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
       send(i, req);
     }
     if (c.fd >= 0) flush(i);  // connected: from now on EPOLLOUT only while bytes wait
@@ -668,7 +715,9 @@ void client::on_readable(std::size_t i) {
             auto p = m.body.rfind("\"lastId\":");
             if (p != std::string::npos) {
               std::size_t q = p + 9, e = q;
-              while (e < m.body.size() && (std::isdigit(static_cast<unsigned char>(m.body[e])) || m.body[e] == '-')) ++e;
+              while (e < m.body.size() &&
+                     (std::isdigit(static_cast<unsigned char>(m.body[e])) || m.body[e] == '-'))
+                ++e;
               conns_[i].since = m.body.substr(q, e - q);
             }
           } else if (o_.lps == lp_style::nchan) {
@@ -679,8 +728,10 @@ void client::on_readable(std::size_t i) {
           }
         }
         if (conns_[i].fd < 0) break;
-        if (m.status == 200) send_poll(i);
-        else delayed_polls_.push_back({mono_s() + 1.0, i});  // refused (503, 429): back off
+        if (m.status == 200)
+          send_poll(i);
+        else
+          delayed_polls_.push_back({mono_s() + 1.0, i});  // refused (503, 429): back off
       }
     } else {
       used += on_ws_bytes(i, data.substr(used));
@@ -700,7 +751,8 @@ std::size_t client::on_ws_bytes(std::size_t i, std::string_view d) {
     std::uint64_t len = b1 & 0x7f;
     if (len == 126) {
       if (d.size() - p < 4) break;
-      len = (static_cast<std::uint64_t>(static_cast<unsigned char>(d[p + 2])) << 8) | static_cast<unsigned char>(d[p + 3]);
+      len = (static_cast<std::uint64_t>(static_cast<unsigned char>(d[p + 2])) << 8) |
+            static_cast<unsigned char>(d[p + 3]);
       hl = 4;
     } else if (len == 127) {
       if (d.size() - p < 10) break;
@@ -713,11 +765,13 @@ std::size_t client::on_ws_bytes(std::size_t i, std::string_view d) {
     std::string_view payload = d.substr(p + hl, len);
     int opcode = b0 & 0x0f;
     p += hl + len;
-    if (opcode == 0x9) send_ws(i, 0xA, payload);
+    if (opcode == 0x9)
+      send_ws(i, 0xA, payload);
     else if (opcode == 0x8) {
       fail(i, "close frame");
       return p;
-    } else if (opcode == 0x1 || opcode == 0x2 || opcode == 0x0) on_text(i, payload);
+    } else if (opcode == 0x1 || opcode == 0x2 || opcode == 0x0)
+      on_text(i, payload);
     if (conns_[i].fd < 0) return p;
   }
   return p;
@@ -729,8 +783,12 @@ void client::on_text(std::size_t i, std::string_view payload) {
     if (payload.empty()) return;
     conn& c = conns_[i];
     switch (payload[0]) {
-      case '0': send_ws(i, 0x1, "40"); return;
-      case '2': send_ws(i, 0x1, "3"); return;
+      case '0':
+        send_ws(i, 0x1, "40");
+        return;
+      case '2':
+        send_ws(i, 0x1, "3");
+        return;
       case '4':
         if (payload.size() >= 2 && payload[1] == '0' && !c.ready) {
           c.ready = true;
@@ -738,7 +796,8 @@ void client::on_text(std::size_t i, std::string_view payload) {
           return;
         }
         break;
-      default: return;
+      default:
+        return;
     }
   }
   scan_payload(i, payload);
@@ -750,12 +809,14 @@ void client::scan_payload(std::size_t i, std::string_view s) {
   while ((p = s.find("\"t\":", p)) != std::string_view::npos) {
     p += 4;
     std::int64_t t = 0;
-    while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p]))) t = t * 10 + (s[p++] - '0');
+    while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p])))
+      t = t * 10 + (s[p++] - '0');
     auto q = s.find("\"seq\":", p);
     if (q == std::string_view::npos || q > p + 4) continue;
     q += 6;
     std::int64_t seq = 0;
-    while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q]))) seq = seq * 10 + (s[q++] - '0');
+    while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q])))
+      seq = seq * 10 + (s[q++] - '0');
     deliver(i, t, seq);
     p = q;
   }
@@ -830,9 +891,12 @@ void client::publish(std::uint32_t user, int step) {
     steps_[static_cast<std::size_t>(step)].expected += recipients;
   }
   if (o_.pk == pub_kind::redis) {
-    auto bulk = [](std::string_view s) { return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n"; };
-    std::string cmd = "*10\r\n" + bulk("XADD") + bulk(o_.pub_stream) + bulk("MAXLEN") + bulk("~") + bulk("1000000") +
-                      bulk("*") + bulk("topic") + bulk(topic) + bulk("data") + bulk(data);
+    auto bulk = [](std::string_view s) {
+      return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
+    };
+    std::string cmd = "*10\r\n" + bulk("XADD") + bulk(o_.pub_stream) + bulk("MAXLEN") + bulk("~") +
+                      bulk("1000000") + bulk("*") + bulk("topic") + bulk(topic) + bulk("data") +
+                      bulk(data);
     pubs_[0].out += cmd;
     pub_flush(0);
     return;
@@ -840,13 +904,16 @@ void client::publish(std::uint32_t user, int step) {
   std::string body = data;
   if (o_.pf == pub_format::pushpin) {
     std::string esc = json_escape(data);
-    body = "{\"items\":[{\"channel\":\"" + json_escape(topic) + "\",\"formats\":{\"ws-message\":{\"content\":\"" + esc +
+    body = "{\"items\":[{\"channel\":\"" + json_escape(topic) +
+           "\",\"formats\":{\"ws-message\":{\"content\":\"" + esc +
            "\"},\"http-response\":{\"body\":\"" + esc + "\\n\"}}}]}";
   }
-  std::string path = replace_all(replace_all(o_.pub_path, "{topic}", topic), "{i}", std::to_string(user));
-  http_queue_.push_back("POST " + path + " HTTP/1.1\r\nHost: " + o_.pub_host + ":" + std::to_string(o_.pub_port) +
-                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\n\r\n" + body);
+  std::string path =
+      replace_all(replace_all(o_.pub_path, "{topic}", topic), "{i}", std::to_string(user));
+  http_queue_.push_back(
+      "POST " + path + " HTTP/1.1\r\nHost: " + o_.pub_host + ":" + std::to_string(o_.pub_port) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body);
   pub_pump();
 }
 
@@ -893,7 +960,8 @@ void client::pub_readable(std::size_t p) {
   if (n < 0) return;
   pc.in.append(rbuf_.data(), static_cast<std::size_t>(n));
   if (o_.pk == pub_kind::redis) {
-    if (pc.in.find("-ERR") != std::string::npos) die("publisher: redis error: " + pc.in.substr(0, 200));
+    if (pc.in.find("-ERR") != std::string::npos)
+      die("publisher: redis error: " + pc.in.substr(0, 200));
     pc.in.clear();
     return;
   }
@@ -904,7 +972,8 @@ void client::pub_readable(std::size_t p) {
     if (m.status >= 300) {
       ++errors_["publish status " + std::to_string(m.status)];
       if (errors_["publish status " + std::to_string(m.status)] == 1)
-        std::fprintf(stderr, "loadgen: publish answered %d: %s\n", m.status, m.body.substr(0, 200).c_str());
+        std::fprintf(stderr, "loadgen: publish answered %d: %s\n", m.status,
+                     m.body.substr(0, 200).c_str());
     }
     pc.in.erase(0, k);
     pc.busy = false;
@@ -955,7 +1024,8 @@ void client::connect_all() {
     }
     poll_once(next < conns_.size() || !retry_.empty() ? 1 : 50);
     if (mono_s() - start > 60.0 + static_cast<double>(conns_.size()) / o_.connect_rate) {
-      std::fprintf(stderr, "loadgen: connect phase timed out with %zu still connecting\n", connecting_);
+      std::fprintf(stderr, "loadgen: connect phase timed out with %zu still connecting\n",
+                   connecting_);
       break;
     }
   }
@@ -971,7 +1041,8 @@ bool client::warm_up() {
   double t0 = mono_s();
   std::vector<std::uint32_t> targets;
   if (per_conn_topic_)
-    for (std::size_t i = 0; i < conns_.size(); ++i) targets.push_back(static_cast<std::uint32_t>(i));
+    for (std::size_t i = 0; i < conns_.size(); ++i)
+      targets.push_back(static_cast<std::uint32_t>(i));
   else
     targets.push_back(0);
   double round_every = 3.0;
@@ -1041,7 +1112,8 @@ void client::run_step(std::size_t s) {
 
 double pct(std::vector<std::uint32_t>& v, double p) {
   if (v.empty()) return NAN;
-  auto k = static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1), p * static_cast<double>(v.size())));
+  auto k = static_cast<std::size_t>(
+      std::min<double>(static_cast<double>(v.size() - 1), p * static_cast<double>(v.size())));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k] / 1000.0;
 }
@@ -1060,9 +1132,10 @@ int client::run() {
   connect_all();
   double connect_s = mono_s() - t0;
   double cli_connect_cpu = self_cpu_s() - cpu0;
-  std::fprintf(stderr, "loadgen: %s: %zu/%zu connected in %.1f s (%zu failed)\n", o_.label.c_str(), ready_, o_.conns,
-               connect_s, failed_);
-  for (auto& [why, count] : errors_) std::fprintf(stderr, "loadgen: %s:   %zu x %s\n", o_.label.c_str(), count, why.c_str());
+  std::fprintf(stderr, "loadgen: %s: %zu/%zu connected in %.1f s (%zu failed)\n", o_.label.c_str(),
+               ready_, o_.conns, connect_s, failed_);
+  for (auto& [why, count] : errors_)
+    std::fprintf(stderr, "loadgen: %s:   %zu x %s\n", o_.label.c_str(), count, why.c_str());
   pub_open();
   double settle_end = mono_s() + o_.settle_seconds + o_.hold_seconds;
   while (mono_s() < settle_end) poll_once(50);
@@ -1071,8 +1144,8 @@ int client::run() {
     bool ok = warm_up();
     std::size_t warm = 0;
     for (auto& c : conns_) warm += c.ready && c.got_any;
-    std::fprintf(stderr, "loadgen: %s: warm-up %s: %zu/%zu subscribers received a message\n", o_.label.c_str(),
-                 ok ? "done" : "INCOMPLETE", warm, ready_);
+    std::fprintf(stderr, "loadgen: %s: warm-up %s: %zu/%zu subscribers received a message\n",
+                 o_.label.c_str(), ok ? "done" : "INCOMPLETE", warm, ready_);
     double e = mono_s() + o_.settle_seconds;
     while (mono_s() < e) poll_once(20);
   }
@@ -1084,16 +1157,20 @@ int client::run() {
     run_step(s);
     auto& st = steps_[s];
     std::vector<std::uint32_t> lat = st.lat_us;
-    double p50 = pct(lat, 0.5), p99 = pct(lat, 0.99), mx = lat.empty() ? NAN : *std::max_element(lat.begin(), lat.end()) / 1000.0;
+    double p50 = pct(lat, 0.5), p99 = pct(lat, 0.99),
+           mx = lat.empty() ? NAN : *std::max_element(lat.begin(), lat.end()) / 1000.0;
     double dcpu = st.srv_after.cpu_s - st.srv_before.cpu_s;
     bool sustained = st.complete && p99 <= o_.sustain_p99_ms;
-    std::printf("%s step %zu: %g msg/s x %gs -> %llu/%llu deliveries (%.0f/s), p50 %.2f ms p99 %.2f ms max %.2f ms, "
-                "server %.2f us/delivery, client %.2f us/delivery (%.0f%% of a core)%s\n",
-                o_.label.c_str(), s, st.spec.rate, st.spec.seconds, static_cast<unsigned long long>(st.delivered),
-                static_cast<unsigned long long>(st.expected), static_cast<double>(st.delivered) / st.wall_seconds, p50, p99,
-                mx, st.delivered ? dcpu * 1e6 / static_cast<double>(st.delivered) : NAN,
-                st.delivered ? st.cli_cpu * 1e6 / static_cast<double>(st.delivered) : NAN,
-                100.0 * st.cli_cpu / st.wall_seconds, sustained ? "" : "  [NOT sustained]");
+    std::printf(
+        "%s step %zu: %g msg/s x %gs -> %llu/%llu deliveries (%.0f/s), p50 %.2f ms p99 %.2f ms max "
+        "%.2f ms, "
+        "server %.2f us/delivery, client %.2f us/delivery (%.0f%% of a core)%s\n",
+        o_.label.c_str(), s, st.spec.rate, st.spec.seconds,
+        static_cast<unsigned long long>(st.delivered), static_cast<unsigned long long>(st.expected),
+        static_cast<double>(st.delivered) / st.wall_seconds, p50, p99, mx,
+        st.delivered ? dcpu * 1e6 / static_cast<double>(st.delivered) : NAN,
+        st.delivered ? st.cli_cpu * 1e6 / static_cast<double>(st.delivered) : NAN,
+        100.0 * st.cli_cpu / st.wall_seconds, sustained ? "" : "  [NOT sustained]");
     std::fflush(stdout);
     if (!sustained && o_.stop_on_fail) {
       steps_.resize(s + 1);
@@ -1104,12 +1181,13 @@ int client::run() {
     while (mono_s() < e) poll_once(20);
   }
   if (o_.steps.empty()) {
-    std::printf("%s: %zu connections open, server RSS %.1f MiB -> %.1f MiB = %.2f KiB per connection\n",
-                o_.label.c_str(), ready_, static_cast<double>(base.rss_bytes) / 1048576.0,
-                static_cast<double>(connected.rss_bytes) / 1048576.0,
-                ready_ ? (static_cast<double>(connected.rss_bytes) - static_cast<double>(base.rss_bytes)) / 1024.0 /
-                             static_cast<double>(ready_)
-                       : NAN);
+    std::printf(
+        "%s: %zu connections open, server RSS %.1f MiB -> %.1f MiB = %.2f KiB per connection\n",
+        o_.label.c_str(), ready_, static_cast<double>(base.rss_bytes) / 1048576.0,
+        static_cast<double>(connected.rss_bytes) / 1048576.0,
+        ready_ ? (static_cast<double>(connected.rss_bytes) - static_cast<double>(base.rss_bytes)) /
+                     1024.0 / static_cast<double>(ready_)
+               : NAN);
   }
   write_json(connect_s, base, connected, cli_connect_cpu);
   for (auto& c : conns_)
@@ -1118,18 +1196,25 @@ int client::run() {
   return ready_ == o_.conns ? 0 : 3;
 }
 
-void client::write_json(double connect_s, const proc_sample& base, const proc_sample& connected, double cli_connect_cpu) {
+void client::write_json(double connect_s, const proc_sample& base, const proc_sample& connected,
+                        double cli_connect_cpu) {
   if (o_.json_path.empty()) return;
   std::ostringstream j;
   const char* kinds[] = {"ws", "sio", "lp"};
   j << "{\"label\":\"" << json_escape(o_.label) << "\",\"kind\":\"" << kinds[static_cast<int>(o_.k)]
     << "\",\"conns\":" << o_.conns << ",\"ready\":" << ready_ << ",\"failed\":" << failed_
-    << ",\"connect_seconds\":" << num(connect_s) << ",\"client_connect_cpu_s\":" << num(cli_connect_cpu)
-    << ",\"per_conn_topic\":" << (per_conn_topic_ ? "true" : "false") << ",\"server\":{\"processes\":" << connected.processes
-    << ",\"rss_before\":" << base.rss_bytes << ",\"rss_connected\":" << connected.rss_bytes << ",\"rss_per_conn\":"
-    << num(ready_ ? (static_cast<double>(connected.rss_bytes) - static_cast<double>(base.rss_bytes)) / static_cast<double>(ready_) : NAN)
-    << ",\"cpu_connect_s\":" << num(connected.cpu_s - base.cpu_s) << "},\"warmup_deliveries\":" << warm_deliveries_
-    << ",\"stray\":" << stray_ << ",\"poll_errors\":" << poll_errors_ << ",\"errors\":{";
+    << ",\"connect_seconds\":" << num(connect_s)
+    << ",\"client_connect_cpu_s\":" << num(cli_connect_cpu)
+    << ",\"per_conn_topic\":" << (per_conn_topic_ ? "true" : "false")
+    << ",\"server\":{\"processes\":" << connected.processes << ",\"rss_before\":" << base.rss_bytes
+    << ",\"rss_connected\":" << connected.rss_bytes << ",\"rss_per_conn\":"
+    << num(ready_
+               ? (static_cast<double>(connected.rss_bytes) - static_cast<double>(base.rss_bytes)) /
+                     static_cast<double>(ready_)
+               : NAN)
+    << ",\"cpu_connect_s\":" << num(connected.cpu_s - base.cpu_s)
+    << "},\"warmup_deliveries\":" << warm_deliveries_ << ",\"stray\":" << stray_
+    << ",\"poll_errors\":" << poll_errors_ << ",\"errors\":{";
   bool first = true;
   for (auto& [k, v] : errors_) {
     j << (first ? "" : ",") << "\"" << json_escape(k) << "\":" << v;
@@ -1145,24 +1230,29 @@ void client::write_json(double connect_s, const proc_sample& base, const proc_sa
     // Time until the last recipient had each message.
     std::vector<std::uint32_t> last;
     for (auto& m : msgs_)
-      if (m.step == static_cast<int>(s) && m.got > 0) last.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(m.last_us, 0xffffffff)));
+      if (m.step == static_cast<int>(s) && m.got > 0)
+        last.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(m.last_us, 0xffffffff)));
     double last_p50 = pct(last, 0.5);
     double last_max = last.empty() ? NAN : *std::max_element(last.begin(), last.end()) / 1000.0;
     double dcpu = st.srv_after.cpu_s - st.srv_before.cpu_s;
     bool sustained = st.complete && p99 <= o_.sustain_p99_ms;
     if (sustained) best_rate = std::max(best_rate, st.spec.rate);
     double d = static_cast<double>(st.delivered);
-    j << (s ? "," : "") << "{\"rate\":" << num(st.spec.rate) << ",\"seconds\":" << num(st.spec.seconds)
-      << ",\"published\":" << st.published << ",\"expected\":" << st.expected << ",\"delivered\":" << st.delivered
+    j << (s ? "," : "") << "{\"rate\":" << num(st.spec.rate)
+      << ",\"seconds\":" << num(st.spec.seconds) << ",\"published\":" << st.published
+      << ",\"expected\":" << st.expected << ",\"delivered\":" << st.delivered
       << ",\"duplicates\":" << st.duplicates << ",\"complete\":" << (st.complete ? "true" : "false")
-      << ",\"sustained\":" << (sustained ? "true" : "false") << ",\"pub_seconds\":" << num(st.pub_seconds)
-      << ",\"wall_seconds\":" << num(st.wall_seconds) << ",\"deliveries_per_s\":" << num(d / st.wall_seconds)
-      << ",\"p50_ms\":" << num(p50) << ",\"p90_ms\":" << num(p90) << ",\"p99_ms\":" << num(p99)
-      << ",\"p999_ms\":" << num(p999) << ",\"max_ms\":" << num(mx) << ",\"last_recipient_p50_ms\":" << num(last_p50)
+      << ",\"sustained\":" << (sustained ? "true" : "false")
+      << ",\"pub_seconds\":" << num(st.pub_seconds) << ",\"wall_seconds\":" << num(st.wall_seconds)
+      << ",\"deliveries_per_s\":" << num(d / st.wall_seconds) << ",\"p50_ms\":" << num(p50)
+      << ",\"p90_ms\":" << num(p90) << ",\"p99_ms\":" << num(p99) << ",\"p999_ms\":" << num(p999)
+      << ",\"max_ms\":" << num(mx) << ",\"last_recipient_p50_ms\":" << num(last_p50)
       << ",\"last_recipient_max_ms\":" << num(last_max) << ",\"server_cpu_s\":" << num(dcpu)
       << ",\"server_cpu_us_per_delivery\":" << num(d > 0 ? dcpu * 1e6 / d : NAN)
-      << ",\"server_cpu_pct\":" << num(100.0 * dcpu / st.wall_seconds) << ",\"server_rss_after\":" << st.srv_after.rss_bytes
-      << ",\"client_cpu_s\":" << num(st.cli_cpu) << ",\"client_cpu_us_per_delivery\":" << num(d > 0 ? st.cli_cpu * 1e6 / d : NAN)
+      << ",\"server_cpu_pct\":" << num(100.0 * dcpu / st.wall_seconds)
+      << ",\"server_rss_after\":" << st.srv_after.rss_bytes
+      << ",\"client_cpu_s\":" << num(st.cli_cpu)
+      << ",\"client_cpu_us_per_delivery\":" << num(d > 0 ? st.cli_cpu * 1e6 / d : NAN)
       << ",\"client_cpu_pct\":" << num(100.0 * st.cli_cpu / st.wall_seconds) << "}";
   }
   j << "],\"max_sustained_rate\":" << num(best_rate) << "}\n";

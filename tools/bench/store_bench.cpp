@@ -16,8 +16,8 @@
 // transaction rewrites each index page it touched. A batch spread over 1000 topics
 // touches ~1000 pages, one over a single topic a handful.
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -67,7 +67,8 @@ bench_opts parse_args(int argc, char** argv) {
       if (i + 1 >= argc) die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--entries") o.entries = parse_count(a, value());
+    if (a == "--entries")
+      o.entries = parse_count(a, value());
     else if (a == "--topics") {
       o.topic_counts.clear();
       std::string list = value();
@@ -77,12 +78,16 @@ bench_opts parse_args(int argc, char** argv) {
         o.topic_counts.push_back(parse_count(a, list.substr(pos, comma - pos).c_str()));
         pos = comma + 1;
       }
-    }
-    else if (a == "--payload") o.payload = parse_count(a, value());
-    else if (a == "--reads") o.reads = parse_count(a, value());
-    else if (a == "--rounds") o.rounds = parse_count(a, value());
-    else if (a == "--db-dir") o.dir = value();
-    else if (a == "--json") o.json_path = value();
+    } else if (a == "--payload")
+      o.payload = parse_count(a, value());
+    else if (a == "--reads")
+      o.reads = parse_count(a, value());
+    else if (a == "--rounds")
+      o.rounds = parse_count(a, value());
+    else if (a == "--db-dir")
+      o.dir = value();
+    else if (a == "--json")
+      o.json_path = value();
     else if (a == "--help" || a == "-h") {
       std::printf(
           "store_bench [--entries N] [--topics LIST] [--payload BYTES] [--reads N] [--rounds N]\n"
@@ -91,7 +96,8 @@ bench_opts parse_args(int argc, char** argv) {
           "(default 1,100,1000) in batches of 1, 100 and 1000 to fresh stores, then times\n"
           "range reads (limit 100) for one topic and for eight topics. Medians of --rounds.\n");
       std::exit(0);
-    } else die("unknown argument '" + a + "' (see --help)");
+    } else
+      die("unknown argument '" + a + "' (see --help)");
   }
   return o;
 }
@@ -101,7 +107,9 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-std::string topic_name(std::size_t i) { return "user:" + std::to_string(i); }
+std::string topic_name(std::size_t i) {
+  return "user:" + std::to_string(i);
+}
 
 // Appends `entries` notifications in batches of `batch`; returns notifications/s.
 double append_run(const std::string& path, const bench_opts& o, std::size_t batch) {
@@ -130,12 +138,14 @@ double append_run(const std::string& path, const bench_opts& o, std::size_t batc
     for (std::size_t i = 0; i < n; ++i, ++done) {
       // Ten entries per millisecond, as a busy stream gives.
       stream_id id{ms + done / 10, done % 10};
-      b.entries.push_back({id, decoded_entry{topic_name(done % o.topics), "bench", data, std::nullopt}, source});
+      b.entries.push_back(
+          {id, decoded_entry{topic_name(done % o.topics), "bench", data, std::nullopt}, source});
     }
     b.offsets.push_back({std::string(source), b.entries.back().id});
     auto r = w->append(b);
     if (!r) die(r.err().message);
-    if (r->added.size() != n) die("append stored " + std::to_string(r->added.size()) + " of " + std::to_string(n));
+    if (r->added.size() != n)
+      die("append stored " + std::to_string(r->added.size()) + " of " + std::to_string(n));
   }
   double secs = std::chrono::duration<double>(clock_type::now() - start).count();
   return static_cast<double>(o.entries) / secs;
@@ -147,7 +157,8 @@ struct read_figures {
 };
 
 // Range reads from random cursors over the store `path` (filled by append_run).
-read_figures read_run(const std::string& path, const bench_opts& o, std::size_t topics_per_read, unsigned seed) {
+read_figures read_run(const std::string& path, const bench_opts& o, std::size_t topics_per_read,
+                      unsigned seed) {
   auto r = store::reader::open(path);
   if (!r) die(r.err().message);
   std::mt19937_64 rng(seed);
@@ -170,13 +181,14 @@ read_figures read_run(const std::string& path, const bench_opts& o, std::size_t 
 
 int main(int argc, char** argv) {
   auto o = parse_args(argc, argv);
-  std::filesystem::path dir =
-      o.dir.empty() ? std::filesystem::temp_directory_path() / "cutover-store-bench" : std::filesystem::path(o.dir);
+  std::filesystem::path dir = o.dir.empty()
+                                  ? std::filesystem::temp_directory_path() / "cutover-store-bench"
+                                  : std::filesystem::path(o.dir);
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "bench.db").string();
 
-  std::printf("store_bench: %zu entries, %zu-byte payload, %zu rounds, file %s\n", o.entries, o.payload, o.rounds,
-              path.c_str());
+  std::printf("store_bench: %zu entries, %zu-byte payload, %zu rounds, file %s\n", o.entries,
+              o.payload, o.rounds, path.c_str());
   boost::json::object out;
   out["entries"] = o.entries;
   out["payload_bytes"] = o.payload;
@@ -192,8 +204,10 @@ int main(int argc, char** argv) {
       std::vector<double> rates;
       for (std::size_t i = 0; i < o.rounds; ++i) rates.push_back(append_run(path, run, batch));
       double m = median(rates);
-      std::printf("  append, %5zu topics, batch %4zu: %10.0f notifications/s (median; %zu entries per round)\n",
-                  topics, batch, m, run.entries);
+      std::printf(
+          "  append, %5zu topics, batch %4zu: %10.0f notifications/s (median; %zu entries per "
+          "round)\n",
+          topics, batch, m, run.entries);
       per_batch[std::to_string(batch)] = m;
     }
     appends[std::to_string(topics) + "_topics"] = per_batch;
@@ -211,8 +225,8 @@ int main(int argc, char** argv) {
       rps.push_back(f.reads_per_s);
       rows.push_back(f.rows_per_s);
     }
-    std::printf("  range read, %zu topic%s, limit 100: %9.0f reads/s, %10.0f rows/s (median)\n", k, k == 1 ? "" : "s",
-                median(rps), median(rows));
+    std::printf("  range read, %zu topic%s, limit 100: %9.0f reads/s, %10.0f rows/s (median)\n", k,
+                k == 1 ? "" : "s", median(rps), median(rows));
     boost::json::object f;
     f["reads_per_s"] = median(rps);
     f["rows_per_s"] = median(rows);

@@ -21,7 +21,8 @@ std::string form_decode(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
       i += 2;
     } else {
@@ -35,18 +36,28 @@ std::string form_decode(std::string_view s) {
 
 std::string_view error_slug(int status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 413: return "payload_too_large";
-    case 503: return "unavailable";
-    default: return "error";
+    case 400:
+      return "bad_request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 413:
+      return "payload_too_large";
+    case 503:
+      return "unavailable";
+    default:
+      return "error";
   }
 }
 
-std::string json_quote(std::string_view text) { return boost::json::serialize(boost::json::string_view(text.data(), text.size())); }
+std::string json_quote(std::string_view text) {
+  return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+}
 
 void send_json(httplib::Response& res, int status, std::string body) {
   res.status = status;
@@ -57,7 +68,9 @@ void send_json(httplib::Response& res, int status, std::string body) {
 void send_error(httplib::Response& res, int status, std::string_view message) {
   // Built by hand rather than through a json::object so the key order is fixed:
   // Cutover renders "error" then "message", and parity compares bodies.
-  send_json(res, status, "{\"error\":" + json_quote(error_slug(status)) + ",\"message\":" + json_quote(message) + "}");
+  send_json(
+      res, status,
+      "{\"error\":" + json_quote(error_slug(status)) + ",\"message\":" + json_quote(message) + "}");
 }
 
 std::optional<std::string> session_id(const httplib::Request& req) {
@@ -67,7 +80,8 @@ std::optional<std::string> session_id(const httplib::Request& req) {
   return std::nullopt;
 }
 
-std::optional<std::string> session_user(const httplib::Request& req, const session_table& sessions) {
+std::optional<std::string> session_user(const httplib::Request& req,
+                                        const session_table& sessions) {
   auto sid = session_id(req);
   if (!sid || sid->empty()) return std::nullopt;
   return sessions.find(*sid);
@@ -78,7 +92,8 @@ std::optional<std::string> form_param(const httplib::Request& req, std::string_v
   if (req.has_param(key)) return req.get_param_value(key);
   // httplib fills params from a urlencoded body itself; read the body too in case a
   // build does not, so /login works with both `curl -d` and a query string.
-  if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) != 0) return std::nullopt;
+  if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) != 0)
+    return std::nullopt;
   std::string_view body = req.body;
   while (!body.empty()) {
     auto amp = body.find('&');

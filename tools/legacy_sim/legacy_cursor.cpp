@@ -14,7 +14,8 @@ constexpr std::string_view kExpected =
 // ASCII digits only (no sign, no spaces, no hex), nullopt on overflow.
 std::optional<std::uint64_t> digits_only(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
-  if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
@@ -22,7 +23,8 @@ std::optional<std::uint64_t> digits_only(std::string_view s) {
 }
 
 std::string malformed(std::string_view text) {
-  return "since: malformed cursor '" + std::string(text.substr(0, 64)) + "': " + std::string(kExpected);
+  return "since: malformed cursor '" + std::string(text.substr(0, 64)) +
+         "': " + std::string(kExpected);
 }
 
 }  // namespace
@@ -64,8 +66,9 @@ std::string iso8601_utc(std::uint64_t ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<unsigned>(ms % 1000));
   return buf;
 }
 

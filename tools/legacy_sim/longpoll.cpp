@@ -134,7 +134,8 @@ void handle_poll(const httplib::Request& req, httplib::Response& res, sim_state&
     std::size_t count = batch_count(*rows, opt.poll_batch);
     if (count == 0) {
       // One legacyId group fills the batch: read on to its end and send it whole.
-      rows = db->read_after(topics, since->after, std::max(kMaxGroupRead, opt.poll_batch + 1), error);
+      rows =
+          db->read_after(topics, since->after, std::max(kMaxGroupRead, opt.poll_batch + 1), error);
       if (!rows) return look::failed;
       if (rows->empty()) return look::nothing;  // pruned in between: keep waiting
       std::uint64_t group = rows->front().legacy();

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   CLI::App app{"legacy_sim: the old long-poll app Cutover replaces (a reference, slow on purpose)"};
   app.add_option("--listen", opt.listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
-  app.add_option("--db", opt.db_path, "Cutover SQLite store to read notifications from (read-only)");
+  app.add_option("--db", opt.db_path,
+                 "Cutover SQLite store to read notifications from (read-only)");
   app.add_option("--threads", opt.threads, "Worker threads; each waiting poll holds one")
       ->check(CLI::Range(1, 100'000))
       ->capture_default_str();
@@ -50,9 +51,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--shared-topic", opt.shared_topics, "Topic every user also sees (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--poll-path", opt.poll_path, "Path of the legacy poll endpoint")->capture_default_str();
-  app.add_flag("--allow-user-param", opt.allow_user_param,
-               "Also take the poll caller's identity from ?user= (parity with --auth insecure-query)");
+  app.add_option("--poll-path", opt.poll_path, "Path of the legacy poll endpoint")
+      ->capture_default_str();
+  app.add_flag(
+      "--allow-user-param", opt.allow_user_param,
+      "Also take the poll caller's identity from ?user= (parity with --auth insecure-query)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -61,12 +64,16 @@ int main(int argc, char** argv) {
   }
 
   auto address = parse_listen(opt.listen);
-  if (!address) return usage_error("--listen: expected HOST:PORT or [IPv6]:PORT, got '" + opt.listen + "'");
+  if (!address)
+    return usage_error("--listen: expected HOST:PORT or [IPv6]:PORT, got '" + opt.listen + "'");
   auto timeout = parse_duration(timeout_text);
-  if (!timeout) return usage_error("--poll-timeout: expected 500ms, 30s, 2m or seconds, got '" + timeout_text + "'");
+  if (!timeout)
+    return usage_error("--poll-timeout: expected 500ms, 30s, 2m or seconds, got '" + timeout_text +
+                       "'");
   opt.poll_timeout = *timeout;
   if (opt.poll_path.empty() || opt.poll_path.front() != '/')
-    return usage_error("--poll-path: expected a path starting with '/', got '" + opt.poll_path + "'");
+    return usage_error("--poll-path: expected a path starting with '/', got '" + opt.poll_path +
+                       "'");
 
   if (!opt.db_path.empty()) {
     // Fail at start, not at the first poll, when the store is missing or not a store.
@@ -104,11 +111,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "legacy_sim: cannot listen on %s\n", opt.listen.c_str());
     return kExitRuntime;
   }
-  std::string shown = address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
+  std::string shown =
+      address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
   std::printf("legacy_sim: listening on http://%s:%d\n", shown.c_str(), port);
   std::fflush(stdout);
-  std::fprintf(stderr, "legacy_sim: serving poll %s (timeout %lld ms, batch %zu, re-check every 1 s), %zu threads, store %s%s\n",
-               opt.poll_path.c_str(), static_cast<long long>(opt.poll_timeout.count()), opt.poll_batch, opt.threads,
+  std::fprintf(stderr,
+               "legacy_sim: serving poll %s (timeout %lld ms, batch %zu, re-check every 1 s), %zu "
+               "threads, store %s%s\n",
+               opt.poll_path.c_str(), static_cast<long long>(opt.poll_timeout.count()),
+               opt.poll_batch, opt.threads,
                opt.db_path.empty() ? "(none: polls always time out)" : opt.db_path.c_str(),
                opt.allow_user_param ? ", ?user= accepted" : "");
 
@@ -122,13 +133,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "legacy_sim: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     // httplib's stop() does nothing until listen_after_bind() has started, and must not
     // be called twice; wait out that start-up instant, then call it once.
-    while (!svr.is_running() && !listen_returned.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (!svr.is_running() && !listen_returned.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (!listen_returned.load()) svr.stop();
     // Waiting polls answer an empty 200 at once instead of sitting out their timeout.
     st.stop.request();
   });
 
-  bool ok = svr.listen_after_bind();  // returns once stop() closed the listener and the pool drained
+  bool ok =
+      svr.listen_after_bind();  // returns once stop() closed the listener and the pool drained
   listen_returned.store(true);
   if (!signalled.load()) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();

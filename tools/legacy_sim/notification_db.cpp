@@ -31,7 +31,8 @@ std::optional<notification_db> notification_db::open(const std::string& path, st
 
 bool notification_db::prepare(stmt_ptr& out, const std::string& sql, std::string& error) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr) !=
+      SQLITE_OK) {
     error = std::string("sqlite prepare: ") + sqlite3_errmsg(db_.get());
     return false;
   }
@@ -39,14 +40,14 @@ bool notification_db::prepare(stmt_ptr& out, const std::string& sql, std::string
   return true;
 }
 
-std::optional<std::vector<stored_notification>> notification_db::read_after(const std::vector<std::string>& topics,
-                                                                            position after, std::size_t limit,
-                                                                            std::string& error) {
+std::optional<std::vector<stored_notification>> notification_db::read_after(
+    const std::vector<std::string>& topics, position after, std::size_t limit, std::string& error) {
   if (!range_ || range_topics_ != topics.size()) {
     std::string sql =
         "SELECT ms, seq, type, data FROM notifications"
         " WHERE (ms > ?1 OR (ms = ?1 AND seq > ?2)) AND topic IN (";
-    for (std::size_t i = 0; i < topics.size(); ++i) sql += i ? ",?" + std::to_string(i + 4) : "?" + std::to_string(i + 4);
+    for (std::size_t i = 0; i < topics.size(); ++i)
+      sql += i ? ",?" + std::to_string(i + 4) : "?" + std::to_string(i + 4);
     sql += ") ORDER BY ms, seq LIMIT ?3";
     if (!prepare(range_, sql, error)) return std::nullopt;
     range_topics_ = topics.size();
@@ -57,8 +58,8 @@ std::optional<std::vector<stored_notification>> notification_db::read_after(cons
   sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(after.seq));
   sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(limit));
   for (std::size_t i = 0; i < topics.size(); ++i)
-    sqlite3_bind_text(s, static_cast<int>(i + 4), topics[i].data(), static_cast<int>(topics[i].size()),
-                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, static_cast<int>(i + 4), topics[i].data(),
+                      static_cast<int>(topics[i].size()), SQLITE_TRANSIENT);
   std::vector<stored_notification> out;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -72,7 +73,9 @@ std::optional<std::vector<stored_notification>> notification_db::read_after(cons
 }
 
 std::optional<std::uint64_t> notification_db::newest_legacy_id(std::string& error) {
-  if (!newest_ && !prepare(newest_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1", error))
+  if (!newest_ &&
+      !prepare(newest_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1",
+               error))
     return std::nullopt;
   sqlite3_stmt* s = newest_.get();
   sqlite3_reset(s);

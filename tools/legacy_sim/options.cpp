@@ -19,7 +19,8 @@ std::optional<listen_address> parse_listen(std::string_view text) {
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
@@ -42,11 +43,16 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (!n) return std::nullopt;
   std::string_view unit = text.substr(digits);
   std::uint64_t factor = 0;
-  if (unit.empty() || unit == "s") factor = 1000;
-  else if (unit == "ms") factor = 1;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    factor = 1000;
+  else if (unit == "ms")
+    factor = 1;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else
+    return std::nullopt;
   if (*n > (std::uint64_t{1} << 40) / factor) return std::nullopt;  // years of waiting: a typo
   return std::chrono::milliseconds(static_cast<std::int64_t>(*n * factor));
 }

@@ -1,7 +1,6 @@
 #include "routes.hpp"
 
 #include <boost/json.hpp>
-
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -29,13 +28,17 @@ std::optional<std::uint64_t> parse_uint(const std::string& s) {
   return v;
 }
 
-std::string user_body(const std::string& user) { return "{\"userId\":" + json_quote(user) + "}"; }
+std::string user_body(const std::string& user) {
+  return "{\"userId\":" + json_quote(user) + "}";
+}
 
 // A cookie name must be an HTTP token, or the Set-Cookie line would be malformed.
 bool is_token(const std::string& s) {
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (c <= 32 || c >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) != std::string_view::npos)
+    if (c <= 32 || c >= 127 ||
+        std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) !=
+            std::string_view::npos)
       return false;
   return true;
 }
@@ -106,13 +109,15 @@ void install_routes(httplib::Server& svr, sim_state& st) {
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(
         "<!doctype html>\n<html><head><title>legacy app</title></head>"
-        "<body><h1>Hello from the legacy app</h1><p>legacy_sim: the old long-poll system.</p></body></html>\n",
+        "<body><h1>Hello from the legacy app</h1><p>legacy_sim: the old long-poll "
+        "system.</p></body></html>\n",
         "text/html; charset=utf-8");
   });
 
   svr.Post("/login", [&st](const httplib::Request& req, httplib::Response& res) {
     auto user = form_param(req, "user");
-    if (!user || user->empty()) return send_error(res, 400, "user: missing (form or query parameter)");
+    if (!user || user->empty())
+      return send_error(res, 400, "user: missing (form or query parameter)");
     if (user->size() > kMaxUserId) return send_error(res, 400, "user: longer than 200 bytes");
     std::string sid = st.sessions.create(*user);
     res.set_header("Set-Cookie", "sid=" + sid + "; Path=/; HttpOnly");
@@ -142,10 +147,13 @@ void install_routes(httplib::Server& svr, sim_state& st) {
     send_json(res, 200, json::serialize(o));
   });
 
-  svr.Get(regex_escape(st.options.poll_path),
-          [&st](const httplib::Request& req, httplib::Response& res) { handle_poll(req, res, st); });
+  svr.Get(
+      regex_escape(st.options.poll_path),
+      [&st](const httplib::Request& req, httplib::Response& res) { handle_poll(req, res, st); });
 
-  auto echo = [](const httplib::Request& req, httplib::Response& res) { send_json(res, 200, echo_body(req)); };
+  auto echo = [](const httplib::Request& req, httplib::Response& res) {
+    send_json(res, 200, echo_body(req));
+  };
   svr.Get("/api/echo", echo);
   svr.Post("/api/echo", echo);
   svr.Put("/api/echo", echo);
@@ -154,16 +162,19 @@ void install_routes(httplib::Server& svr, sim_state& st) {
 
   svr.Get(R"(/api/status/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     auto code = parse_uint(req.matches[1].str());
-    if (!code || *code < 200 || *code > 599) return send_error(res, 400, "status: expected a code from 200 to 599");
+    if (!code || *code < 200 || *code > 599)
+      return send_error(res, 400, "status: expected a code from 200 to 599");
     res.status = static_cast<int>(*code);
     // 204 and 304 carry no body by definition; everything else says what it is.
-    if (*code != 204 && *code != 304) res.set_content("{\"status\":" + std::to_string(*code) + "}", "application/json");
+    if (*code != 204 && *code != 304)
+      res.set_content("{\"status\":" + std::to_string(*code) + "}", "application/json");
   });
 
   svr.Get("/api/set-cookie", [](const httplib::Request& req, httplib::Response& res) {
     std::string name = req.get_param_value("name");
     std::string value = req.get_param_value("value");
-    if (!is_token(name)) return send_error(res, 400, "name: expected a cookie name (an HTTP token)");
+    if (!is_token(name))
+      return send_error(res, 400, "name: expected a cookie name (an HTTP token)");
     if (value.find_first_of(";,\r\n") != std::string::npos)
       return send_error(res, 400, "value: must not contain ';', ',' or line breaks");
     res.set_header("Set-Cookie", name + "=" + value + "; Path=/");
@@ -175,7 +186,8 @@ void install_routes(httplib::Server& svr, sim_state& st) {
 
   svr.Get("/api/slow", [&st](const httplib::Request& req, httplib::Response& res) {
     auto ms = parse_uint(req.get_param_value("ms"));
-    if (!ms || *ms > kMaxSlowMs) return send_error(res, 400, "ms: expected milliseconds from 0 to 600000");
+    if (!ms || *ms > kMaxSlowMs)
+      return send_error(res, 400, "ms: expected milliseconds from 0 to 600000");
     // Holds the worker like a slow legacy handler would; shutdown cuts it short.
     st.stop.sleep_for(std::chrono::milliseconds(*ms));
     json::object o;
@@ -185,25 +197,28 @@ void install_routes(httplib::Server& svr, sim_state& st) {
 
   // Routing misses and httplib's own refusals get the same JSON error shape as ours;
   // a handler that already wrote a body (e.g. /api/status/404) keeps it.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message = res.status == 404 ? "no route for " + req.method + " " + req.path
-                                            : "request refused (" + std::to_string(res.status) + ")";
-    send_error(res, res.status, message);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  svr.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string message = res.status == 404
+                                  ? "no route for " + req.method + " " + req.path
+                                  : "request refused (" + std::to_string(res.status) + ")";
+        send_error(res, res.status, message);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
-  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_line("handler for " + req.method + " " + req.path + " failed: " + what);
-    send_error(res, 500, "internal error");
-  });
+  svr.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log_line("handler for " + req.method + " " + req.path + " failed: " + what);
+        send_error(res, 500, "internal error");
+      });
 }
 
 }  // namespace cutover::legacy_sim

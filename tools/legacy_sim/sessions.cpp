@@ -41,7 +41,8 @@ std::optional<std::string> cookie_value(std::string_view header, std::string_vie
     auto eq = pair.find('=');
     if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
     std::string_view value = pair.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
     return std::string(value);
   }
   return std::nullopt;

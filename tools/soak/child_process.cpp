@@ -103,7 +103,9 @@ child_process::child_process(std::string name, std::vector<std::string> argv, st
   if (!argv_.empty()) argv_[0] = resolve(argv_[0]);
 }
 
-child_process::~child_process() { kill(); }
+child_process::~child_process() {
+  kill();
+}
 
 bool child_process::start(const std::string& ready_text, std::chrono::milliseconds timeout) {
   kill();

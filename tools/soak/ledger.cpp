@@ -20,8 +20,10 @@ void ledger::record(const std::string& topic, std::uint64_t seq, stream_id posit
   // Deliveries go forward in id order; a legacy tail shares one position.
   bool forward = !any_ || last_ < position || (tail && position == last_);
   if (t.seen[seq]) {
-    if (tail) ++s_.tail_duplicated;
-    else ++s_.duplicated;
+    if (tail)
+      ++s_.tail_duplicated;
+    else
+      ++s_.duplicated;
     return;
   }
   t.seen[seq] = true;

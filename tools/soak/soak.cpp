@@ -19,12 +19,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
-#include <atomic>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -55,11 +54,13 @@ struct options {
   std::uint32_t seed = 0;  // 0: random
   std::string cutover_bin = CUTOVER_BIN;
   std::string redis_bin = "redis-server";
-  std::string dir;         // work dir (logs, stores, AOF); default a fresh temp dir
-  bool keep = false;       // keep the work dir
+  std::string dir;    // work dir (logs, stores, AOF); default a fresh temp dir
+  bool keep = false;  // keep the work dir
 };
 
-double seconds_since(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
+double seconds_since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
 
 clock::time_point g_t0 = clock::now();
 std::mutex g_print_mu;
@@ -129,9 +130,11 @@ class cluster {
   explicit cluster(const options& o) : dir_(o.dir) {
     redis_port_ = free_port();
     redis_ = std::make_unique<child_process>(
-        "redis", std::vector<std::string>{o.redis_bin, "--port", std::to_string(redis_port_), "--bind", "127.0.0.1",
-                                          "--dir", dir_, "--save", "", "--appendonly", "yes", "--appendfsync",
-                                          "always", "--daemonize", "no", "--protected-mode", "no"},
+        "redis",
+        std::vector<std::string>{o.redis_bin, "--port", std::to_string(redis_port_), "--bind",
+                                 "127.0.0.1", "--dir", dir_, "--save", "", "--appendonly", "yes",
+                                 "--appendfsync", "always", "--daemonize", "no", "--protected-mode",
+                                 "no"},
         dir_ + "/redis.log");
     for (const char* name : {"a", "b"}) {
       instance in;
@@ -143,18 +146,41 @@ class cluster {
       // must really go through catch-up.
       in.proc = std::make_unique<child_process>(
           in.name,
-          std::vector<std::string>{o.cutover_bin, "serve", "--listen", "127.0.0.1:" + std::to_string(in.port), "--db",
-                                   in.db, "--redis", "redis://127.0.0.1:" + std::to_string(redis_port_), "--auth",
-                                   "insecure-query", "--shared-topic", "all", "--poll-timeout", "2s",
-                                   "--retain-age", "0", "--retain-per-topic", "0", "--ws-queue-bytes", "8192",
-                                   "--stall-timeout", "20s", "--threads", "1", "--store-readers", "1"},
+          std::vector<std::string>{o.cutover_bin,
+                                   "serve",
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(in.port),
+                                   "--db",
+                                   in.db,
+                                   "--redis",
+                                   "redis://127.0.0.1:" + std::to_string(redis_port_),
+                                   "--auth",
+                                   "insecure-query",
+                                   "--shared-topic",
+                                   "all",
+                                   "--poll-timeout",
+                                   "2s",
+                                   "--retain-age",
+                                   "0",
+                                   "--retain-per-topic",
+                                   "0",
+                                   "--ws-queue-bytes",
+                                   "8192",
+                                   "--stall-timeout",
+                                   "20s",
+                                   "--threads",
+                                   "1",
+                                   "--store-readers",
+                                   "1"},
           dir_ + "/" + in.name + ".log");
       instances_.push_back(std::move(in));
     }
   }
 
   bool start_redis() { return redis_->start("Ready to accept connections", 20s); }
-  bool start_instance(std::size_t i) { return instances_[i].proc->start("cutover: listening on", 30s); }
+  bool start_instance(std::size_t i) {
+    return instances_[i].proc->start("cutover: listening on", 30s);
+  }
   bool start_all() {
     if (!start_redis()) return false;
     for (std::size_t i = 0; i < instances_.size(); ++i)
@@ -184,7 +210,8 @@ class publisher {
       : port_(redis_port), topics_(std::move(topics)), rate_(rate) {}
 
   void run(const std::atomic<bool>& stop) {
-    auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate_));
+    auto period =
+        std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate_));
     auto next = clock::now();
     std::size_t turn = 0;
     while (!stop.load()) {
@@ -196,14 +223,15 @@ class publisher {
       }
       // Padded so a paused reader overflows the kernel's socket buffers within seconds and
       // the server's own queue has to give way to catching up from the store.
-      std::string data = R"({"t":")" + topic + R"(","s":)" + std::to_string(seq) + R"(,"p":")" + pad_ + "\"}";
+      std::string data =
+          R"({"t":")" + topic + R"(","s":)" + std::to_string(seq) + R"(,"p":")" + pad_ + "\"}";
       std::string key = topic + "#" + std::to_string(seq);
       // Until Redis acknowledges it, whatever the faults.
       while (true) {
         if (!conn_) conn_ = redis_connect(port_);
         if (conn_) {
-          auto r = redis_command(conn_.get(), {"XADD", "cutover:notifications", "*", "topic", topic, "type", "soak",
-                                               "data", data, "key", key});
+          auto r = redis_command(conn_.get(), {"XADD", "cutover:notifications", "*", "topic", topic,
+                                               "type", "soak", "data", data, "key", key});
           if (r && r->type == REDIS_REPLY_STRING) break;
           if (!r || conn_->err) conn_.reset();
           ++retries_;
@@ -282,11 +310,13 @@ class ws_reader {
  private:
   void session(ws_client& ws, std::optional<stream_id>& cursor, const std::atomic<bool>& stop) {
     std::exponential_distribution<double> life(1.0 / 4.0);  // mean 4 s per connection
-    auto until = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(life(rng_)));
+    auto until = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                    std::chrono::duration<double>(life(rng_)));
     auto next_pause = clock::now() + std::chrono::seconds(2 + rng_() % 6);
     auto last_rx = clock::now();
     while (!stop.load()) {
-      if (kind_ == kind::random_disconnects && clock::now() >= until) return;  // drop it, mid-stream
+      if (kind_ == kind::random_disconnects && clock::now() >= until)
+        return;  // drop it, mid-stream
       if (kind_ == kind::slow && clock::now() >= next_pause) {
         // Stop reading for seconds: the server's queue fills and it must catch up from
         // the store instead of dropping anything.
@@ -314,7 +344,8 @@ class ws_reader {
         const auto* data = v.as_object().if_contains("data");
         std::string topic;
         std::uint64_t seq = 0;
-        auto sid = id && id->is_string() ? parse_stream_id(std::string_view(id->as_string())) : std::nullopt;
+        auto sid = id && id->is_string() ? parse_stream_id(std::string_view(id->as_string()))
+                                         : std::nullopt;
         if (!sid || !data || !read_payload(*data, topic, seq)) {
           ledger_.count_error();
           continue;
@@ -339,14 +370,16 @@ class ws_reader {
 // The legacy client: follows lastId, and asks the other instance every time.
 class poller {
  public:
-  poller(ledger& l, std::string user, const std::vector<int>& ports) : ledger_(l), user_(std::move(user)), ports_(ports) {}
+  poller(ledger& l, std::string user, const std::vector<int>& ports)
+      : ledger_(l), user_(std::move(user)), ports_(ports) {}
 
   void run(const std::atomic<bool>& stop) {
     std::uint64_t since = 0;
     std::size_t turn = 0;
     while (!stop.load()) {
       int port = ports_[turn++ % ports_.size()];
-      auto a = http_get(port, "/api/notifications/poll?user=" + user_ + "&since=" + std::to_string(since), 15s);
+      auto a = http_get(
+          port, "/api/notifications/poll?user=" + user_ + "&since=" + std::to_string(since), 15s);
       if (a.status == 0) {
         ledger_.count_reconnect();
         std::this_thread::sleep_for(50ms);
@@ -363,7 +396,8 @@ class poller {
         continue;
       }
       const auto& body = v.as_object();
-      if (const auto* r = body.if_contains("reset"); r && r->is_bool() && r->as_bool()) ledger_.count_reset();
+      if (const auto* r = body.if_contains("reset"); r && r->is_bool() && r->as_bool())
+        ledger_.count_reset();
       const auto* list = body.if_contains("notifications");
       if (list && list->is_array()) {
         for (const auto& n : list->as_array()) {
@@ -376,7 +410,8 @@ class poller {
             continue;
           }
           auto legacy = id->to_number<std::uint64_t>();
-          ledger_.record(topic, seq, {legacy / 1024, legacy % 1024}, legacy % 1024 == stream_id::kLegacyTail);
+          ledger_.record(topic, seq, {legacy / 1024, legacy % 1024},
+                         legacy % 1024 == stream_id::kLegacyTail);
         }
       }
       if (const auto* last = body.if_contains("lastId"); last && last->is_number())
@@ -395,8 +430,9 @@ class poller {
 struct fault_counts {
   int instance_kills = 0, instance_stops = 0, redis_restarts = 0, client_kills = 0, bad_bursts = 0;
   std::uint64_t connections_killed = 0;
-  std::uint64_t bad_entries = 0;  // acknowledged bad XADDs: each must be a dead letter in each store
-  bool broken = false;            // something could not be restarted
+  std::uint64_t bad_entries =
+      0;                // acknowledged bad XADDs: each must be a dead letter in each store
+  bool broken = false;  // something could not be restarted
 };
 
 class fault_schedule {
@@ -413,18 +449,30 @@ class fault_schedule {
       }
       next += o_.fault_every;
       switch (turn++ % 5) {
-        case 0: kill_instance(); break;
-        case 1: stop_instance(); break;
-        case 2: restart_redis(); break;
-        case 3: client_kill(); break;
-        default: bad_burst(); break;
+        case 0:
+          kill_instance();
+          break;
+        case 1:
+          stop_instance();
+          break;
+        case 2:
+          restart_redis();
+          break;
+        case 3:
+          client_kill();
+          break;
+        default:
+          bad_burst();
+          break;
       }
     }
   }
   const fault_counts& counts() const { return counts_; }
 
  private:
-  ms between(int lo, int hi) { return ms(lo + static_cast<int>(rng_() % static_cast<unsigned>(hi - lo + 1))); }
+  ms between(int lo, int hi) {
+    return ms(lo + static_cast<int>(rng_() % static_cast<unsigned>(hi - lo + 1)));
+  }
 
   void kill_instance() {
     auto& in = c_.instances()[rng_() % c_.instances().size()];
@@ -433,13 +481,15 @@ class fault_schedule {
     std::this_thread::sleep_for(down);
     auto t = clock::now();
     if (!in.proc->start("cutover: listening on", 30s)) {
-      say("fault: %s could not be restarted (see %s)", in.name.c_str(), in.proc->log_path().c_str());
+      say("fault: %s could not be restarted (see %s)", in.name.c_str(),
+          in.proc->log_path().c_str());
       counts_.broken = true;
       return;
     }
     ++counts_.instance_kills;
     say("fault: SIGKILL %s, down %lld ms, listening again %.0f ms after restart", in.name.c_str(),
-        static_cast<long long>(down.count()), std::chrono::duration<double, std::milli>(clock::now() - t).count());
+        static_cast<long long>(down.count()),
+        std::chrono::duration<double, std::milli>(clock::now() - t).count());
   }
 
   void stop_instance() {
@@ -449,7 +499,8 @@ class fault_schedule {
     std::this_thread::sleep_for(held);
     in.proc->signal(SIGCONT);
     ++counts_.instance_stops;
-    say("fault: SIGSTOP %s for %lld ms, then SIGCONT", in.name.c_str(), static_cast<long long>(held.count()));
+    say("fault: SIGSTOP %s for %lld ms, then SIGCONT", in.name.c_str(),
+        static_cast<long long>(held.count()));
   }
 
   void restart_redis() {
@@ -487,7 +538,8 @@ class fault_schedule {
       auto end = text.find('\n', pos);
       std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
       pos = end == std::string::npos ? text.size() : end + 1;
-      bool ingest = line.find(" cmd=xread") != std::string::npos || line.find(" cmd=xinfo") != std::string::npos;
+      bool ingest = line.find(" cmd=xread") != std::string::npos ||
+                    line.find(" cmd=xinfo") != std::string::npos;
       auto id_at = line.find("id=");
       if (!ingest || id_at != 0) continue;
       std::string id = line.substr(3, line.find(' ') - 3);
@@ -507,12 +559,24 @@ class fault_schedule {
     for (std::uint64_t i = 0; i < n; ++i) {
       std::vector<std::string> argv = {"XADD", "cutover:notifications", "*"};
       switch (i % 6) {
-        case 0: argv.insert(argv.end(), {"data", "1"}); break;                                   // no topic
-        case 1: argv.insert(argv.end(), {"topic", "user:0"}); break;                             // no data
-        case 2: argv.insert(argv.end(), {"topic", "user:0", "data", "{not json"}); break;        // bad JSON
-        case 3: argv.insert(argv.end(), {"topic", "user:\xff", "data", "1"}); break;             // not UTF-8
-        case 4: argv.insert(argv.end(), {"topic", "user:0", "data", "\"" + big + "\""}); break;  // too big
-        default: argv.insert(argv.end(), {"topic", "user:0", "key", "", "data", "1"}); break;   // empty key
+        case 0:
+          argv.insert(argv.end(), {"data", "1"});
+          break;  // no topic
+        case 1:
+          argv.insert(argv.end(), {"topic", "user:0"});
+          break;  // no data
+        case 2:
+          argv.insert(argv.end(), {"topic", "user:0", "data", "{not json"});
+          break;  // bad JSON
+        case 3:
+          argv.insert(argv.end(), {"topic", "user:\xff", "data", "1"});
+          break;  // not UTF-8
+        case 4:
+          argv.insert(argv.end(), {"topic", "user:0", "data", "\"" + big + "\""});
+          break;  // too big
+        default:
+          argv.insert(argv.end(), {"topic", "user:0", "key", "", "data", "1"});
+          break;  // empty key
       }
       auto r = redis_command(c.get(), argv);
       if (r && r->type == REDIS_REPLY_STRING) ++ok;
@@ -538,7 +602,8 @@ struct store_check {
 
 // Each store must hold every acknowledged notification exactly once, and every bad entry
 // as one dead letter.
-store_check check_store(const std::string& path, const published_counts& published, std::uint64_t bad_entries) {
+store_check check_store(const std::string& path, const published_counts& published,
+                        std::uint64_t bad_entries) {
   store_check out;
   auto db = store::sql::open(path, store::sql::open_mode::existing);
   if (!db) {
@@ -571,9 +636,11 @@ store_check check_store(const std::string& path, const published_counts& publish
 // The checker must be able to fail: run it on sequences with a known verdict first.
 bool ledger_self_test() {
   published_counts pub{{"user:0", 3}, {"all", 1}};
-  auto run = [&](bool tail, std::initializer_list<std::pair<std::uint64_t, std::uint64_t>> arrivals) {
+  auto run = [&](bool tail,
+                 std::initializer_list<std::pair<std::uint64_t, std::uint64_t>> arrivals) {
     ledger l("self-test", "test", {"user:0", "all"});
-    for (auto [seq, at] : arrivals) l.record(seq == 9 ? "all" : "user:0", seq == 9 ? 1 : seq, {at, 0}, tail);
+    for (auto [seq, at] : arrivals)
+      l.record(seq == 9 ? "all" : "user:0", seq == 9 ? 1 : seq, {at, 0}, tail);
     return l.summarise(pub);
   };
   auto good = run(false, {{1, 1}, {9, 2}, {2, 3}, {3, 4}});
@@ -581,8 +648,9 @@ bool ledger_self_test() {
   auto dup = run(false, {{1, 1}, {9, 2}, {2, 3}, {2, 3}, {3, 4}});
   auto reordered = run(false, {{1, 1}, {9, 2}, {3, 3}, {2, 4}});
   auto tail = run(true, {{1, 1}, {9, 2}, {2, 3}, {2, 3}, {3, 3}});
-  return good.clean() && good.received == 4 && lost.lost == 1 && !lost.clean() && dup.duplicated == 1 &&
-         !dup.clean() && reordered.reordered == 1 && !reordered.clean() && tail.tail_duplicated == 1 && tail.clean();
+  return good.clean() && good.received == 4 && lost.lost == 1 && !lost.clean() &&
+         dup.duplicated == 1 && !dup.clean() && reordered.reordered == 1 && !reordered.clean() &&
+         tail.tail_duplicated == 1 && tail.clean();
 }
 
 // One counter of an instance's /metrics, or nullopt when it does not answer (down, stopped).
@@ -620,12 +688,13 @@ std::string instance_counters(int port) {
   if (a.status != 200) return "metrics unavailable";
   auto value = [&](const std::string& sample) {
     auto at = a.body.find("\n" + sample + " ");
-    return at == std::string::npos ? std::string("?")
-                                   : a.body.substr(at + sample.size() + 2,
-                                                   a.body.find('\n', at + 1) - at - sample.size() - 2);
+    return at == std::string::npos
+               ? std::string("?")
+               : a.body.substr(at + sample.size() + 2,
+                               a.body.find('\n', at + 1) - at - sample.size() - 2);
   };
-  return "slow-consumer catch-ups " + value("cutover_ws_slow_consumer_total") + ", ingest reconnects " +
-         value("cutover_ingest_reconnects_total") + ", commit failures " +
+  return "slow-consumer catch-ups " + value("cutover_ws_slow_consumer_total") +
+         ", ingest reconnects " + value("cutover_ingest_reconnects_total") + ", commit failures " +
          value("cutover_ingest_commit_failures_total") + ", websocket deliveries " +
          value("cutover_deliveries_total{transport=\"websocket\"}") + ", poll deliveries " +
          value("cutover_deliveries_total{transport=\"longpoll\"}") + " (since its last restart)";
@@ -649,8 +718,9 @@ int run(options o) {
     o.dir = tmpl;
   }
   std::filesystem::create_directories(o.dir);
-  say("soak: seed %u, work dir %s, %.0f notifications/s for %.0f s, a fault every %.1f s", seed, o.dir.c_str(), o.rate,
-      std::chrono::duration<double>(o.duration).count(), std::chrono::duration<double>(o.fault_every).count());
+  say("soak: seed %u, work dir %s, %.0f notifications/s for %.0f s, a fault every %.1f s", seed,
+      o.dir.c_str(), o.rate, std::chrono::duration<double>(o.duration).count(),
+      std::chrono::duration<double>(o.fault_every).count());
 
   // Ports are picked free a moment before use; another program may take one meanwhile,
   // so a failed first start is tried again on fresh ports.
@@ -660,7 +730,9 @@ int run(options o) {
     if (candidate->start_all()) started_cluster = std::move(candidate);
   }
   if (!started_cluster) {
-    std::fprintf(stderr, "soak: could not start redis-server and two cutover instances; logs in %s\n", o.dir.c_str());
+    std::fprintf(stderr,
+                 "soak: could not start redis-server and two cutover instances; logs in %s\n",
+                 o.dir.c_str());
     return 2;
   }
   cluster& c = *started_cluster;
@@ -676,18 +748,22 @@ int run(options o) {
   std::vector<std::unique_ptr<ws_reader>> ws_readers;
   std::vector<std::unique_ptr<poller>> pollers;
   int next_user = 0;
-  auto make_ledger = [&](const std::string& name, const std::string& transport) -> std::pair<ledger*, std::string> {
+  auto make_ledger = [&](const std::string& name,
+                         const std::string& transport) -> std::pair<ledger*, std::string> {
     std::string user = std::to_string(next_user++ % o.users);
-    ledgers.push_back(std::make_unique<ledger>(name, transport, std::vector<std::string>{"user:" + user, "all"}));
+    ledgers.push_back(
+        std::make_unique<ledger>(name, transport, std::vector<std::string>{"user:" + user, "all"}));
     return {ledgers.back().get(), user};
   };
   for (int i = 0; i < o.ws_clients; ++i) {
     auto [l, user] = make_ledger("ws-" + std::to_string(i), "websocket");
-    ws_readers.push_back(std::make_unique<ws_reader>(*l, user, ports, ws_reader::kind::random_disconnects, seed + 100 + i));
+    ws_readers.push_back(std::make_unique<ws_reader>(
+        *l, user, ports, ws_reader::kind::random_disconnects, seed + 100 + i));
   }
   for (int i = 0; i < o.slow_clients; ++i) {
     auto [l, user] = make_ledger("slow-" + std::to_string(i), "websocket");
-    ws_readers.push_back(std::make_unique<ws_reader>(*l, user, ports, ws_reader::kind::slow, seed + 200 + i));
+    ws_readers.push_back(
+        std::make_unique<ws_reader>(*l, user, ports, ws_reader::kind::slow, seed + 200 + i));
   }
   for (int i = 0; i < o.pollers; ++i) {
     auto [l, user] = make_ledger("poll-" + std::to_string(i), "longpoll");
@@ -696,8 +772,10 @@ int run(options o) {
 
   std::atomic<bool> stop_clients{false}, stop_publishing{false}, stop_faults{false};
   std::vector<std::thread> client_threads;
-  for (auto& r : ws_readers) client_threads.emplace_back([&r, &stop_clients] { r->run(stop_clients); });
-  for (auto& p : pollers) client_threads.emplace_back([&p, &stop_clients] { p->run(stop_clients); });
+  for (auto& r : ws_readers)
+    client_threads.emplace_back([&r, &stop_clients] { r->run(stop_clients); });
+  for (auto& p : pollers)
+    client_threads.emplace_back([&p, &stop_clients] { p->run(stop_clients); });
   std::thread publishing([&] { pub.run(stop_publishing); });
   fault_schedule faults(c, o, seed);
   std::thread fault_thread([&] { faults.run(stop_faults); });
@@ -721,7 +799,8 @@ int run(options o) {
   auto published = pub.published();
   std::uint64_t total = 0;
   for (const auto& [t, n] : published) total += n;
-  say("soak: publishing stopped: %llu notifications acknowledged by Redis (%llu publisher retries); draining",
+  say("soak: publishing stopped: %llu notifications acknowledged by Redis (%llu publisher "
+      "retries); draining",
       static_cast<unsigned long long>(total), static_cast<unsigned long long>(pub.retries()));
 
   auto drain_start = clock::now();
@@ -730,59 +809,72 @@ int run(options o) {
       if (!l->complete(published)) return false;
     return true;
   };
-  while (!all_complete() && clock::now() - drain_start < o.drain) std::this_thread::sleep_for(100ms);
+  while (!all_complete() && clock::now() - drain_start < o.drain)
+    std::this_thread::sleep_for(100ms);
   for (std::size_t i = 0; i < c.instances().size(); ++i) catch_ups.sample(i, c.port(i));
   double drained = seconds_since(drain_start);
   stop_clients = true;
   for (auto& t : client_threads) t.join();
 
   std::vector<std::string> counters;
-  for (std::size_t i = 0; i < c.instances().size(); ++i) counters.push_back(instance_counters(c.port(i)));
+  for (std::size_t i = 0; i < c.instances().size(); ++i)
+    counters.push_back(instance_counters(c.port(i)));
   // Clean shutdown of both instances (exit 0 expected), then look inside their stores.
   std::vector<std::optional<int>> exits;
   for (auto& in : c.instances()) exits.push_back(in.proc->terminate(10s));
   const auto& fc = faults.counts();
 
   bool ok = !fc.broken;
-  std::printf("\n%-8s %-10s %-7s %9s %6s %6s %9s %9s %7s %7s %10s\n", "client", "transport", "user", "received",
-              "lost", "dup", "tail-dup", "reordered", "resets", "errors", "reconnects");
+  std::printf("\n%-8s %-10s %-7s %9s %6s %6s %9s %9s %7s %7s %10s\n", "client", "transport", "user",
+              "received", "lost", "dup", "tail-dup", "reordered", "resets", "errors", "reconnects");
   for (const auto& l : ledgers) {
     auto s = l->summarise(published);
     ok = ok && s.clean();
-    std::printf("%-8s %-10s %-7s %9llu %6llu %6llu %9llu %9llu %7llu %7llu %10llu%s\n", l->client().c_str(),
-                l->transport().c_str(), l->topics()[0].c_str(), static_cast<unsigned long long>(s.received),
-                static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.duplicated),
-                static_cast<unsigned long long>(s.tail_duplicated), static_cast<unsigned long long>(s.reordered),
-                static_cast<unsigned long long>(s.resets), static_cast<unsigned long long>(s.errors),
-                static_cast<unsigned long long>(s.reconnects), s.clean() ? "" : "   <-- FAILED");
+    std::printf(
+        "%-8s %-10s %-7s %9llu %6llu %6llu %9llu %9llu %7llu %7llu %10llu%s\n", l->client().c_str(),
+        l->transport().c_str(), l->topics()[0].c_str(), static_cast<unsigned long long>(s.received),
+        static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.duplicated),
+        static_cast<unsigned long long>(s.tail_duplicated),
+        static_cast<unsigned long long>(s.reordered), static_cast<unsigned long long>(s.resets),
+        static_cast<unsigned long long>(s.errors), static_cast<unsigned long long>(s.reconnects),
+        s.clean() ? "" : "   <-- FAILED");
   }
   std::printf("\npublished: %llu notifications in %zu topics over %.0f s (drain took %.1f s)\n",
               static_cast<unsigned long long>(total), published.size(),
               std::chrono::duration<double>(o.duration).count(), drained);
-  std::printf("faults: %d instance SIGKILL+restart, %d SIGSTOP/SIGCONT, %d redis restarts, %d CLIENT KILL (%llu "
-              "connections), %d bad-entry bursts (%llu entries)\n",
-              fc.instance_kills, fc.instance_stops, fc.redis_restarts, fc.client_kills,
-              static_cast<unsigned long long>(fc.connections_killed), fc.bad_bursts,
-              static_cast<unsigned long long>(fc.bad_entries));
-  std::printf("slow consumer: sessions switched to catching up from the store %.0f times (both instances, "
-              "sampled once a second)\n",
-              catch_ups.total());
+  std::printf(
+      "faults: %d instance SIGKILL+restart, %d SIGSTOP/SIGCONT, %d redis restarts, %d CLIENT KILL "
+      "(%llu "
+      "connections), %d bad-entry bursts (%llu entries)\n",
+      fc.instance_kills, fc.instance_stops, fc.redis_restarts, fc.client_kills,
+      static_cast<unsigned long long>(fc.connections_killed), fc.bad_bursts,
+      static_cast<unsigned long long>(fc.bad_entries));
+  std::printf(
+      "slow consumer: sessions switched to catching up from the store %.0f times (both instances, "
+      "sampled once a second)\n",
+      catch_ups.total());
   for (std::size_t i = 0; i < c.instances().size(); ++i) {
     const auto& in = c.instances()[i];
     auto sc = check_store(in.db, published, fc.bad_entries);
     bool clean_exit = exits[i] && *exits[i] == 0;
     ok = ok && sc.ok && clean_exit;
-    std::printf("store %s: %llu notifications (%llu missing, %llu extra), %llu dead letters (expected %llu), "
-                "SIGTERM exit %s%s\n",
-                in.name.c_str(), static_cast<unsigned long long>(sc.notifications),
-                static_cast<unsigned long long>(sc.missing), static_cast<unsigned long long>(sc.extra),
-                static_cast<unsigned long long>(sc.dead_letters), static_cast<unsigned long long>(fc.bad_entries),
-                exits[i] ? std::to_string(*exits[i]).c_str() : "none (killed)",
-                sc.ok && clean_exit ? "" : (sc.error.empty() ? "   <-- FAILED" : ("   <-- " + sc.error).c_str()));
+    std::printf(
+        "store %s: %llu notifications (%llu missing, %llu extra), %llu dead letters (expected "
+        "%llu), "
+        "SIGTERM exit %s%s\n",
+        in.name.c_str(), static_cast<unsigned long long>(sc.notifications),
+        static_cast<unsigned long long>(sc.missing), static_cast<unsigned long long>(sc.extra),
+        static_cast<unsigned long long>(sc.dead_letters),
+        static_cast<unsigned long long>(fc.bad_entries),
+        exits[i] ? std::to_string(*exits[i]).c_str() : "none (killed)",
+        sc.ok && clean_exit
+            ? ""
+            : (sc.error.empty() ? "   <-- FAILED" : ("   <-- " + sc.error).c_str()));
     std::printf("  %s: %s\n", in.name.c_str(), counters[i].c_str());
   }
-  std::printf("soak: %s\n", ok ? "PASS: every client got every notification of its topics, in order, at most once"
-                               : "FAIL (see the rows marked above; logs kept)");
+  std::printf("soak: %s\n",
+              ok ? "PASS: every client got every notification of its topics, in order, at most once"
+                 : "FAIL (see the rows marked above; logs kept)");
   if (!ok || o.keep) {
     std::printf("soak: work dir kept: %s\n", o.dir.c_str());
   } else if (made_dir) {
@@ -812,18 +904,26 @@ int main(int argc, char** argv) {
         ->type_name("DURATION");
   };
   duration_opt("--duration", o.duration, "How long to publish and inject faults (default 90s)");
-  duration_opt("--fault-every", o.fault_every, "One fault per period, cycling through the kinds (default 5s)");
-  duration_opt("--drain", o.drain, "How long clients get to catch up after publishing stops (default 60s)");
-  app.add_option("--rate", o.rate, "Notifications per second, all topics together")->check(CLI::Range(1.0, 5000.0));
-  app.add_option("--users", o.users, "Users (topics user:N), plus the shared topic all")->check(CLI::Range(1, 1000));
-  app.add_option("--ws-clients", o.ws_clients, "WebSocket clients that disconnect at random")->check(CLI::Range(0, 100));
-  app.add_option("--pollers", o.pollers, "Legacy pollers alternating between the instances")->check(CLI::Range(0, 100));
-  app.add_option("--slow-clients", o.slow_clients, "WebSocket clients that stop reading for seconds")
+  duration_opt("--fault-every", o.fault_every,
+               "One fault per period, cycling through the kinds (default 5s)");
+  duration_opt("--drain", o.drain,
+               "How long clients get to catch up after publishing stops (default 60s)");
+  app.add_option("--rate", o.rate, "Notifications per second, all topics together")
+      ->check(CLI::Range(1.0, 5000.0));
+  app.add_option("--users", o.users, "Users (topics user:N), plus the shared topic all")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--ws-clients", o.ws_clients, "WebSocket clients that disconnect at random")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--pollers", o.pollers, "Legacy pollers alternating between the instances")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--slow-clients", o.slow_clients,
+                 "WebSocket clients that stop reading for seconds")
       ->check(CLI::Range(0, 100));
   app.add_option("--seed", o.seed, "Seed for the schedule and the clients (0: random)");
   app.add_option("--cutover", o.cutover_bin, "The cutover binary")->capture_default_str();
   app.add_option("--redis-server", o.redis_bin, "The redis-server binary")->capture_default_str();
-  app.add_option("--dir", o.dir, "Work dir for logs, stores and the AOF (default: a fresh one under /tmp)");
+  app.add_option("--dir", o.dir,
+                 "Work dir for logs, stores and the AOF (default: a fresh one under /tmp)");
   app.add_flag("--keep", o.keep, "Keep the work dir even when the run passes");
   try {
     app.parse(argc, argv);

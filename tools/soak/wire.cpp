@@ -15,15 +15,20 @@ namespace cutover::soak {
 namespace {
 
 int ms_left(clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
   return left <= 0 ? 0 : static_cast<int>(left);
 }
 
 }  // namespace
 
-tcp_socket::~tcp_socket() { close(); }
+tcp_socket::~tcp_socket() {
+  close();
+}
 
-tcp_socket::tcp_socket(tcp_socket&& o) noexcept : fd_(o.fd_), closed_(o.closed_) { o.fd_ = -1; }
+tcp_socket::tcp_socket(tcp_socket&& o) noexcept : fd_(o.fd_), closed_(o.closed_) {
+  o.fd_ = -1;
+}
 
 tcp_socket& tcp_socket::operator=(tcp_socket&& o) noexcept {
   if (this != &o) {
@@ -41,7 +46,8 @@ void tcp_socket::close() {
   closed_ = true;
 }
 
-std::optional<tcp_socket> tcp_socket::connect(int port, std::chrono::milliseconds timeout, int rcvbuf) {
+std::optional<tcp_socket> tcp_socket::connect(int port, std::chrono::milliseconds timeout,
+                                              int rcvbuf) {
   tcp_socket s;
   s.fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s.fd_ < 0) return std::nullopt;
@@ -102,7 +108,8 @@ http_answer http_get(int port, const std::string& target, std::chrono::milliseco
   auto deadline = clock::now() + timeout;
   auto s = tcp_socket::connect(port, timeout);
   if (!s) return out;
-  if (!s->send_all("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", deadline))
+  if (!s->send_all("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                   deadline))
     return out;
   std::string in;
   while (true) {
@@ -120,7 +127,8 @@ http_answer http_get(int port, const std::string& target, std::chrono::milliseco
   }
 }
 
-bool ws_client::open(int port, const std::string& target, std::chrono::milliseconds timeout, int rcvbuf) {
+bool ws_client::open(int port, const std::string& target, std::chrono::milliseconds timeout,
+                     int rcvbuf) {
   status_ = 0;
   buf_.clear();
   auto deadline = clock::now() + timeout;
@@ -128,9 +136,10 @@ bool ws_client::open(int port, const std::string& target, std::chrono::milliseco
   if (!s) return false;
   sock_ = std::move(*s);
   // The key is fixed: the soak does not test the handshake.
-  if (!sock_.send_all("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n",
+  if (!sock_.send_all("GET " + target +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n",
                       deadline))
     return false;
   std::size_t end;
@@ -151,8 +160,9 @@ ws_client::frame ws_client::next(clock::time_point deadline) {
       bool have_len = true;
       if (len == 126) {
         have_len = buf_.size() >= 4;
-        if (have_len) len = (static_cast<std::size_t>(static_cast<unsigned char>(buf_[2])) << 8) |
-                            static_cast<unsigned char>(buf_[3]);
+        if (have_len)
+          len = (static_cast<std::size_t>(static_cast<unsigned char>(buf_[2])) << 8) |
+                static_cast<unsigned char>(buf_[3]);
         hdr = 4;
       } else if (len == 127) {
         have_len = buf_.size() >= 10;
@@ -196,6 +206,8 @@ bool ws_client::send_frame(int opcode, const std::string& payload) {
   return sock_.send_all(f, clock::now() + std::chrono::seconds(5));
 }
 
-bool ws_client::send_text(const std::string& text) { return send_frame(1, text); }
+bool ws_client::send_text(const std::string& text) {
+  return send_frame(1, text);
+}
 
 }  // namespace cutover::soak

@@ -21,7 +21,8 @@ class tcp_socket {
   tcp_socket& operator=(tcp_socket&& o) noexcept;
 
   // Connects to 127.0.0.1:port; `rcvbuf` > 0 shrinks the receive buffer (slow consumer).
-  static std::optional<tcp_socket> connect(int port, std::chrono::milliseconds timeout, int rcvbuf = 0);
+  static std::optional<tcp_socket> connect(int port, std::chrono::milliseconds timeout,
+                                           int rcvbuf = 0);
   bool send_all(const std::string& bytes, clock::time_point deadline);
   // Appends what arrives to `into`; false on timeout, EOF or error (see closed()).
   bool read_some(std::string& into, clock::time_point deadline);
