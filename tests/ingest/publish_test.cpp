@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "ingest/stop_signal.hpp"
-#include "ingest_test_util.hpp"
+#include "ingest_fixtures.hpp"
 
 namespace cutover::ingest::test {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include "ingest_test_util.hpp"
+#include "ingest_fixtures.hpp"
 
 namespace cutover::ingest::test {
 namespace {

@@ -9,7 +9,7 @@
 #include <future>
 #include <thread>
 
-#include "ingest_test_util.hpp"
+#include "ingest_fixtures.hpp"
 
 namespace cutover::ingest::test {
 namespace {

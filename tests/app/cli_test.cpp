@@ -4,7 +4,7 @@
 
 #include "store/store.hpp"
 #include "subprocess.hpp"
-#include "test_util.hpp"
+#include "store_fixtures.hpp"
 
 namespace cutover {
 namespace {
@@ -48,14 +48,14 @@ TEST_F(Cli, ReplayNdjsonMatchesGolden) {
   auto r = run({"replay", "--db", db_, "--user", "1"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out,
-            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1.ndjson"));
+            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/app/golden/replay_user1.ndjson"));
 }
 
 TEST_F(Cli, ReplayJsonIsAnArrayOfTheSameObjects) {
   auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--format", "json"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out,
-            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/golden/replay_user1_all.json"));
+            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/app/golden/replay_user1_all.json"));
 }
 
 TEST_F(Cli, ReplaySinceUntilLimit) {

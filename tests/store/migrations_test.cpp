@@ -4,7 +4,7 @@
 
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
-#include "test_util.hpp"
+#include "store_fixtures.hpp"
 
 namespace cutover::store {
 namespace {

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "test_util.hpp"
+#include "store_fixtures.hpp"
 
 namespace cutover::store {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "ingest_test_util.hpp"
+#include "ingest_fixtures.hpp"
 
 namespace cutover::ingest::test {
 namespace {
