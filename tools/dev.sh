@@ -13,9 +13,9 @@ packages=(g++ make cmake pkg-config libboost1.81-dev libboost-json1.81-dev libbo
           libhiredis-dev libsqlite3-dev libcpp-httplib-dev libcli11-dev googletest libgtest-dev
           libssl-dev redis-server redis-tools sqlite3 curl)
 
-install_missing() {
+install_missing() {  # [PACKAGE...]: the base set plus these
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "${packages[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -24,6 +24,13 @@ install_missing() {
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_test_clients() {  # the npm clients of tests/js, exactly as locked, once per lock
+  local stamp=tests/js/node_modules/.package-lock.json
+  [ -f "$stamp" ] && [ "$stamp" -nt tests/js/package-lock.json ] && return 0
+  echo "dev.sh: installing the test clients of tests/js (npm ci)" >&2
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null
 }
 
 build() {  # PRESET [TARGET...]: configure, then build everything or just the targets named
@@ -45,7 +52,11 @@ case "${1:-}" in
     exec tools/run-local.sh
     ;;
   test)
-    install_missing
+    # Node from Debian only when none is installed (a newer one may already be there).
+    extra=(chromium)
+    command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
+    install_missing "${extra[@]}"
+    install_test_clients
     build dev
     ctest --preset dev
     ;;

@@ -32,6 +32,7 @@ struct serve_opts {
   std::string token_secret;
   std::string auth_header;
   std::vector<std::string> trusted_peers;
+  std::vector<std::string> allow_origins;
   std::vector<std::string> streams;
   std::string stream_start = "0";
   bool pubsub = false;
@@ -207,11 +208,20 @@ void run_serve(serve_opts& o) {
       throw usage_failure(
           "--auth header needs --auth-header NAME and at least one --trusted-peer CIDR");
     auth.header_name = o.auth_header;
-    for (const auto& p : o.trusted_peers) {
-      auto c = net::cidr::parse(p);
-      if (!c) throw usage_failure("--trusted-peer: '" + p + "' is not an IPv4 or IPv6 CIDR");
-      auth.trusted_peers.push_back(*c);
-    }
+  }
+  // Trusted peers also vouch for X-Forwarded-Proto in the origin check (DESIGN §7).
+  for (const auto& p : o.trusted_peers) {
+    auto c = net::cidr::parse(p);
+    if (!c) throw usage_failure("--trusted-peer: '" + p + "' is not an IPv4 or IPv6 CIDR");
+    auth.trusted_peers.push_back(*c);
+  }
+  std::vector<net::web_origin> allowed_origins;
+  for (const auto& a : o.allow_origins) {
+    auto w = net::parse_origin(a);
+    if (!w)
+      throw usage_failure("--allow-origin: '" + a +
+                          "' is not an origin (expected http[s]://host[:port], no path)");
+    allowed_origins.push_back(*w);
   }
   if (o.server.poll_batch == 0) throw usage_failure("--poll-batch must be at least 1");
   if (o.server.ws_ping_interval.count() <= 0 ||
@@ -272,6 +282,7 @@ void run_serve(serve_opts& o) {
   ctx.hub_ = &h;
   ctx.readers = &readers;
   ctx.auth = std::make_unique<net::authenticator>(auth);
+  ctx.origins = net::origin_policy(std::move(allowed_origins));
   net::rollout_config rc;
   rc.percent = o.rollout_percent;
   rc.allow.insert(o.rollout_allow.begin(), o.rollout_allow.end());
@@ -419,7 +430,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--auth-header", o->auth_header, "Header carrying the user id (--auth header)")
       ->envname("CUTOVER_AUTH_HEADER");
   cmd->add_option("--trusted-peer", o->trusted_peers,
-                  "CIDR allowed to set --auth-header (repeatable)");
+                  "CIDR of a gateway or proxy: may set --auth-header and X-Forwarded-Proto "
+                  "(repeatable)");
+  cmd->add_option("--allow-origin", o->allow_origins,
+                  "Origin (https://app.example) whose pages may use the WebSocket, SSE and "
+                  "Socket.IO endpoints; without it only the same origin may (repeatable)");
   cmd->add_option("--auth-url", o->auth_url,
                   "Legacy app's who-am-I URL for --auth upstream (gets the request's Cookie and "
                   "Authorization)")

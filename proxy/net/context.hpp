@@ -16,6 +16,7 @@
 #include "core/result.hpp"
 #include "net/auth.hpp"
 #include "net/metrics.hpp"
+#include "net/origin.hpp"
 #include "net/rollout.hpp"
 #include "store/reader_pool.hpp"
 
@@ -76,8 +77,9 @@ struct server_context {
   store::reader_pool* readers = nullptr;
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<rollout_policy> rollout;
-  std::map<std::string, route*> routes;        // exact path -> route (GET)
-  upstream_pool* upstream = nullptr;           // --upstream: everything else goes there
+  origin_policy origins;                 // --allow-origin, for the browser transports (DESIGN §7)
+  std::map<std::string, route*> routes;  // exact path -> route (GET)
+  upstream_pool* upstream = nullptr;     // --upstream: everything else goes there
   upstream_auth* upstream_identity = nullptr;  // --auth upstream
   publish_sink* publisher = nullptr;           // POST /v1/publish (needs admin_token)
   std::string admin_token;
@@ -87,6 +89,8 @@ struct server_context {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   topic_list topics_for(const std::string& user) const;
+  // True when `peer` (16-byte form) is inside a --trusted-peer network.
+  bool trusted(const std::array<std::uint8_t, 16>& peer) const;
 };
 
 }  // namespace cutover::net

@@ -21,28 +21,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-// True when the comma-separated header value lists `token` (case-insensitive).
-bool has_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    std::string_view part = value.substr(0, comma);
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (iequals(part, token)) return true;
-  }
-  return false;
-}
-
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -211,6 +189,8 @@ void http_session::dispatch() {
     serve_metrics();
   } else if (path == "/v1/publish") {
     serve_publish();
+  } else if (path == ctx.opt.ws_path && !origin_allowed()) {
+    // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
   } else if (path == ctx.opt.ws_path) {
     return identify_then(next_step::websocket);
   } else if (req.method() != http::verb::get) {
@@ -220,6 +200,23 @@ void http_session::dispatch() {
     return identify_then(next_step::route);
   }
   if (phase_ != phase::closed) release_request();
+}
+
+bool http_session::origin_allowed() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  std::optional<std::string_view> origin;
+  if (auto it = req.find(http::field::origin); it != req.end())
+    origin = std::string_view(it->value());
+  std::optional<std::string_view> proto;
+  if (auto it = req.find("X-Forwarded-Proto"); it != req.end() && ctx.trusted(peer_))
+    proto = std::string_view(it->value());
+  auto v = ctx.origins.check(origin, std::string_view(req[http::field::host]), proto);
+  if (v != origin_verdict::refused) return true;
+  global_metrics().origin_refusals.add();
+  reject(403, "origin '" + std::string(origin.value_or("")) +
+                  "' may not use this endpoint (same origin only, or --allow-origin)");
+  return false;
 }
 
 void http_session::release_request() {
@@ -396,15 +393,11 @@ void http_session::on_upstream(upstream_response r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
   std::string_view connection;
   for (const auto& [k, v] : r.headers)
-    if (k.size() == 10 && std::equal(k.begin(), k.end(), "connection",
-                                     [](char a, char b) { return std::tolower(a) == b; }))
-      connection = v;
+    if (iequals(k, "connection")) connection = v;
   bool have_length = false;
   for (const auto& [k, v] : r.headers) {
     if (is_hop_by_hop(k, connection)) continue;
-    bool is_length =
-        k.size() == 14 && std::equal(k.begin(), k.end(), "content-length",
-                                     [](char a, char b) { return std::tolower(a) == b; });
+    bool is_length = iequals(k, "content-length");
     if (is_length) {
       if (!head_request_) continue;  // recomputed below
       have_length = true;

@@ -71,6 +71,7 @@ class http_session final : public connection_base,
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
+  bool origin_allowed();   // DESIGN §7; false: answered 403
 
   // poll wait
   struct waiting {

@@ -38,6 +38,15 @@ std::string json_error_body(int status, std::string_view message);
 std::string_view status_reason(int status);
 std::string_view error_slug(int status);
 
+// ASCII-only case folding for protocol tokens and header names: bytes >= 0x80 are
+// compared as they are (never passed to std::tolower, whose result depends on the locale
+// and which is undefined for a negative char).
+char ascii_lower(char c) noexcept;
+std::string ascii_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b) noexcept;
+// True when the comma-separated header value lists `token` (case-insensitive).
+bool has_token(std::string_view value, std::string_view token) noexcept;
+
 // Percent-decodes; nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
 

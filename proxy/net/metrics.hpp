@@ -32,6 +32,7 @@ struct metrics {
   counter poll_data, poll_timeout, poll_reset, poll_rejected;
   counter bad_requests;         // 400s of any kind (query, cursor, headers)
   counter unauthorized;         // 401s
+  counter origin_refusals;      // 403s: a page of another origin (DESIGN §7)
   counter overload_rejections;  // 503s for limits (connections, waiting polls, store busy)
   counter ws_client_errors;     // client frames answered with an error frame
   counter ws_protocol_closes;   // closed for protocol violations (1002/1007/1009)

@@ -35,6 +35,12 @@ topic_list server_context::topics_for(const std::string& user) const {
   return v;
 }
 
+bool server_context::trusted(const std::array<std::uint8_t, 16>& peer) const {
+  for (const auto& net : auth->config().trusted_peers)
+    if (net.contains(peer)) return true;
+  return false;
+}
+
 server::server(server_context& ctx) : ctx_(ctx) {}
 
 server::~server() {

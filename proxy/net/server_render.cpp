@@ -85,6 +85,9 @@ std::string render_metrics(const server_context& ctx) {
   help(out, "cutover_unauthorized_total", "counter",
        "Requests refused for missing or invalid identity (401).");
   line(out, "cutover_unauthorized_total", "", static_cast<double>(m.unauthorized.get()));
+  help(out, "cutover_origin_refusals_total", "counter",
+       "Browser requests refused with 403 because their Origin is not allowed (DESIGN §7)");
+  line(out, "cutover_origin_refusals_total", "", static_cast<double>(m.origin_refusals.get()));
   help(out, "cutover_overload_rejections_total", "counter",
        "Requests refused by a limit (503 with Retry-After).");
   line(out, "cutover_overload_rejections_total", "",

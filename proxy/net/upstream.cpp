@@ -9,20 +9,9 @@
 #include <cstdio>
 
 #include "core/json_text.hpp"
+#include "net/http_util.hpp"
 
 namespace cutover::net {
-namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-}  // namespace
 
 result<upstream_target> parse_upstream_url(std::string_view url) {
   constexpr std::string_view scheme = "http://";
@@ -69,7 +58,7 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_header) {
       "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
       "te",         "trailer",    "trailers",           "transfer-encoding",   "upgrade"};
   for (auto f : fixed)
-    if (iequal(name, f)) return true;
+    if (iequals(name, f)) return true;
   while (!connection_header.empty()) {
     auto comma = connection_header.find(',');
     std::string_view tok = connection_header.substr(0, comma);
@@ -77,7 +66,7 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_header) {
         comma == std::string_view::npos ? std::string_view() : connection_header.substr(comma + 1);
     while (!tok.empty() && tok.front() == ' ') tok.remove_prefix(1);
     while (!tok.empty() && tok.back() == ' ') tok.remove_suffix(1);
-    if (!tok.empty() && iequal(name, tok)) return true;
+    if (!tok.empty() && iequals(name, tok)) return true;
   }
   return false;
 }

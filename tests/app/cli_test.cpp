@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "store/store.hpp"
-#include "subprocess.hpp"
 #include "store_fixtures.hpp"
+#include "subprocess.hpp"
 
 namespace cutover {
 namespace {
@@ -54,8 +54,8 @@ TEST_F(Cli, ReplayNdjsonMatchesGolden) {
 TEST_F(Cli, ReplayJsonIsAnArrayOfTheSameObjects) {
   auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--format", "json"});
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(r.out,
-            unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/app/golden/replay_user1_all.json"));
+  EXPECT_EQ(r.out, unit::slurp(std::string(CUTOVER_SOURCE_DIR) +
+                               "/tests/app/golden/replay_user1_all.json"));
 }
 
 TEST_F(Cli, ReplaySinceUntilLimit) {

@@ -67,3 +67,28 @@ TEST(Rollout, StableBucketsAndLists) {
 
 }  // namespace
 }  // namespace cutover::net
+
+namespace cutover::net {
+namespace {
+
+TEST(HttpUtil, CaseFoldingIsAsciiOnly) {
+  EXPECT_TRUE(iequals("WebSocket", "websocket"));
+  EXPECT_TRUE(iequals("Content-Length", "content-length"));
+  EXPECT_FALSE(iequals("websocket", "websockets"));
+  // Bytes >= 0x80 compare as they are, whatever the locale: 'Ä' (Latin-1 0xC4) is not
+  // 'ä' (0xE4), and no byte folds onto an ASCII letter.
+  EXPECT_FALSE(iequals("\xC4", "\xE4"));
+  EXPECT_TRUE(iequals("\xC4x", "\xC4X"));
+  EXPECT_FALSE(iequals("\xC1", "a"));
+  EXPECT_EQ(ascii_lower("UPGRADE\xC4"), "upgrade\xC4");
+}
+
+TEST(HttpUtil, HasTokenFindsOneTokenOfAList) {
+  EXPECT_TRUE(has_token("keep-alive, Upgrade", "upgrade"));
+  EXPECT_TRUE(has_token("\tupgrade\t", "upgrade"));
+  EXPECT_FALSE(has_token("keep-alive, upgrades", "upgrade"));
+  EXPECT_FALSE(has_token("", "upgrade"));
+}
+
+}  // namespace
+}  // namespace cutover::net

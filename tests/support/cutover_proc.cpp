@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -114,7 +115,8 @@ std::size_t cutover_server::rss_bytes() const {
 
 // ---- raw_ws -----------------------------------------------------------------
 
-raw_ws::raw_ws(int port, const std::string& target, int rcvbuf) {
+raw_ws::raw_ws(int port, const std::string& target, int rcvbuf,
+               const std::map<std::string, std::string>& headers) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
@@ -123,10 +125,14 @@ raw_ws::raw_ws(int port, const std::string& target, int rcvbuf) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
     throw std::runtime_error("connect failed");
-  std::string req =
-      "GET " + target +
-      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  auto host = headers.find("Host");
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " +
+                    (host != headers.end() ? host->second : std::string("127.0.0.1")) +
+                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  for (const auto& [k, v] : headers)
+    if (k != "Host") req += k + ": " + v + "\r\n";
+  req += "\r\n";
   send_raw(req);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::size_t end;
@@ -255,6 +261,40 @@ std::string json_field(const std::string& json, const std::string& key) {
   if (!f) return "";
   if (f->is_string()) return std::string(f->get_string());
   return boost::json::serialize(*f);
+}
+
+std::string mint_token(const std::string& secret, const std::string& user, const std::string& ttl) {
+  auto p =
+      subprocess::spawn({CUTOVER_BIN, "token", "--secret", secret, "--user", user, "--ttl", ttl});
+  if (p->wait_exit(std::chrono::seconds(10)) != 0)
+    throw std::runtime_error("cutover token failed: " + p->output());
+  auto out = p->output();
+  return out.substr(0, out.find('\n'));
+}
+
+std::unique_ptr<subprocess> spawn_node(const std::string& script,
+                                       const std::vector<std::string>& args) {
+  std::string dir = std::string(CUTOVER_SOURCE_DIR) + "/tests/js";
+  if (!std::filesystem::exists(dir + "/node_modules"))
+    throw std::runtime_error(
+        dir + "/node_modules is missing: run tools/dev.sh test (npm ci --prefix tests/js)");
+  std::vector<std::string> argv{"node", dir + "/" + script};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return subprocess::spawn(argv);
+}
+
+node_result run_node(const std::string& script, const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout) {
+  auto p = spawn_node(script, args);
+  node_result r;
+  auto code = p->wait_exit(timeout);
+  r.exit_code = code.value_or(-1);
+  r.output = p->output();
+  std::string trimmed = r.output;
+  while (!trimmed.empty() && trimmed.back() == '\n') trimmed.pop_back();
+  auto nl = trimmed.rfind('\n');
+  r.last_line = nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
+  return r;
 }
 
 }  // namespace cutover::testing

@@ -61,7 +61,9 @@ class cutover_server {
 // test can play a slow consumer, and can send anything, including broken frames.
 class raw_ws {
  public:
-  raw_ws(int port, const std::string& target, int rcvbuf = 0);
+  // `headers`: added to the handshake request; a "Host" entry replaces the default.
+  raw_ws(int port, const std::string& target, int rcvbuf = 0,
+         const std::map<std::string, std::string>& headers = {});
   ~raw_ws();
   int handshake_status() const { return status_; }
   const std::string& handshake_body() const { return body_; }
@@ -87,6 +89,24 @@ class raw_ws {
   std::string buf_;
   bool eof_ = false;
 };
+
+// A token for the `token` auth mode, minted by the real `cutover token`.
+std::string mint_token(const std::string& secret, const std::string& user,
+                       const std::string& ttl = "1h");
+
+// A client script of tests/js (real npm clients, headless Chromium) run with Node. Its
+// dependencies are installed by `tools/dev.sh test` (npm ci); a missing install throws
+// with the command to run. Waits for the exit; returns the last line it printed.
+struct node_result {
+  int exit_code = -1;  // -1: it did not exit within the timeout (then it is killed)
+  std::string last_line;
+  std::string output;  // everything, for failure messages
+};
+node_result run_node(const std::string& script, const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// The same, started in the background: the test talks to the server meanwhile.
+std::unique_ptr<subprocess> spawn_node(const std::string& script,
+                                       const std::vector<std::string>& args);
 
 // A JSON field of a frame or body, as text ("" when absent); enough for assertions.
 std::string json_field(const std::string& json, const std::string& key);
