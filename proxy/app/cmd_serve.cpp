@@ -319,7 +319,7 @@ void run_serve(serve_opts& o) {
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
-  legacy::longpoll_route poll({"since", o.server.poll_batch, o.server.ws_path});
+  legacy::longpoll_route poll({&legacy::builtin_profile(), o.server.poll_batch, o.server.ws_path});
   ctx.routes[o.server.poll_path] = &poll;
 
   // ---- ingest
