@@ -90,8 +90,8 @@ void encode(std::string& out, std::string_view s) {
 void check_poll_query(const net::query_params& q) {
   const auto& profile = legacy::builtin_profile();
   const std::string* since = net::find_param(q, "since");
-  auto r = legacy::read_cursor(profile, since ? std::optional<std::string_view>(*since)
-                                              : std::nullopt);
+  auto r =
+      legacy::read_cursor(profile, since ? std::optional<std::string_view>(*since) : std::nullopt);
   if (!since) {
     FUZZ_CHECK(std::holds_alternative<legacy::poll_cursor>(r));
     FUZZ_CHECK(!std::get<legacy::poll_cursor>(r).since);
