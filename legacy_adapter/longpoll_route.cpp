@@ -30,11 +30,25 @@ std::optional<std::string_view> raw_cursor(const cursor_spec& c, const net::requ
 
 }  // namespace
 
-void longpoll_route::refuse(net::exchange& ex, const answer_spec& a, const std::string& message,
+void longpoll_route::refuse(net::exchange& ex, const answer_spec& a, std::string_view message,
                             std::vector<net::header> extra) {
   auto r = render_error_answer(a, message);
   for (auto& h : r.headers) extra.push_back(std::move(h));
-  ex.respond(r.status, std::move(r.body), std::move(extra));
+  ex.respond(r.status, std::move(r.body), std::move(extra), r.content_type);
+}
+
+boost::beast::http::verb longpoll_route::method() const {
+  return opt_.prof->method == "POST" ? boost::beast::http::verb::post
+                                     : boost::beast::http::verb::get;
+}
+
+void longpoll_route::refused(int status, std::string_view reason, net::exchange& ex) {
+  // The old app's own answers: no identity is its "unauthorized", an unreachable auth
+  // backend its "unavailable".
+  net::global_metrics().poll_rejected.add();
+  if (status == 401 || status == 403) return refuse(ex, opt_.prof->unauthorized, reason, {});
+  if (status == 503) return refuse(ex, opt_.prof->unavailable, reason, {});
+  net::route::refused(status, reason, ex);
 }
 
 void longpoll_route::handle(const net::request_view& req, const net::caller& who,
@@ -74,50 +88,49 @@ void longpoll_route::handle(const net::request_view& req, const net::caller& who
 void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor since,
                           std::uint64_t since_wire, std::size_t limit) {
   bool cohort = who.in_ws_cohort;
-  ex.wait_for({since.after, limit},
-              [this, &ex, &who, since, since_wire, limit, cohort](net::wait_result r) {
-                const profile& p = *opt_.prof;
-                auto& m = net::global_metrics();
-                std::vector<net::header> extra;
-                if (cohort) extra.push_back({"X-Cutover-Upgrade", opt_.upgrade_path});
-                if (r.error_status) {
-                  m.poll_rejected.add();
-                  return refuse(ex, p.unavailable, r.error, std::move(extra));
-                }
-                bool complete = r.entries.size() < limit;
-                auto c = cut_batch(r.entries, opt_.batch, complete);
-                if (c.need_more && limit < kMaxGroupRead)
-                  return wait(ex, who, since, since_wire, kMaxGroupRead);
-                std::span<const notification_ptr> sent(r.entries.data(), c.count);
-                std::uint64_t last = since_wire;
-                if (!sent.empty()) {
-                  last = to_wire(p, last_id_for(sent, 0, ex.head(), wall_ms()));
-                } else if (r.expired && r.pruned_through) {
-                  // Nothing left of an expired range: move the client past what was removed, or it
-                  // would be told "reset" forever.
-                  last = std::max(last, to_wire(p, r.pruned_through->legacy_id()));
-                }
-                const answer_spec* a = &p.data;
-                if (r.expired) {
-                  a = &p.reset;
-                  m.poll_reset.add();
-                } else if (sent.empty()) {
-                  a = &p.timeout_answer;
-                  m.poll_timeout.add();
-                } else {
-                  m.poll_data.add();
-                }
-                std::vector<std::string_view> items;
-                items.reserve(sent.size());
-                for (const auto& n : sent)
-                  items.push_back(n->rendered(wire_slot::legacy, [&p](const notification& x) {
-                    return render_item(p, x);
-                  }));
-                m.deliveries[static_cast<std::size_t>(net::transport::longpoll)].add(sent.size());
-                auto answer = render_list_answer(*a, items, last);
-                for (auto& h : answer.headers) extra.push_back(std::move(h));
-                ex.respond(answer.status, std::move(answer.body), std::move(extra));
-              });
+  ex.wait_for({since.after, limit}, [this, &ex, &who, since, since_wire, limit,
+                                     cohort](net::wait_result r) {
+    const profile& p = *opt_.prof;
+    auto& m = net::global_metrics();
+    std::vector<net::header> extra;
+    if (cohort) extra.push_back({"X-Cutover-Upgrade", opt_.upgrade_path});
+    if (r.error_status) {
+      m.poll_rejected.add();
+      return refuse(ex, p.unavailable, r.error, std::move(extra));
+    }
+    bool complete = r.entries.size() < limit;
+    auto c = cut_batch(r.entries, opt_.batch, complete);
+    if (c.need_more && limit < kMaxGroupRead)
+      return wait(ex, who, since, since_wire, kMaxGroupRead);
+    std::span<const notification_ptr> sent(r.entries.data(), c.count);
+    std::uint64_t last = since_wire;
+    if (!sent.empty()) {
+      last = to_wire(p, last_id_for(sent, 0, ex.head(), wall_ms()));
+    } else if (r.expired && r.pruned_through) {
+      // Nothing left of an expired range: move the client past what was removed, or it
+      // would be told "reset" forever.
+      last = std::max(last, to_wire(p, r.pruned_through->legacy_id()));
+    }
+    const answer_spec* a = &p.data;
+    if (r.expired) {
+      a = &p.reset;
+      m.poll_reset.add();
+    } else if (sent.empty()) {
+      a = &p.timeout_answer;
+      m.poll_timeout.add();
+    } else {
+      m.poll_data.add();
+    }
+    std::vector<std::string_view> items;
+    items.reserve(sent.size());
+    for (const auto& n : sent)
+      items.push_back(n->rendered(wire_slot::legacy,
+                                  [&p](const notification& x) { return render_item(p, x); }));
+    m.deliveries[static_cast<std::size_t>(net::transport::longpoll)].add(sent.size());
+    auto answer = render_list_answer(*a, items, last);
+    for (auto& h : answer.headers) extra.push_back(std::move(h));
+    ex.respond(answer.status, std::move(answer.body), std::move(extra), answer.content_type);
+  });
 }
 
 }  // namespace cutover::legacy

@@ -20,11 +20,13 @@ class longpoll_route final : public net::route {
  public:
   explicit longpoll_route(longpoll_options opt) : opt_(std::move(opt)) {}
   void handle(const net::request_view& req, const net::caller& who, net::exchange& ex) override;
+  boost::beast::http::verb method() const override;
+  void refused(int status, std::string_view reason, net::exchange& ex) override;
 
  private:
   void wait(net::exchange& ex, const net::caller& who, cursor since, std::uint64_t since_wire,
             std::size_t limit);
-  void refuse(net::exchange& ex, const answer_spec& a, const std::string& message,
+  void refuse(net::exchange& ex, const answer_spec& a, std::string_view message,
               std::vector<net::header> extra);
 
   longpoll_options opt_;

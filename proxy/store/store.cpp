@@ -414,6 +414,16 @@ result<std::optional<stream_id>> reader::offset(const std::string& stream) {
   return std::optional<stream_id>(id_of(s->int64(0), s->int64(1)));
 }
 
+result<std::optional<std::string>> reader::meta(const std::string& key) {
+  auto s = prep(db_.get(), "SELECT value FROM meta WHERE key = ?1");
+  if (!s) return s.err();
+  s->bind_static(1, key);
+  int rc = s->step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read meta " + key);
+  return std::optional<std::string>(std::string(s->text(0)));
+}
+
 result<store_status> reader::status() {
   sqlite3* d = db_.get();
   auto tx = sql::transaction::begin(d, false);

@@ -127,6 +127,8 @@ class reader {
   result<std::map<std::string, stream_id>> prune_marks();
   // Last committed id per stream key.
   result<std::optional<stream_id>> offset(const std::string& stream);
+  // A value of the meta table (e.g. legacy_id_offset, written by `cutover import`).
+  result<std::optional<std::string>> meta(const std::string& key);
   result<store_status> status();
 
   sqlite3* db() const noexcept { return db_.get(); }
