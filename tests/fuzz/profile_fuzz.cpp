@@ -57,7 +57,9 @@ void exercise(const legacy::profile& p, byte_reader& in) {
   std::string payload(in.short_string());
   auto compact = json_text::validate_and_compact(payload);
   payload = compact ? *compact : R"({"a":1,"id":2})";
-  stream_id id{in.u64() % (stream_id::kMaxMs + 1), in.u16() % 2048};
+  std::uint64_t ms = in.u64() % (stream_id::kMaxMs + 1);
+  std::uint64_t seq = in.u16() % 2048u;
+  stream_id id{ms, seq};
   std::optional<std::uint64_t> kept;
   if (in.flag()) kept = in.u64() % (stream_id::kMaxMs + 1);
   notification n(id, topic, type, payload, kept);

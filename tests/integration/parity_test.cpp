@@ -15,6 +15,7 @@
 
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -250,6 +251,58 @@ TEST_F(LegacySimParity, NoIdentityIs401WithTheSameBody) {
   both("junk", "");                           // identity is checked first on both
   both("evt_0", "LSESSION=forged");           // a session the old app does not know
   both("evt_0", "sid=" + cookie_.substr(9));  // the right value under another name
+}
+
+}  // namespace
+}  // namespace cutover
+
+namespace cutover {
+namespace {
+
+TEST(LegacyProfileFlag, ABadProfileExits2NamingFileLineAndFieldBeforeTheStore) {
+  testing::temp_dir dir;
+  std::string text =
+      "{\n  \"profile\": 1,\n  \"request\": {\"path\": \"/p\", \"cursor\": {\"name\": "
+      "\"c\"}},\n  \"item\": {\"id\": \"$idd\"}\n}\n";
+  std::string path = dir.file("bad.json");
+  std::ofstream(path) << text;
+  auto db = dir.file("never.db");
+  auto p = subprocess::spawn(
+      {CUTOVER_BIN, "serve", "--auth", "insecure-query", "--db", db, "--legacy-profile", path});
+  EXPECT_EQ(p->wait_exit(10s), 2);
+  EXPECT_NE(p->output().find("cutover: --legacy-profile " + path +
+                             ":4: item.id: unknown placeholder $idd here"),
+            std::string::npos)
+      << p->output();
+  EXPECT_FALSE(std::filesystem::exists(db));
+  auto missing = subprocess::spawn({CUTOVER_BIN, "serve", "--auth", "insecure-query", "--db", db,
+                                    "--legacy-profile", dir.file("none.json")});
+  EXPECT_EQ(missing->wait_exit(10s), 2);
+  EXPECT_NE(missing->output().find("none.json: cannot read the file"), std::string::npos)
+      << missing->output();
+}
+
+TEST(LegacyProfileFlag, AStoreImportedWithAnotherOffsetIsRefused) {
+  testing::temp_dir dir;
+  std::ifstream in(testing::legacy_sim_profile());
+  std::string profile((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  profile.replace(profile.find("\"batch\""), 0, "\"id_offset\": 5,\n  ");
+  std::ofstream(dir.file("offset.json")) << profile;
+  std::ofstream(dir.file("e.ndjson"))
+      << R"({"id":6,"user":"1","type":"t","time":1700000000,"payload":1})"
+      << "\n";
+  auto db = dir.file("c.db");
+  auto imp = subprocess::spawn({CUTOVER_BIN, "import", "--db", db, "--profile",
+                                dir.file("offset.json"), dir.file("e.ndjson")});
+  ASSERT_EQ(imp->wait_exit(20s), 0) << imp->output();
+  redis_server redis;
+  auto p =
+      subprocess::spawn({CUTOVER_BIN, "serve", "--auth", "insecure-query", "--db", db, "--redis",
+                         redis.url(), "--legacy-profile", testing::legacy_sim_profile()});
+  EXPECT_EQ(p->wait_exit(20s), 1);
+  EXPECT_NE(p->output().find("was imported with id_offset 5, the legacy profile"),
+            std::string::npos)
+      << p->output();
 }
 
 }  // namespace
