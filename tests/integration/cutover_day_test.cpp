@@ -159,6 +159,23 @@ TEST(CutoverDay, BrowsersKeepTheirCursorsAcrossTheSwitch) {
     }
   }
 
+  // ---- every other transport sees the imported entries with their stream ids
+  {
+    testing::raw_ws ws(srv.port(), "/v1/ws?since=0", 0, {{"Cookie", browsers[0].cookie}});
+    ASSERT_EQ(ws.handshake_status(), 101) << ws.handshake_body();
+    ASSERT_TRUE(ws.next_text());  // hello
+    auto first = ws.next_text();
+    ASSERT_TRUE(first);
+    auto frame = json::parse(*first).as_object();
+    std::uint64_t old_id = id_of(browsers[0].events.front());
+    EXPECT_EQ(frame.at("id").as_string(), "0-" + std::to_string(old_id)) << *first;
+    EXPECT_EQ(frame.at("legacyId").to_number<std::uint64_t>(), old_id);
+    std::time_t at = browsers[0].events.front().at("at").to_number<std::int64_t>();
+    char iso[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S.000Z", std::gmtime(&at));
+    EXPECT_EQ(frame.at("createdAt").as_string(), iso) << "the old app's time, not 1970";
+  }
+
   // ---- the old app's other routes pass through unchanged
   auto login = http_post(srv.port(), "/auth/login?username=77", "");
   EXPECT_EQ(login.status, 200);
