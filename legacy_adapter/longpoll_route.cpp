@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "legacy_adapter/poll_answers.hpp"
 #include "legacy_adapter/poll_protocol.hpp"
 #include "net/metrics.hpp"
 
@@ -17,67 +18,119 @@ std::uint64_t wall_ms() {
                                         .count());
 }
 
+std::optional<std::string_view> raw_cursor(const cursor_spec& c, const net::request_view& req) {
+  if (c.place == cursor_place::header) {
+    auto it = req.headers.find(c.name);
+    if (it == req.headers.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+  }
+  if (const std::string* v = net::find_param(req.query, c.name)) return std::string_view(*v);
+  return std::nullopt;
+}
+
 }  // namespace
+
+void longpoll_route::refuse(net::exchange& ex, const answer_spec& a, std::string_view message,
+                            std::vector<net::header> extra) {
+  auto r = render_error_answer(a, message);
+  for (auto& h : r.headers) extra.push_back(std::move(h));
+  ex.respond(r.status, std::move(r.body), std::move(extra), r.content_type);
+}
+
+boost::beast::http::verb longpoll_route::method() const {
+  return opt_.prof->method == "POST" ? boost::beast::http::verb::post
+                                     : boost::beast::http::verb::get;
+}
+
+void longpoll_route::refused(int status, std::string_view reason, net::exchange& ex) {
+  // The old app's own answers: no identity is its "unauthorized", an unreachable auth
+  // backend its "unavailable".
+  net::global_metrics().poll_rejected.add();
+  if (status == 401 || status == 403) return refuse(ex, opt_.prof->unauthorized, reason, {});
+  if (status == 503) return refuse(ex, opt_.prof->unavailable, reason, {});
+  net::route::refused(status, reason, ex);
+}
 
 void longpoll_route::handle(const net::request_view& req, const net::caller& who,
                             net::exchange& ex) {
-  auto parsed = parse_poll_query(req.query, opt_.since_param);
+  const profile& p = *opt_.prof;
+  auto parsed = read_cursor(p, raw_cursor(p.cursor, req));
   if (auto* err = std::get_if<std::string>(&parsed)) {
     net::global_metrics().bad_requests.add();
     net::global_metrics().poll_rejected.add();
-    return ex.respond(400, net::json_error_body(400, *err), {});
+    return refuse(ex, p.bad_cursor, *err, {});
   }
-  const auto& q = std::get<poll_query>(parsed);
-  cursor since;
-  if (q.since) {
-    since = *q.since;
-  } else {
-    // No cursor: start at this instance's newest entry and wait for the next one.
-    auto head = ex.head();
-    std::uint64_t legacy = head ? head->legacy_id() : 0;
-    since = cursor{stream_id::from_legacy(legacy), cursor_form::legacy_id, legacy};
+  auto q = std::get<poll_cursor>(parsed);
+  if (!q.since) {
+    switch (p.cursor.missing) {
+      case missing_cursor::refuse:
+        net::global_metrics().bad_requests.add();
+        net::global_metrics().poll_rejected.add();
+        return refuse(ex, p.bad_cursor, p.cursor.name + ": missing (this endpoint needs a cursor)",
+                      {});
+      case missing_cursor::oldest:
+        q.since = cursor{};
+        q.wire = 0;
+        break;
+      case missing_cursor::newest: {
+        // Start at this instance's newest entry and wait for the next one.
+        auto head = ex.head();
+        std::uint64_t legacy = head ? head->legacy_id() : 0;
+        q.since = cursor{stream_id::from_legacy(legacy), cursor_form::legacy_id, legacy};
+        q.wire = to_wire(p, legacy);
+        break;
+      }
+    }
   }
-  std::uint64_t since_legacy =
-      since.form == cursor_form::legacy_id ? since.legacy : since.after.legacy_id();
-  wait(ex, who, since, since_legacy, opt_.batch + 1);
+  wait(ex, who, *q.since, q.wire, opt_.batch + 1);
 }
 
 void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor since,
-                          std::uint64_t since_legacy, std::size_t limit) {
+                          std::uint64_t since_wire, std::size_t limit) {
   bool cohort = who.in_ws_cohort;
-  ex.wait_for({since.after, limit},
-              [this, &ex, &who, since, since_legacy, limit, cohort](net::wait_result r) {
-                auto& m = net::global_metrics();
-                std::vector<net::header> extra;
-                if (cohort) extra.push_back({"X-Cutover-Upgrade", opt_.upgrade_path});
-                if (r.error_status) {
-                  m.poll_rejected.add();
-                  extra.push_back({"Retry-After", "1"});
-                  return ex.respond(r.error_status, net::json_error_body(r.error_status, r.error),
-                                    std::move(extra));
-                }
-                bool complete = r.entries.size() < limit;
-                auto c = cut_batch(r.entries, opt_.batch, complete);
-                if (c.need_more && limit < kMaxGroupRead)
-                  return wait(ex, who, since, since_legacy, kMaxGroupRead);
-                std::span<const notification_ptr> sent(r.entries.data(), c.count);
-                std::uint64_t empty_last = since_legacy;
-                // Nothing left of an expired range: move the client past what was removed, or it
-                // would be told "reset" forever.
-                if (r.expired && sent.empty() && r.pruned_through)
-                  empty_last = std::max(empty_last, r.pruned_through->legacy_id());
-                std::uint64_t last = last_id_for(sent, empty_last, ex.head(), wall_ms());
-                if (r.expired) {
-                  extra.push_back({"X-Cutover-Reset", "1"});
-                  m.poll_reset.add();
-                } else if (sent.empty()) {
-                  m.poll_timeout.add();
-                } else {
-                  m.poll_data.add();
-                }
-                m.deliveries[static_cast<std::size_t>(net::transport::longpoll)].add(sent.size());
-                ex.respond(200, render_poll_body(sent, last, r.expired), std::move(extra));
-              });
+  ex.wait_for({since.after, limit}, [this, &ex, &who, since, since_wire, limit,
+                                     cohort](net::wait_result r) {
+    const profile& p = *opt_.prof;
+    auto& m = net::global_metrics();
+    std::vector<net::header> extra;
+    if (cohort) extra.push_back({"X-Cutover-Upgrade", opt_.upgrade_path});
+    if (r.error_status) {
+      m.poll_rejected.add();
+      return refuse(ex, p.unavailable, r.error, std::move(extra));
+    }
+    bool complete = r.entries.size() < limit;
+    auto c = cut_batch(r.entries, opt_.batch, complete);
+    if (c.need_more && limit < kMaxGroupRead)
+      return wait(ex, who, since, since_wire, kMaxGroupRead);
+    std::span<const notification_ptr> sent(r.entries.data(), c.count);
+    std::uint64_t last = since_wire;
+    if (!sent.empty()) {
+      last = to_wire(p, last_id_for(sent, 0, ex.head(), wall_ms()));
+    } else if (r.expired && r.pruned_through) {
+      // Nothing left of an expired range: move the client past what was removed, or it
+      // would be told "reset" forever.
+      last = std::max(last, to_wire(p, r.pruned_through->legacy_id()));
+    }
+    const answer_spec* a = &p.data;
+    if (r.expired) {
+      a = &p.reset;
+      m.poll_reset.add();
+    } else if (sent.empty()) {
+      a = &p.timeout_answer;
+      m.poll_timeout.add();
+    } else {
+      m.poll_data.add();
+    }
+    std::vector<std::string_view> items;
+    items.reserve(sent.size());
+    for (const auto& n : sent)
+      items.push_back(n->rendered(wire_slot::legacy,
+                                  [&p](const notification& x) { return render_item(p, x); }));
+    m.deliveries[static_cast<std::size_t>(net::transport::longpoll)].add(sent.size());
+    auto answer = render_list_answer(*a, items, last);
+    for (auto& h : answer.headers) extra.push_back(std::move(h));
+    ex.respond(answer.status, std::move(answer.body), std::move(extra), answer.content_type);
+  });
 }
 
 }  // namespace cutover::legacy

@@ -1,33 +1,17 @@
 #pragma once
-// The legacy long-poll wire format (DESIGN §4), as pure functions: reading the query,
-// cutting a batch without splitting a legacyId group, and rendering the body. No I/O;
-// longpoll_route does the talking.
+// The legacy long-poll's batching rules (DESIGN §2, §4), as pure functions: cutting a
+// batch without splitting a legacyId group, and the cursor to answer with. The wire
+// format itself is the profile's (poll_answers.hpp). No I/O; longpoll_route does the
+// talking.
 
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <string>
-#include <string_view>
-#include <variant>
 
 #include "core/cursor.hpp"
 #include "core/notification.hpp"
-#include "net/http_util.hpp"
 
 namespace cutover::legacy {
-
-struct poll_query {
-  std::optional<cursor> since;  // nullopt: the parameter was absent
-};
-
-// Reads `param` (default `since`) from the query. A present but malformed value is an
-// error whose text says what was expected.
-std::variant<poll_query, std::string> parse_poll_query(const net::query_params& q,
-                                                       std::string_view param);
-
-// {"id":<legacyId>,"type":"..","createdAt":"..","payload":<data>}, rendered once per
-// notification and shared by every poll that returns it.
-const std::string& legacy_element(const notification& n);
 
 struct cut {
   std::size_t count = 0;   // entries to send
@@ -39,17 +23,17 @@ struct cut {
 // to where the caller's read stopped short (no more after the last one).
 cut cut_batch(std::span<const notification_ptr> entries, std::size_t batch, bool complete);
 
+// Whether more entries may still arrive in the millisecond of `last` (a stored id in a
+// millisecond's tail): the stream has not moved past that millisecond (`head` is in it)
+// and `now_ms` is within 2 s of it.
+bool tail_may_grow(const stream_id& last, std::optional<stream_id> head, std::uint64_t now_ms);
+
 // The lastId to answer with after sending `sent` (id order): the last entry's legacyId;
 // `since` when nothing is sent. One exception keeps saturation lossless: when the last
-// entry is in a millisecond's tail (seq >= 1023) and more of that tail may still arrive
-// (the stream has not moved past that millisecond: `head` is in it and `now_ms` is
-// within 2 s of it), lastId stops just before the tail (ms*1024+1022), so the next poll
+// entry is in a millisecond's tail (seq >= 1023) and that tail may still grow
+// (tail_may_grow), lastId stops just before the tail (ms*1024+1022), so the next poll
 // reads the whole tail again — duplicates, never a loss.
 std::uint64_t last_id_for(std::span<const notification_ptr> sent, std::uint64_t since,
                           std::optional<stream_id> head, std::uint64_t now_ms);
-
-// {"notifications":[...],"lastId":N} with `"reset":true` when history was truncated.
-std::string render_poll_body(std::span<const notification_ptr> entries, std::uint64_t last_id,
-                             bool reset);
 
 }  // namespace cutover::legacy

@@ -8,6 +8,7 @@ function(cutover_embed_migrations out_var)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} "-DFILES=${sql_files}" -P ${PROJECT_SOURCE_DIR}/migrations/embed_run.cmake
     DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/migrations/embed_run.cmake
-    COMMENT "Embedding SQL migrations")
+    COMMENT "Embedding SQL migrations"
+    VERBATIM)  # FILES is a ;-list: unescaped, the shell would split the command at it
   set(${out_var} ${out} PARENT_SCOPE)
 endfunction()

@@ -33,5 +33,6 @@ void add_replay_command(CLI::App& app);
 void add_publish_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_token_command(CLI::App& app);
+void add_import_command(CLI::App& app);
 
 }  // namespace cutover::app

@@ -89,7 +89,7 @@ void print_table_row(const notification& n) {
   std::string data = n.data.size() > 60 ? n.data.substr(0, 57) + "..." : n.data;
   std::printf("%-22s %-16llu %-20s %-18s %-24s %s\n", n.id.str().c_str(),
               static_cast<unsigned long long>(n.legacy_id()), n.topic.c_str(), n.type.c_str(),
-              iso8601_utc(n.id.ms).c_str(), data.c_str());
+              iso8601_utc(n.created_ms()).c_str(), data.c_str());
 }
 
 void run_replay(const replay_opts& o) {

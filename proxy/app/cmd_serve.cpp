@@ -15,6 +15,7 @@
 #include "core/hub.hpp"
 #include "ingest/ingest.hpp"
 #include "legacy_adapter/longpoll_route.hpp"
+#include "legacy_adapter/profile.hpp"
 #include "net/server.hpp"
 #include "net/server_render.hpp"
 #include "net/upstream.hpp"
@@ -56,7 +57,10 @@ struct serve_opts {
   std::chrono::milliseconds auth_refusal_ttl{std::chrono::seconds(5)};
   std::string admin_token;
   std::size_t publish_maxlen = 1'000'000;
-  std::string config_path;  // the --config file, re-read for the rollout on SIGHUP
+  std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
+  std::string legacy_profile;  // empty: the built-in profile
+  // Given on the command line, in the environment or the config file (else the profile's).
+  bool poll_path_given = false, poll_batch_given = false, poll_timeout_given = false;
   net::server_options server;
 };
 
@@ -189,13 +193,35 @@ std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream
 
 void run_serve(serve_opts& o) {
   // ---- options
+  // The legacy endpoint's wire format; its path, batch and timeout unless flags say else.
+  std::optional<legacy::profile> loaded;
+  if (!o.legacy_profile.empty()) {
+    auto r = legacy::load_profile_file(o.legacy_profile);
+    if (auto* e = std::get_if<legacy::profile_error>(&r))
+      throw usage_failure("--legacy-profile " + e->text());
+    loaded = std::get<legacy::profile>(std::move(r));
+  }
+  const legacy::profile& profile = loaded ? *loaded : legacy::builtin_profile();
+  if (!o.poll_path_given) o.server.poll_path = profile.path;
+  if (!o.poll_batch_given) o.server.poll_batch = profile.batch;
+  if (!o.poll_timeout_given) o.server.poll_timeout = profile.timeout;
+  if (o.server.poll_path == o.server.ws_path)
+    throw usage_failure("the legacy poll path " + o.server.poll_path +
+                        " is Cutover's WebSocket path");
   auto mode = net::parse_auth_mode(o.auth);
   if (!mode)
     throw usage_failure("--auth: expected token, upstream, header or insecure-query, got '" +
                         o.auth + "'");
-  if (*mode == net::auth_mode::upstream && o.auth_url.empty())
-    throw usage_failure(
-        "--auth upstream needs --auth-url URL (the legacy app's who-am-I endpoint)");
+  if (*mode == net::auth_mode::upstream && o.auth_url.empty()) {
+    // The profile may say where the old app's who-am-I is, on --upstream.
+    if (profile.identity.path.empty() || o.upstream.empty())
+      throw usage_failure(
+          "--auth upstream needs --auth-url URL (the legacy app's who-am-I endpoint), or "
+          "--upstream with a --legacy-profile whose identity.path names it");
+    std::string base = o.upstream;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    o.auth_url = base + profile.identity.path;
+  }
   net::auth_config auth;
   auth.mode = *mode;
   auth.token_secret = o.token_secret;
@@ -267,6 +293,14 @@ void run_serve(serve_opts& o) {
   auto marks = rd->prune_marks();
   if (!head) throw runtime_failure(head.err().message);
   if (!marks) throw runtime_failure(marks.err().message);
+  // An imported store's legacy ids are only right with the offset it was imported with.
+  auto imported_offset = rd->meta("legacy_id_offset");
+  if (!imported_offset) throw runtime_failure(imported_offset.err().message);
+  if (*imported_offset && **imported_offset != std::to_string(profile.id_offset))
+    throw runtime_failure("the store " + o.db + " was imported with id_offset " +
+                          **imported_offset + ", the legacy profile (" + profile.source +
+                          ") says " + std::to_string(profile.id_offset) +
+                          "; serve with the profile it was imported with");
   hub_limits hl;
   hl.max_entries = o.cache_entries;
   hl.max_bytes = o.cache_mb * 1024 * 1024;
@@ -309,6 +343,8 @@ void run_serve(serve_opts& o) {
     net::upstream_auth_options ao;
     ao.ttl = o.auth_cache_ttl;
     ao.refusal_ttl = std::min(o.auth_refusal_ttl, o.auth_cache_ttl);
+    ao.user_field = profile.identity.user_field;
+    ao.session_cookie = profile.identity.session_cookie;
     upstream_identity = std::make_unique<net::upstream_auth>(*auth_pool, ao);
     ctx.upstream_identity = upstream_identity.get();
   }
@@ -319,7 +355,7 @@ void run_serve(serve_opts& o) {
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
-  legacy::longpoll_route poll({"since", o.server.poll_batch, o.server.ws_path});
+  legacy::longpoll_route poll({&profile, o.server.poll_batch, o.server.ws_path});
   ctx.routes[o.server.poll_path] = &poll;
 
   // ---- ingest
@@ -362,9 +398,12 @@ void run_serve(serve_opts& o) {
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
-  std::fprintf(stderr, "cutover: serving %s (poll %s, websocket %s), auth %s, store %s, redis %s\n",
-               shown.c_str(), o.server.poll_path.c_str(), o.server.ws_path.c_str(), o.auth.c_str(),
-               o.db.c_str(), o.redis.c_str());
+  std::fprintf(stderr,
+               "cutover: serving %s (poll %s %s as profile %s, websocket %s), auth %s, store %s, "
+               "redis %s\n",
+               shown.c_str(), profile.method.c_str(), o.server.poll_path.c_str(),
+               profile.source.c_str(), o.server.ws_path.c_str(), o.auth.c_str(), o.db.c_str(),
+               o.redis.c_str());
 
   // ---- wait for a signal
   boost::asio::io_context signals_io(1);
@@ -467,11 +506,19 @@ void add_serve_command(CLI::App& app) {
                 "Also PSUBSCRIBE cutover:topic:* (fire-and-forget, instance-local ids)");
   cmd->add_option("--shared-topic", o->shared_topics,
                   "Topic every user also reads, e.g. all (repeatable)");
-  add_duration(*cmd, "--poll-timeout", o->server.poll_timeout, "How long a legacy poll waits");
-  cmd->add_option("--poll-batch", o->server.poll_batch, "Most notifications per legacy poll answer")
-      ->capture_default_str();
-  cmd->add_option("--poll-path", o->server.poll_path, "Path of the legacy poll endpoint")
-      ->capture_default_str();
+  cmd->add_option("--legacy-profile", o->legacy_profile,
+                  "The old app's legacy endpoint described as a profile (docs/legacy-profiles.md); "
+                  "default: Cutover's own format (docs/profiles/builtin.json)")
+      ->envname("CUTOVER_LEGACY_PROFILE");
+  auto* poll_timeout = add_duration(*cmd, "--poll-timeout", o->server.poll_timeout,
+                                    "How long a legacy poll waits (overrides the profile's)");
+  auto* poll_batch =
+      cmd->add_option("--poll-batch", o->server.poll_batch,
+                      "Most notifications per legacy poll answer (overrides the profile's)")
+          ->capture_default_str();
+  auto* poll_path = cmd->add_option("--poll-path", o->server.poll_path,
+                                    "Path of the legacy poll endpoint (overrides the profile's)")
+                        ->capture_default_str();
   cmd->add_option("--ws-rollout-percent", o->rollout_percent,
                   "Share of users (0-100) told to move to WebSocket")
       ->check(CLI::Range(0.0, 100.0))
@@ -524,9 +571,12 @@ void add_serve_command(CLI::App& app) {
                "Close an idle keep-alive HTTP connection after this");
   add_duration(*cmd, "--header-timeout", o->server.header_timeout,
                "A request's headers must arrive within this (else 408)");
-  cmd->callback([o, &app] {
+  cmd->callback([o, &app, poll_timeout, poll_batch, poll_path] {
     if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
       o->config_path = cfg->as<std::string>();
+    o->poll_timeout_given = poll_timeout->count() > 0;
+    o->poll_batch_given = poll_batch->count() > 0;
+    o->poll_path_given = poll_path->count() > 0;
     run_serve(*o);
   });
 }

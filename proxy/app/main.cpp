@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_replay_command(app);
   add_publish_command(app);
   add_token_command(app);
+  add_import_command(app);
 
   try {
     app.parse(argc, argv);

@@ -31,6 +31,10 @@ std::string quote_head(std::string_view s) {
 
 }  // namespace
 
+std::optional<std::uint64_t> parse_legacy_id(std::string_view text) {
+  return parse_digits(text);
+}
+
 std::string stream_id::str() const {
   // Two uint64 of at most 20 digits each and a dash always fit.
   char a[24], b[24];

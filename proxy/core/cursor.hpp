@@ -68,6 +68,9 @@ struct cursor_error {
 // is refused with a message that says what was expected.
 std::optional<cursor> parse_cursor(std::string_view text, cursor_error* why = nullptr);
 
+// Parses a bare legacyId: decimal digits only (no sign, no spaces), at most UINT64_MAX.
+std::optional<std::uint64_t> parse_legacy_id(std::string_view text);
+
 // Parses exactly `<ms>-<seq>` (no legacy form), e.g. a Redis reply.
 std::optional<stream_id> parse_stream_id(std::string_view text);
 

@@ -25,7 +25,7 @@ std::string render_notification_json(const notification& n) {
   out.append(R"(,"event":)");
   json_text::append_quoted(out, n.type);
   out.append(R"(,"createdAt":")");
-  out.append(iso8601_utc(n.id.ms));
+  out.append(iso8601_utc(n.created_ms()));
   out.append(R"(","data":)");
   out.append(n.data);
   out.push_back('}');

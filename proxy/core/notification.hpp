@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,14 +25,23 @@ struct notification {
   std::string topic;
   std::string type;
   std::string data;  // compact JSON text, validated at ingest
+  // The entry's own time when it is not its id's: an entry imported from the old app
+  // keeps the export's time (DESIGN §4). createdAt and age retention use created_ms().
+  std::optional<std::uint64_t> kept_time_ms;
 
   notification() = default;
-  notification(stream_id i, std::string t, std::string ty, std::string d)
-      : id(i), topic(std::move(t)), type(std::move(ty)), data(std::move(d)) {}
+  notification(stream_id i, std::string t, std::string ty, std::string d,
+               std::optional<std::uint64_t> kept_time = std::nullopt)
+      : id(i),
+        topic(std::move(t)),
+        type(std::move(ty)),
+        data(std::move(d)),
+        kept_time_ms(kept_time) {}
   notification(const notification&) = delete;
   notification& operator=(const notification&) = delete;
 
   std::uint64_t legacy_id() const noexcept { return id.legacy_id(); }
+  std::uint64_t created_ms() const noexcept { return kept_time_ms.value_or(id.ms); }
 
   // The rendering for `slot`, produced by `render(*this)` on first use. Thread-safe.
   template <class Render>

@@ -193,8 +193,8 @@ void http_session::dispatch() {
     // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
   } else if (path == ctx.opt.ws_path) {
     return identify_then(next_step::websocket);
-  } else if (req.method() != http::verb::get) {
-    reject(405, "use GET");
+  } else if (req.method() != r->second->method()) {
+    reject(405, "use " + std::string(http::to_string(r->second->method())));
   } else {
     route_ = r->second;
     return identify_then(next_step::route);
@@ -257,7 +257,12 @@ void http_session::identify_then(next_step t) {
 void http_session::after_identity(next_step t, auth_outcome who) {
   if (phase_ != phase::handling || !parser_) return;  // the client left meanwhile
   const auto& ctx = shard_.ctx();
-  if (!who.ok()) {
+  if (!who.ok() && t == next_step::route) {
+    // The legacy endpoint answers a refusal in its own format (its profile's).
+    if (who.status == 401) global_metrics().unauthorized.add();
+    if (who.status == 503) global_metrics().overload_rejections.add();
+    route_->refused(who.status, who.reason, *this);
+  } else if (!who.ok()) {
     reject(who.status, who.reason);
   } else if (t == next_step::websocket) {
     serve_upgrade(who);
@@ -442,10 +447,16 @@ void http_session::serve_upgrade(const auth_outcome& who) {
   ws->start(since, std::move(leftover));
 }
 
-void http_session::respond(int status, std::string body, std::vector<header> extra) {
+void http_session::respond(int status, std::string body, std::vector<header> extra,
+                           std::string_view content_type) {
   if (phase_ != phase::handling) return;
   if (shutting_down_) keep_alive_ = false;
-  send(make_response(status, "application/json", body, keep_alive_, extra));
+  send(make_response(status, content_type, body, keep_alive_, extra));
+}
+
+void route::refused(int status, std::string_view reason, exchange& ex) {
+  ex.respond(status, json_error_body(status, reason),
+             status == 503 ? std::vector<header>{{"Retry-After", "1"}} : std::vector<header>{});
 }
 
 std::optional<stream_id> http_session::head() const {

@@ -41,7 +41,8 @@ class http_session final : public connection_base,
   void on_deadline() override;
   // exchange
   void wait_for(const wait_spec& spec, std::function<void(wait_result)> done) override;
-  void respond(int status, std::string body, std::vector<header> extra) override;
+  void respond(int status, std::string body, std::vector<header> extra = {},
+               std::string_view content_type = "application/json") override;
   std::optional<stream_id> head() const override;
 
  private:

@@ -184,9 +184,13 @@ std::string make_response(int status, std::string_view content_type, std::string
     out += content_type;
     out += "\r\n";
   }
-  out += "Content-Length: ";
-  out.append(num, std::to_chars(num, num + sizeof num, body.size()).ptr);
-  out += keep_alive ? "\r\n" : "\r\nConnection: close\r\n";
+  // 204 and 304 never have a body, so they say nothing of its length (RFC 9110 §8.6).
+  if (status != 204 && status != 304) {
+    out += "Content-Length: ";
+    out.append(num, std::to_chars(num, num + sizeof num, body.size()).ptr);
+    out += "\r\n";
+  }
+  if (!keep_alive) out += "Connection: close\r\n";
   for (const auto& h : extra) {
     out += h.name;
     out += ": ";

@@ -28,8 +28,9 @@ struct header {
   std::string value;
 };
 
-// A complete HTTP/1.1 response: status line, Content-Type, Content-Length, Connection,
-// `extra` headers, body. Built once into one buffer, so one write sends it.
+// A complete HTTP/1.1 response: status line, Content-Type (unless empty), Content-Length
+// (not for 204 and 304), Connection, `extra` headers, body. Built once into one buffer, so
+// one write sends it.
 std::string make_response(int status, std::string_view content_type, std::string_view body,
                           bool keep_alive, const std::vector<header>& extra = {});
 

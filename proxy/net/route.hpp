@@ -54,8 +54,9 @@ class exchange {
   // otherwise waits for an arrival or --poll-timeout (then entries is empty). `done`
   // runs once on this thread, and not at all if the client went away.
   virtual void wait_for(const wait_spec& spec, std::function<void(wait_result)> done) = 0;
-  virtual void respond(int status, std::string body,
-                       std::vector<header> extra = {}) = 0;  // JSON body
+  // `content_type` empty: no Content-Type (an empty body, e.g. 204).
+  virtual void respond(int status, std::string body, std::vector<header> extra = {},
+                       std::string_view content_type = "application/json") = 0;
   // This instance's newest id (nullopt when the store is empty).
   virtual std::optional<stream_id> head() const = 0;
 };
@@ -64,6 +65,11 @@ class route {
  public:
   virtual ~route() = default;
   virtual void handle(const request_view& req, const caller& who, exchange& ex) = 0;
+  // The one method the route answers (others get 405).
+  virtual boost::beast::http::verb method() const { return boost::beast::http::verb::get; }
+  // The server refused the request before handle() (no identity: 401; auth backend down:
+  // 503); the route answers in its own format. `reason` says why, for the body.
+  virtual void refused(int status, std::string_view reason, exchange& ex);
 };
 
 }  // namespace cutover::net

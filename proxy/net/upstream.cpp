@@ -221,7 +221,24 @@ void upstream_pool::run() {
 upstream_auth::upstream_auth(upstream_pool& pool, upstream_auth_options opt)
     : pool_(pool), opt_(opt) {}
 
-std::string upstream_auth::key_of(std::string_view cookie, std::string_view authorization) {
+std::optional<std::string> identity_from_body(std::string_view body,
+                                              const std::vector<std::string>& path) {
+  boost::json::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec) return std::nullopt;
+  const boost::json::value* at = &v;
+  for (const auto& key : path) {
+    at = at->is_object() ? at->get_object().if_contains(key) : nullptr;
+    if (!at) return std::nullopt;
+  }
+  if (at->is_string()) return std::string(at->get_string());
+  if (at->is_int64() || at->is_uint64()) return boost::json::serialize(*at);
+  return std::nullopt;
+}
+
+std::string upstream_auth::key_of(std::string_view cookie, std::string_view authorization) const {
+  // Only the session counts when its cookie is known: other cookies change all the time.
+  if (!opt_.session_cookie.empty()) cookie = find_cookie(cookie, opt_.session_cookie).value_or("");
   // Credentials are never kept as such: only a hash of them is a cache key.
   std::string material;
   material.reserve(cookie.size() + authorization.size() + 1);
@@ -236,6 +253,9 @@ std::optional<auth_outcome> upstream_auth::cached(std::string_view cookie,
                                                   std::string_view authorization) {
   if (cookie.empty() && authorization.empty())
     return auth_outcome{401, {}, "no credentials (Cookie or Authorization)"};
+  if (!opt_.session_cookie.empty() && authorization.empty() &&
+      !find_cookie(cookie, opt_.session_cookie))
+    return auth_outcome{401, {}, "no " + opt_.session_cookie + " session cookie"};
   auto key = key_of(cookie, authorization);
   std::lock_guard lk(mu_);
   auto it = cache_.find(key);
@@ -268,19 +288,14 @@ void upstream_auth::lookup(std::string_view cookie, std::string_view authorizati
   bool queued = pool_.submit(std::move(req), [this, key](upstream_response r) {
     auth_outcome o;
     if (r.status == 200) {
-      boost::json::error_code ec;
-      auto v = boost::json::parse(r.body, ec);
-      const boost::json::value* id =
-          (!ec && v.is_object()) ? v.get_object().if_contains("userId") : nullptr;
-      std::string user;
-      if (id && id->is_string())
-        user = std::string(id->get_string());
-      else if (id && (id->is_int64() || id->is_uint64()))
-        user = boost::json::serialize(*id);
-      if (user.empty() || user.size() > 200 || !json_text::valid_utf8(user))
-        o = {503, {}, "auth backend answered 200 without a usable userId"};
-      else
+      std::string user = identity_from_body(r.body, opt_.user_field).value_or("");
+      if (user.empty() || user.size() > 200 || !json_text::valid_utf8(user)) {
+        std::string where;
+        for (const auto& k : opt_.user_field) where += (where.empty() ? "" : ".") + k;
+        o = {503, {}, "auth backend answered 200 without a usable " + where};
+      } else {
         o = {0, std::move(user), {}};
+      }
     } else if (r.status == 401 || r.status == 403) {
       o = {401, {}, "refused by the auth backend (" + std::to_string(r.status) + ")"};
     } else if (r.status != 0) {

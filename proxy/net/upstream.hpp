@@ -111,7 +111,17 @@ struct upstream_auth_options {
   std::chrono::milliseconds ttl{std::chrono::seconds(30)};         // identities
   std::chrono::milliseconds refusal_ttl{std::chrono::seconds(5)};  // 401/403 answers
   std::size_t max_entries = 100'000;
+  // Where the user id is in the who-am-I answer: keys from the top, {"userId"} for
+  // {"userId":"42"}, {"user","id"} for {"user":{"id":"42"}} (the legacy profile's).
+  std::vector<std::string> user_field{"userId"};
+  // The legacy app's session cookie. When set, only its value (with Authorization) keys
+  // the cache, and a request without it or Authorization is refused without asking.
+  std::string session_cookie;
 };
+
+// The user id at `path` in a who-am-I body (a string or a whole number), if any.
+std::optional<std::string> identity_from_body(std::string_view body,
+                                              const std::vector<std::string>& path);
 
 struct upstream_auth_stats {
   std::uint64_t hits = 0, misses = 0, coalesced = 0, calls = 0, failures = 0;
@@ -131,7 +141,7 @@ class upstream_auth {
   upstream_auth_stats stats() const;
 
  private:
-  static std::string key_of(std::string_view cookie, std::string_view authorization);
+  std::string key_of(std::string_view cookie, std::string_view authorization) const;
   void finish(const std::string& key, const auth_outcome& o);
 
   upstream_pool& pool_;

@@ -95,8 +95,15 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
           {&w.bump_topic_,
            "INSERT INTO topics (topic, count) VALUES (?1, ?2) "
            "ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count"},
+          // By the id's time, after the imported range (which keeps times of its own).
           {&w.select_aged_,
-           "SELECT id, topic, ms, seq FROM notifications WHERE ms < ?1 ORDER BY ms, seq LIMIT ?2"},
+           "SELECT id, topic, ms, seq FROM notifications WHERE (ms, seq) > (?3, ?4) AND ms < ?1 "
+           "AND kept_ms IS NULL ORDER BY ms, seq LIMIT ?2"},
+          {&w.select_aged_kept_,
+           "SELECT id, topic, ms, seq FROM notifications WHERE kept_ms IS NOT NULL AND kept_ms < "
+           "?1 "
+           "ORDER BY kept_ms LIMIT ?2"},
+          {&w.select_imported_through_, "SELECT value FROM meta WHERE key = 'imported_through'"},
           {&w.select_over_, "SELECT topic, count FROM topics WHERE count > ?1 LIMIT 64"},
           {&w.select_topic_oldest_,
            "SELECT id, topic, ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT "
@@ -224,9 +231,30 @@ result<prune_outcome> writer::prune_chunk(const prune_policy& policy, std::uint6
   if (policy.max_age) {
     auto age = static_cast<std::uint64_t>(policy.max_age->count());
     std::int64_t cutoff = now_ms > age ? i64(now_ms - age) : 0;
-    sql::scoped_reset r(select_aged_);
-    select_aged_.bind(1, cutoff).bind(2, chunk);
-    if (auto st = collect(select_aged_); !st) return st.err();
+    {
+      // Imported entries age by the old app's time, not by their small ids (DESIGN §4).
+      sql::scoped_reset r(select_aged_kept_);
+      select_aged_kept_.bind(1, cutoff).bind(2, chunk);
+      if (auto st = collect(select_aged_kept_); !st) return st.err();
+    }
+    stream_id after_imported;
+    {
+      sql::scoped_reset r(select_imported_through_);
+      int rc = select_imported_through_.step();
+      if (rc == SQLITE_ROW) {
+        if (auto id = parse_stream_id(select_imported_through_.text(0))) after_imported = *id;
+      } else if (rc != SQLITE_DONE) {
+        return sql::last_error(d, "read the imported range");
+      }
+    }
+    if (static_cast<std::int64_t>(victims.size()) < chunk) {
+      sql::scoped_reset r(select_aged_);
+      select_aged_.bind(1, cutoff)
+          .bind(2, chunk - static_cast<std::int64_t>(victims.size()))
+          .bind(3, i64(after_imported.ms))
+          .bind(4, i64(after_imported.seq));
+      if (auto st = collect(select_aged_); !st) return st.err();
+    }
   }
   // A chunk is either all by age or all by count, so the two never pick one row twice.
   bool count_more = false;
@@ -292,13 +320,11 @@ result<reader> reader::open(const std::string& path, const open_options& opt) {
       r.db_.get(),
       {
           {&r.range_,
-           "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, "
-           "?3) "
-           "ORDER BY ms, seq LIMIT ?4"},
+           "SELECT ms, seq, type, data, kept_ms FROM notifications WHERE topic = ?1 AND (ms, seq) "
+           "> (?2, ?3) ORDER BY ms, seq LIMIT ?4"},
           {&r.range_until_,
-           "SELECT ms, seq, type, data FROM notifications WHERE topic = ?1 AND (ms, seq) > (?2, "
-           "?3) "
-           "AND (ms, seq) <= (?5, ?6) ORDER BY ms, seq LIMIT ?4"},
+           "SELECT ms, seq, type, data, kept_ms FROM notifications WHERE topic = ?1 AND (ms, seq) "
+           "> (?2, ?3) AND (ms, seq) <= (?5, ?6) ORDER BY ms, seq LIMIT ?4"},
           {&r.head_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1"},
           {&r.oldest_,
            "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
@@ -327,7 +353,9 @@ result<notification_batch> reader::read_after(std::span<const std::string> topic
     int rc;
     while ((rc = s.step()) == SQLITE_ROW)
       rows.push_back(std::make_shared<const notification>(
-          id_of(s.int64(0), s.int64(1)), topic, std::string(s.text(2)), std::string(s.text(3))));
+          id_of(s.int64(0), s.int64(1)), topic, std::string(s.text(2)), std::string(s.text(3)),
+          s.is_null(4) ? std::nullopt
+                       : std::optional<std::uint64_t>(static_cast<std::uint64_t>(s.int64(4)))));
     if (rc != SQLITE_DONE) return sql::last_error(d, "read notifications of topic");
     per_topic.push_back(std::move(rows));
   }
@@ -384,6 +412,16 @@ result<std::optional<stream_id>> reader::offset(const std::string& stream) {
   if (rc == SQLITE_DONE) return std::optional<stream_id>();
   if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read ingest offset");
   return std::optional<stream_id>(id_of(s->int64(0), s->int64(1)));
+}
+
+result<std::optional<std::string>> reader::meta(const std::string& key) {
+  auto s = prep(db_.get(), "SELECT value FROM meta WHERE key = ?1");
+  if (!s) return s.err();
+  s->bind_static(1, key);
+  int rc = s->step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read meta " + key);
+  return std::optional<std::string>(std::string(s->text(0)));
 }
 
 result<store_status> reader::status() {

@@ -63,7 +63,7 @@ struct append_outcome {
 };
 
 struct prune_policy {
-  std::optional<std::chrono::milliseconds> max_age;  // by the stream id's time
+  std::optional<std::chrono::milliseconds> max_age;  // by the entry's time (kept, else the id's)
   std::optional<std::int64_t> max_per_topic;
   std::size_t chunk = 1000;  // rows per transaction, so no write lock is held long
 };
@@ -96,7 +96,8 @@ class writer {
  private:
   sql::db_handle db_;
   sql::statement insert_, find_id_, insert_dead_, upsert_offset_, bump_topic_;
-  sql::statement select_aged_, select_over_, select_topic_oldest_, delete_row_, mark_pruned_;
+  sql::statement select_aged_, select_aged_kept_, select_imported_through_, select_over_,
+      select_topic_oldest_, delete_row_, mark_pruned_;
 };
 
 struct store_status {
@@ -126,6 +127,8 @@ class reader {
   result<std::map<std::string, stream_id>> prune_marks();
   // Last committed id per stream key.
   result<std::optional<stream_id>> offset(const std::string& stream);
+  // A value of the meta table (e.g. legacy_id_offset, written by `cutover import`).
+  result<std::optional<std::string>> meta(const std::string& key);
   result<store_status> status();
 
   sqlite3* db() const noexcept { return db_.get(); }

@@ -1,12 +1,14 @@
 // Legacy query parsing: the query string of `GET /api/notifications/poll?...` (and of
-// every route Cutover owns) through net::parse_query, then legacy::parse_poll_query.
+// every route Cutover owns) through net::parse_query, then the built-in profile's
+// legacy::read_cursor.
 //
 // Invariants:
 // - parse_query refuses exactly what it promises to (a malformed escape, a decoded name or
 //   value that is not UTF-8, more than 64 parameters), checked against a reference;
 // - what it accepts round-trips: percent-encoding every pair again parses to the same list;
-// - parse_poll_query agrees with find_param and parse_cursor: absent -> no cursor, present
-//   and valid -> that cursor, present and malformed -> an error naming the parameter.
+// - read_cursor (built-in profile) agrees with find_param and parse_cursor: absent -> no
+//   cursor, present and valid -> that cursor, present and malformed -> an error naming the
+//   parameter, which the profile's bad_cursor answer renders as valid JSON.
 
 #include <optional>
 #include <string>
@@ -14,7 +16,7 @@
 
 #include "core/json_text.hpp"
 #include "fuzz_support.hpp"
-#include "legacy_adapter/poll_protocol.hpp"
+#include "legacy_adapter/poll_answers.hpp"
 #include "net/http_util.hpp"
 
 namespace cutover::fuzz {
@@ -86,11 +88,13 @@ void encode(std::string& out, std::string_view s) {
 }
 
 void check_poll_query(const net::query_params& q) {
-  auto r = legacy::parse_poll_query(q, "since");
+  const auto& profile = legacy::builtin_profile();
   const std::string* since = net::find_param(q, "since");
+  auto r =
+      legacy::read_cursor(profile, since ? std::optional<std::string_view>(*since) : std::nullopt);
   if (!since) {
-    FUZZ_CHECK(std::holds_alternative<legacy::poll_query>(r));
-    FUZZ_CHECK(!std::get<legacy::poll_query>(r).since);
+    FUZZ_CHECK(std::holds_alternative<legacy::poll_cursor>(r));
+    FUZZ_CHECK(!std::get<legacy::poll_cursor>(r).since);
     return;
   }
   // find_param answers the first occurrence.
@@ -101,8 +105,8 @@ void check_poll_query(const net::query_params& q) {
     }
   auto c = parse_cursor(*since);
   if (c) {
-    FUZZ_CHECK(std::holds_alternative<legacy::poll_query>(r));
-    const auto& got = std::get<legacy::poll_query>(r).since;
+    FUZZ_CHECK(std::holds_alternative<legacy::poll_cursor>(r));
+    const auto& got = std::get<legacy::poll_cursor>(r).since;
     FUZZ_CHECK(got && got->after == c->after && got->form == c->form && got->legacy == c->legacy);
   } else {
     FUZZ_CHECK(std::holds_alternative<std::string>(r));
@@ -112,8 +116,10 @@ void check_poll_query(const net::query_params& q) {
     FUZZ_CHECK(why.size() < 64 + 200);
     // The message goes into a JSON body: it must be quotable (valid UTF-8 is required by
     // append_quoted), since a client can put anything in `since`.
-    std::string body = net::json_error_body(400, why);
-    FUZZ_CHECK(json_text::validate_and_compact(body).has_value());
+    auto answer = legacy::render_error_answer(profile.bad_cursor, why);
+    FUZZ_CHECK(answer.status == 400);
+    FUZZ_CHECK(answer.body == net::json_error_body(400, why));
+    FUZZ_CHECK(json_text::validate_and_compact(answer.body).has_value());
   }
 }
 

@@ -11,6 +11,7 @@
 #include <future>
 
 #include "cutover_proc.hpp"
+#include "legacy_sim_proc.hpp"
 #include "net/rollout.hpp"
 
 namespace cutover {
@@ -25,38 +26,15 @@ using testing::redis_server;
 using testing::subprocess;
 namespace json = boost::json;
 
-class legacy_app {
- public:
-  explicit legacy_app(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--poll-timeout",
-                                     "1s"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = subprocess::spawn(argv);
-    auto line = proc_->wait_for_line("legacy_sim: listening on http://", 20s);
-    if (!line) throw std::runtime_error("legacy_sim did not start: " + proc_->output());
-    port_ = std::stoi(line->substr(line->rfind(':') + 1));
-  }
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int me_requests() const {
-    return std::stoi(json_field(http_get(port_, "/stats").body, "me_requests"));
-  }
-  // Logs in and returns the session cookie ("sid=...").
-  std::string login(const std::string& user) const {
-    auto r = http_post(port_, "/login?user=" + user, "");
-    auto c = r.headers["set-cookie"];
-    return c.substr(0, c.find(';'));
-  }
-
- private:
-  std::unique_ptr<subprocess> proc_;
-  int port_ = 0;
-};
-
 class Migration : public ::testing::Test {
  protected:
   redis_server redis_;
-  legacy_app legacy_;
+  testing::legacy_sim legacy_;
+  // The old app's own updates endpoint, answered by Cutover through its profile.
+  std::vector<std::string> as_legacy_sim(std::vector<std::string> flags) const {
+    flags.insert(flags.end(), {"--legacy-profile", testing::legacy_sim_profile()});
+    return flags;
+  }
 };
 
 TEST_F(Migration, PassThroughForwardsRequestsAndAnswersUnchanged) {
@@ -87,7 +65,10 @@ TEST_F(Migration, PassThroughForwardsRequestsAndAnswersUnchanged) {
   EXPECT_EQ(cookie.headers["set-cookie"], "pref=v1; Path=/");
   auto missing = http_get(srv.port(), "/no/such/route");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(json_field(missing.body, "error"), "not_found");
+  EXPECT_EQ(
+      missing.body,
+      R"({"ok":false,"error":{"code":"NOT_FOUND","detail":"no route for GET /no/such/route"}})")
+      << "the legacy app's own 404, unchanged";
   // Cutover's own endpoints are not forwarded.
   EXPECT_EQ(http_get(srv.port(), "/healthz").body, R"({"status":"ok"})");
 }
@@ -112,61 +93,95 @@ TEST_F(Migration, UpstreamDownIs502AndSlowIs504) {
 }
 
 TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
-  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me",
-                              "--poll-timeout", "200ms"});
+  cutover_server srv(
+      redis_, as_legacy_sim({"--auth", "upstream", "--auth-url", legacy_.url() + "/auth/whoami",
+                             "--poll-timeout", "200ms"}));
   auto sid = legacy_.login("42");
   int before = legacy_.me_requests();
   // Ten concurrent polls with cold credentials, then ten more: one who-am-I call.
   std::vector<std::future<testing::http_reply>> polls;
   for (int i = 0; i < 10; ++i)
     polls.push_back(std::async(std::launch::async, [&] {
-      return http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}});
+      return testing::legacy_sim::updates(srv.port(), sid, "evt_0");
     }));
-  for (auto& p : polls) EXPECT_EQ(p.get().status, 200);
+  for (auto& p : polls) EXPECT_EQ(p.get().status, 204);
   for (int i = 0; i < 10; ++i)
-    EXPECT_EQ(http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}}).status,
-              200);
+    EXPECT_EQ(
+        testing::legacy_sim::updates(srv.port(), "theme=" + std::to_string(i) + "; " + sid, "evt_0")
+            .status,
+        204)
+        << "other cookies do not make new credentials: only the session cookie counts";
   EXPECT_EQ(legacy_.me_requests() - before, 1);
   EXPECT_EQ(srv.metric(R"(cutover_auth_upstream_lookups_total{result="asked"})"), 1);
-  // The identity is the one the legacy app returned: user:42's notifications.
+  // The identity is the one the legacy app returned ({"user":{"id":"42"}}): user:42's.
   redis_client pub(redis_.port());
   pub.xadd("cutover:notifications", {{"topic", "user:42"}, {"data", R"("mine")"}});
   pub.xadd("cutover:notifications", {{"topic", "user:7"}, {"data", R"("theirs")"}});
   ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 2));
-  auto r = http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}});
-  auto list = json::parse(r.body).at("notifications").as_array();
+  auto r = testing::legacy_sim::updates(srv.port(), sid, "evt_0");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto list = json::parse(r.body).at("events").as_array();
   ASSERT_EQ(list.size(), 1u);
-  EXPECT_EQ(json::serialize(list[0].at("payload")), R"("mine")");
+  EXPECT_EQ(json::serialize(list[0].at("value")), R"("mine")");
+}
+
+TEST_F(Migration, UpstreamAuthFindsWhoAmIThroughTheProfile) {
+  // No --auth-url: the profile's identity.path on --upstream.
+  cutover_server srv(redis_, as_legacy_sim({"--auth", "upstream", "--upstream", legacy_.url(),
+                                            "--poll-timeout", "100ms"}));
+  int before = legacy_.me_requests();
+  EXPECT_EQ(testing::legacy_sim::updates(srv.port(), legacy_.login("5"), "evt_0").status, 204);
+  EXPECT_EQ(legacy_.me_requests() - before, 1);
+  // Without the app's session cookie there is nothing to ask about.
+  auto other = testing::legacy_sim::updates(srv.port(), "sid=abc; theme=dark", "evt_0");
+  EXPECT_EQ(other.status, 401);
+  EXPECT_EQ(other.body, R"({"ok":false,"error":{"code":"NO_SESSION","detail":"log in first"}})");
+  EXPECT_EQ(legacy_.me_requests() - before, 1);
+  // Without a way to find who-am-I, serve refuses to start.
+  auto p = subprocess::spawn(
+      {CUTOVER_BIN, "serve", "--auth", "upstream", "--db", "/nonexistent/never.db"});
+  EXPECT_EQ(p->wait_exit(10s), 2);
+  EXPECT_NE(p->output().find("--auth upstream needs --auth-url URL"), std::string::npos)
+      << p->output();
 }
 
 TEST_F(Migration, UpstreamAuthEntriesExpire) {
-  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me",
-                              "--auth-cache-ttl", "300ms", "--poll-timeout", "500ms"});
+  cutover_server srv(
+      redis_, as_legacy_sim({"--auth", "upstream", "--auth-url", legacy_.url() + "/auth/whoami",
+                             "--auth-cache-ttl", "300ms", "--poll-timeout", "500ms"}));
   auto sid = legacy_.login("9");
   int before = legacy_.me_requests();
   // A poll that waits out its 500 ms timeout lets the 300 ms cache entry expire.
-  auto first = http_get(srv.port(), "/api/notifications/poll", {{"Cookie", sid}});
-  EXPECT_EQ(first.status, 200);
+  auto first = testing::legacy_sim::updates(srv.port(), sid, std::nullopt);
+  EXPECT_EQ(first.status, 204);
   EXPECT_EQ(legacy_.me_requests() - before, 1);
-  EXPECT_EQ(http_get(srv.port(), "/api/notifications/poll?since=0", {{"Cookie", sid}}).status, 200);
+  EXPECT_EQ(testing::legacy_sim::updates(srv.port(), sid, "evt_0").status, 204);
   EXPECT_EQ(legacy_.me_requests() - before, 2);
 }
 
 TEST_F(Migration, UpstreamAuthRefusalsAndOutages) {
-  cutover_server srv(redis_, {"--auth", "upstream", "--auth-url", legacy_.url() + "/api/me"});
-  EXPECT_EQ(http_get(srv.port(), "/api/notifications/poll").status, 401);  // no credentials at all
-  auto refused = http_get(srv.port(), "/api/notifications/poll", {{"Cookie", "sid=forged"}});
+  cutover_server srv(
+      redis_, as_legacy_sim({"--auth", "upstream", "--auth-url", legacy_.url() + "/auth/whoami"}));
+  const std::string no_session =
+      R"({"ok":false,"error":{"code":"NO_SESSION","detail":"log in first"}})";
+  auto anonymous = testing::legacy_sim::updates(srv.port(), "", std::nullopt);
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.body, no_session) << "the old app's own 401";
+  auto refused = testing::legacy_sim::updates(srv.port(), "LSESSION=forged", std::nullopt);
   EXPECT_EQ(refused.status, 401);
-  EXPECT_EQ(json_field(refused.body, "error"), "unauthorized");
+  EXPECT_EQ(refused.body, no_session);
   int closed = testing::free_port();
-  cutover_server orphan(redis_, {"--auth", "upstream", "--auth-url",
-                                 "http://127.0.0.1:" + std::to_string(closed) + "/api/me"});
-  auto down = http_get(orphan.port(), "/api/notifications/poll", {{"Cookie", "sid=x"}});
+  cutover_server orphan(
+      redis_, as_legacy_sim({"--auth", "upstream", "--auth-url",
+                             "http://127.0.0.1:" + std::to_string(closed) + "/auth/whoami"}));
+  auto down = testing::legacy_sim::updates(orphan.port(), "LSESSION=x", std::nullopt);
   EXPECT_EQ(down.status, 503);
-  EXPECT_EQ(json_field(down.body, "error"), "unavailable");
-  // The WebSocket handshake is refused the same way, before the upgrade.
+  EXPECT_EQ(down.body, R"({"ok":false,"error":{"code":"BUSY","detail":"try again later"}})");
+  EXPECT_EQ(down.headers["retry-after"], "2");
+  // The WebSocket handshake is refused the same way, before the upgrade, in Cutover's terms.
   testing::raw_ws ws(srv.port(), "/v1/ws");
   EXPECT_EQ(ws.handshake_status(), 401);
+  EXPECT_EQ(json_field(ws.handshake_body(), "error"), "unauthorized");
 }
 
 TEST_F(Migration, HeaderAuthBelievesOnlyTrustedPeers) {

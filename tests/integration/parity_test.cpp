@@ -1,137 +1,308 @@
-// The proof of "drop-in" (issue 5): the same scripted client sequences against the old
-// system (tools/legacy_sim, the thread-per-request sleep-loop poller) and against
-// Cutover, on the same store. Status codes and bodies must match field for field;
-// only timing may differ.
+// The proof of "drop-in" (DESIGN §4), in two parts.
+//
+// BuiltinGolden: the real `cutover serve` with its built-in profile (docs/profiles/
+// builtin.json), on entries with fixed ids, answers a scripted session byte for byte as
+// tests/integration/golden/builtin_session.txt says (status, the headers that matter,
+// body): data and paging, stream-id and tail cursors, timeout, no cursor, a cursor ahead,
+// reset, malformed cursors, no identity.
+//
+// LegacySimParity: the old app (tools/legacy_sim, its own database and format) and Cutover
+// running its profile (docs/profiles/legacy_sim.json) on an import of that database get
+// the same scripted requests with the same session cookie: status codes, the headers that
+// matter and bodies compared field by field and byte for byte.
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "cutover_proc.hpp"
+#include "legacy_sim_proc.hpp"
 
 namespace cutover {
 namespace {
 using namespace std::chrono_literals;
 using testing::cutover_server;
 using testing::http_get;
-using testing::json_field;
+using testing::http_reply;
 using testing::redis_client;
 using testing::redis_server;
 using testing::subprocess;
 namespace json = boost::json;
 
-class Parity : public ::testing::Test {
+const std::string kGolden =
+    std::string(CUTOVER_SOURCE_DIR) + "/tests/integration/golden/builtin_session.txt";
+
+// One request and its answer as the transcript shows it.
+std::string show(const std::string& target, const http_reply& r) {
+  std::string out = "> GET " + target + "\n< " + std::to_string(r.status) + "\n";
+  for (const char* h : {"content-type", "cache-control", "retry-after", "x-cutover-reset"})
+    if (auto it = r.headers.find(h); it != r.headers.end())
+      out += std::string("< ") + h + ": " + it->second + "\n";
+  return out + r.body + "\n\n";
+}
+
+class BuiltinGolden : public ::testing::Test {
  protected:
   void SetUp() override {
-    cutover_ = std::make_unique<cutover_server>(
-        redis_, std::vector<std::string>{"--auth", "insecure-query", "--shared-topic", "all",
-                                         "--poll-timeout", "1s", "--poll-batch", "3"});
-    legacy_ = subprocess::spawn({LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--db", cutover_->db(),
-                                 "--allow-user-param", "--shared-topic", "all", "--poll-timeout",
-                                 "1s", "--poll-batch", "3"});
-    auto line = legacy_->wait_for_line("legacy_sim: listening on http://", 20s);
-    ASSERT_TRUE(line) << legacy_->output();
-    legacy_port_ = std::stoi(line->substr(line->rfind(':') + 1));
+    // Old fixed ids, so every byte is known: no age retention, 20 kept per topic.
+    srv_ = std::make_unique<cutover_server>(
+        redis_,
+        std::vector<std::string>{"--auth", "insecure-query", "--shared-topic", "all",
+                                 "--poll-timeout", "1s", "--poll-batch", "3", "--retain-age", "0",
+                                 "--retain-per-topic", "20", "--prune-interval", "100ms"});
   }
-
-  void publish(const std::string& topic, const std::string& data,
-               const std::string& type = "task.completed") {
-    pub_.xadd("cutover:notifications", {{"topic", topic}, {"type", type}, {"data", data}});
+  void xadd(const std::string& id, const std::string& topic, const std::string& data,
+            const std::string& type = "task.completed") {
+    pub_.command({"XADD", "cutover:notifications", id, "topic", topic, "type", type, "data", data});
     ++published_;
   }
-  void settle() {
-    ASSERT_TRUE(cutover_->wait_metric_at_least("cutover_ingest_entries_total", published_));
-  }
-
-  // One request against both; returns Cutover's reply after checking they agree.
-  testing::http_reply both(const std::string& target, bool compare_message = true) {
-    auto old_reply = http_get(legacy_port_, target);
-    auto new_reply = http_get(cutover_->port(), target);
-    EXPECT_EQ(new_reply.status, old_reply.status)
-        << target << "\nold: " << old_reply.body << "\nnew: " << new_reply.body;
-    EXPECT_EQ(new_reply.headers["content-type"].substr(0, 16),
-              old_reply.headers["content-type"].substr(0, 16));
-    boost::system::error_code e1, e2;
-    auto a = json::parse(old_reply.body, e1);
-    auto b = json::parse(new_reply.body, e2);
-    EXPECT_FALSE(e1) << old_reply.body;
-    EXPECT_FALSE(e2) << new_reply.body;
-    if (!compare_message && a.is_object() && b.is_object()) {
-      a.as_object().erase("message");
-      b.as_object().erase("message");
-    }
-    EXPECT_EQ(a, b) << target << "\nold: " << old_reply.body << "\nnew: " << new_reply.body;
-    return new_reply;
+  std::string get(const std::string& target) {
+    auto r = http_get(srv_->port(), target);
+    EXPECT_NE(r.status, 0) << target;
+    return show(target, r);
   }
 
   redis_server redis_;
   redis_client pub_{redis_.port()};
-  std::unique_ptr<cutover_server> cutover_;
-  std::unique_ptr<subprocess> legacy_;
-  int legacy_port_ = 0;
+  std::unique_ptr<cutover_server> srv_;
   double published_ = 0;
 };
 
-TEST_F(Parity, BacklogAndPagingThroughBatches) {
-  publish("user:1", R"({"task":1,"ok":true})");
-  publish("all", R"("maintenance at 5")", "notice");
-  publish("user:2", R"({"task":2})");
-  for (int i = 0; i < 7; ++i)
-    publish("user:1", R"({"n":)" + std::to_string(i) + R"(,"x":1.50,"s":"\u00e9\n"})");
-  settle();
-  // Page through user 1's notifications three at a time, following lastId on both sides.
+TEST_F(BuiltinGolden, ScriptedSessionMatchesTheGoldenTranscript) {
+  xadd("1700000000000-0", "user:1", R"({"task":1,"ok":true})");
+  xadd("1700000000000-1", "all", R"("maintenance at 5")", "notice");
+  xadd("1700000000001-0", "user:2", R"({"task":2})");
+  for (int i = 0; i < 4; ++i)
+    xadd("1700000000002-" + std::to_string(i), "user:1",
+         R"({"n":)" + std::to_string(i) + R"(,"x":1.50,"s":"\u00e9\n"})");
+  // A bulk publish: seq 1022, 1023 and 1024 of one millisecond share the tail legacyId.
+  for (int seq : {1022, 1023, 1024})
+    xadd("1700000000003-" + std::to_string(seq), "user:1", std::to_string(seq), "bulk");
+  // 25 for user 9: retention keeps the newest 20.
+  for (int i = 0; i < 25; ++i)
+    xadd("1700000000010-" + std::to_string(i), "user:9", std::to_string(i), "n");
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", published_));
+
+  std::string t;
+  // Paging user 1 three at a time, following lastId (the tail group is never cut).
   std::string since = "0";
-  int pages = 0, seen = 0;
-  while (true) {
-    auto r = both("/api/notifications/poll?user=1&since=" + since);
+  for (int page = 0; page < 6; ++page) {
+    std::string target = "/api/notifications/poll?user=1&since=" + since;
+    auto r = http_get(srv_->port(), target);
+    t += show(target, r);
     auto body = json::parse(r.body).as_object();
-    auto n = body["notifications"].as_array().size();
-    if (n == 0) break;
-    EXPECT_LE(n, 3u);
-    seen += static_cast<int>(n);
-    ++pages;
+    if (body["notifications"].as_array().empty()) break;
     since = json::serialize(body["lastId"]);
   }
-  EXPECT_EQ(seen, 9);  // 1 + 7 for user 1, plus the shared one
-  EXPECT_EQ(pages, 3);
+  t += get("/api/notifications/poll?user=1&since=1700000000000-1");    // a stream id cursor
+  t += get("/api/notifications/poll?user=1&since=1740800000002047");   // after the whole ms
+  t += get("/api/notifications/poll?user=2");                          // no cursor: waits
+  t += get("/api/notifications/poll?user=2&since=99999999999999999");  // ahead: waits
+  // Retention ran for user 9 (the oldest five are gone): an old cursor is a reset.
+  std::string reset_target = "/api/notifications/poll?user=9&since=1740800000010240";
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  http_reply reset;
+  do {
+    reset = http_get(srv_->port(), reset_target);
+  } while (reset.headers["x-cutover-reset"] != "1" && std::chrono::steady_clock::now() < deadline);
+  t += show(reset_target, reset);
+  t += get("/api/notifications/poll?user=9&since=0");  // from the oldest kept: no reset
+  for (std::string bad : {"abc", "1.5", "-1", "1-", "%20", "1-2-3", "99999999999999999999999", ""})
+    t += get("/api/notifications/poll?user=1&since=" + bad);
+  t += get("/api/notifications/poll?since=0");  // no identity
+  t += get("/api/notifications/poll");
+
+  if (std::getenv("CUTOVER_UPDATE_GOLDEN")) {
+    std::ofstream(kGolden, std::ios::binary) << t;
+    return;
+  }
+  std::ifstream in(kGolden, std::ios::binary);
+  ASSERT_TRUE(in) << "missing " << kGolden << "; got:\n" << t;
+  std::ostringstream want;
+  want << in.rdbuf();
+  // Compared request by request, so a failure names the one that differs.
+  std::istringstream got_s(t), want_s(want.str());
+  std::string got_line, want_line;
+  int line = 0;
+  while (true) {
+    bool g = static_cast<bool>(std::getline(got_s, got_line));
+    bool w = static_cast<bool>(std::getline(want_s, want_line));
+    ++line;
+    if (!g && !w) break;
+    ASSERT_EQ(got_line, want_line) << "golden line " << line;
+  }
 }
 
-TEST_F(Parity, EmptyWaitTimesOutWithLastIdEchoingSince) {
-  publish("user:1", "1");
-  settle();
-  auto first = both("/api/notifications/poll?user=1&since=0");
-  auto last = json::serialize(json::parse(first.body).at("lastId"));
-  both("/api/notifications/poll?user=1&since=" + last);  // waits 1 s on both, then empty
-  both("/api/notifications/poll?user=1");                // no since: the newest id, then empty
-  both("/api/notifications/poll?user=9&since=99999999999999999");  // ahead of the store: waits,
-                                                                   // empty
+// ---------------------------------------------------------------------------------------
+
+class LegacySimParity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The old app's history, added the way its own services added it.
+    old_.add("user:42", R"({"task":1,"ok":true,"price":1.50})", "task.completed", 1700000000);
+    old_.add("all", R"("maintenance at 5")", "notice", 1700000001);
+    old_.add("user:7", R"({"task":2})", "task.completed", 1700000002);
+    old_.add("user:42", R"({"s":"\u00e9\n\"q\"","nested":{"a":[1,null,true]}})", "x\"y",
+             1700000003);
+    old_.add("user:42", R"({"eventId":"mine","kind":"k","via":"?","keep":1})", "clash", 1700000004);
+    old_.add("user:42", "[1,2,3]", "list", 1700000005);
+    old_.add("user:42", "null", "nothing", 1700000006);
+    old_.add("user:7", "7", "n", 1700000007);
+    old_.add("all", "{}", "empty", 1700000008);
+    for (int i = 0; i < 4; ++i) old_.add("user:42", R"({"i":)" + std::to_string(i) + "}", "i");
+
+    // Cutover day: export, import, and Cutover in front with the old app's profile.
+    temp_dir_ = std::make_unique<testing::temp_dir>();
+    std::string input = temp_dir_->file("export.ndjson");
+    old_.export_ndjson(input);
+    db_ = temp_dir_->file("cutover.db");
+    auto imp = subprocess::spawn(
+        {CUTOVER_BIN, "import", "--db", db_, "--profile", testing::legacy_sim_profile(), input});
+    ASSERT_EQ(imp->wait_exit(60s), 0) << imp->output();
+    srv_ = std::make_unique<cutover_server>(
+        redis_,
+        std::vector<std::string>{"--legacy-profile", testing::legacy_sim_profile(), "--upstream",
+                                 old_.url(), "--auth", "upstream", "--shared-topic", "all",
+                                 "--poll-timeout", "1s", "--poll-batch", "3",
+                                 // The old app keeps everything; its 2023 events would be
+                                 // past the default 7 days (age retention uses their time).
+                                 "--retain-age", "0"},
+        db_);
+    cookie_ = old_.login("42");
+  }
+
+  // One request against both; returns the old app's answer after checking they agree.
+  http_reply both(std::optional<std::string> after, const std::string& cookie) {
+    auto old_reply = testing::legacy_sim::updates(old_.port(), cookie, after);
+    auto new_reply = testing::legacy_sim::updates(srv_->port(), cookie, after);
+    std::string what = "after=" + after.value_or("(none)") + "\nold: " + old_reply.body +
+                       "\nnew: " + new_reply.body;
+    EXPECT_EQ(new_reply.status, old_reply.status) << what;
+    for (const char* h : {"content-type", "cache-control", "x-inbox-cursor", "retry-after"}) {
+      EXPECT_EQ(new_reply.headers.count(h), old_reply.headers.count(h)) << h << "\n" << what;
+      EXPECT_EQ(new_reply.headers[h], old_reply.headers[h]) << h << "\n" << what;
+    }
+    if (!old_reply.body.empty() || !new_reply.body.empty()) {
+      // Field by field first (a clearer message), then byte for byte.
+      boost::system::error_code e1, e2;
+      auto a = json::parse(old_reply.body, e1);
+      auto b = json::parse(new_reply.body, e2);
+      EXPECT_FALSE(e1) << what;
+      EXPECT_FALSE(e2) << what;
+      EXPECT_EQ(a, b) << what;
+    }
+    EXPECT_EQ(new_reply.body, old_reply.body) << what;
+    return old_reply;
+  }
+
+  testing::legacy_sim old_{{"--channel", "all", "--wait", "1s", "--page-size", "3"}};
+  redis_server redis_;
+  std::unique_ptr<testing::temp_dir> temp_dir_;
+  std::string db_;
+  std::unique_ptr<cutover_server> srv_;
+  std::string cookie_;
+};
+
+TEST_F(LegacySimParity, DataAndPagingFollowingTheCursorHeader) {
+  std::optional<std::string> after = "evt_0";
+  int pages = 0, events = 0;
+  while (true) {
+    auto r = both(after, cookie_);
+    if (r.status == 204) break;
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto n = json::parse(r.body).at("events").as_array().size();
+    EXPECT_LE(n, 3u);
+    events += static_cast<int>(n);
+    ++pages;
+    after = r.headers["x-inbox-cursor"];
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(events, 11);  // user 42's nine and the two broadcasts
+  EXPECT_EQ(pages, 4);
+  EXPECT_EQ(after, "evt_13");
 }
 
-TEST_F(Parity, StreamIdCursorsAndTails) {
-  publish("user:1", "1");
-  publish("user:1", "2");
-  settle();
-  auto first = json::parse(both("/api/notifications/poll?user=1&since=0").body)
-                   .at("notifications")
-                   .as_array();
-  ASSERT_EQ(first.size(), 2u);
-  auto id0 = first[0].at("id").to_number<std::uint64_t>();
-  both("/api/notifications/poll?user=1&since=" + std::to_string(id0 / 1024) + "-" +
-       std::to_string(id0 % 1024));
-  both("/api/notifications/poll?user=1&since=" +
-       std::to_string(id0 / 1024 * 1024 + 1023));  // after the whole ms
+TEST_F(LegacySimParity, NoCursorMeansEverythingAndOtherUsersSeeTheirOwn) {
+  both(std::nullopt, cookie_);
+  both(std::nullopt, old_.login("7"));
+  both("evt_3", old_.login("7"));
 }
 
-TEST_F(Parity, MalformedSinceIs400WithTheSameBody) {
-  for (std::string bad :
-       {"abc", "1.5", "-1", "1-", "12abc", "0x10", "%20", "1-2-3", "99999999999999999999999"})
-    both("/api/notifications/poll?user=1&since=" + bad);
+TEST_F(LegacySimParity, NothingNewIs204WithTheCursorEchoed) {
+  both("evt_13", cookie_);
+  both("evt_999999", cookie_);  // ahead of both: waits, then says so
+  both("evt_007", cookie_);     // leading zeros are the same id
+  both("evt_1023", old_.login("nobody"));
 }
 
-TEST_F(Parity, NoIdentityIs401) {
-  // The 401 wording differs by auth mode; status and error slug must match.
-  both("/api/notifications/poll?since=0", /*compare_message=*/false);
-  both("/api/notifications/poll", /*compare_message=*/false);
+TEST_F(LegacySimParity, MalformedCursorIs400WithTheSameBody) {
+  for (std::string bad : {"", "1", "evt_", "evt_-1", "evt_1.5", "EVT_1", "evt_1x", "evt_%20",
+                          "evt_99999999999999999999", "x%2Fy"})
+    both(bad, cookie_);
+}
+
+TEST_F(LegacySimParity, NoIdentityIs401WithTheSameBody) {
+  both("evt_0", "");
+  both(std::nullopt, "");
+  both("junk", "");                           // identity is checked first on both
+  both("evt_0", "LSESSION=forged");           // a session the old app does not know
+  both("evt_0", "sid=" + cookie_.substr(9));  // the right value under another name
+}
+
+}  // namespace
+}  // namespace cutover
+
+namespace cutover {
+namespace {
+
+TEST(LegacyProfileFlag, ABadProfileExits2NamingFileLineAndFieldBeforeTheStore) {
+  testing::temp_dir dir;
+  std::string text =
+      "{\n  \"profile\": 1,\n  \"request\": {\"path\": \"/p\", \"cursor\": {\"name\": "
+      "\"c\"}},\n  \"item\": {\"id\": \"$idd\"}\n}\n";
+  std::string path = dir.file("bad.json");
+  std::ofstream(path) << text;
+  auto db = dir.file("never.db");
+  auto p = subprocess::spawn(
+      {CUTOVER_BIN, "serve", "--auth", "insecure-query", "--db", db, "--legacy-profile", path});
+  EXPECT_EQ(p->wait_exit(10s), 2);
+  EXPECT_NE(p->output().find("cutover: --legacy-profile " + path +
+                             ":4: item.id: unknown placeholder $idd here"),
+            std::string::npos)
+      << p->output();
+  EXPECT_FALSE(std::filesystem::exists(db));
+  auto missing = subprocess::spawn({CUTOVER_BIN, "serve", "--auth", "insecure-query", "--db", db,
+                                    "--legacy-profile", dir.file("none.json")});
+  EXPECT_EQ(missing->wait_exit(10s), 2);
+  EXPECT_NE(missing->output().find("none.json: cannot read the file"), std::string::npos)
+      << missing->output();
+}
+
+TEST(LegacyProfileFlag, AStoreImportedWithAnotherOffsetIsRefused) {
+  testing::temp_dir dir;
+  std::ifstream in(testing::legacy_sim_profile());
+  std::string profile((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  profile.replace(profile.find("\"batch\""), 0, "\"id_offset\": 5,\n  ");
+  std::ofstream(dir.file("offset.json")) << profile;
+  std::ofstream(dir.file("e.ndjson"))
+      << R"({"id":6,"user":"1","type":"t","time":1700000000,"payload":1})"
+      << "\n";
+  auto db = dir.file("c.db");
+  auto imp = subprocess::spawn({CUTOVER_BIN, "import", "--db", db, "--profile",
+                                dir.file("offset.json"), dir.file("e.ndjson")});
+  ASSERT_EQ(imp->wait_exit(20s), 0) << imp->output();
+  redis_server redis;
+  auto p =
+      subprocess::spawn({CUTOVER_BIN, "serve", "--auth", "insecure-query", "--db", db, "--redis",
+                         redis.url(), "--legacy-profile", testing::legacy_sim_profile()});
+  EXPECT_EQ(p->wait_exit(20s), 1);
+  EXPECT_NE(p->output().find("was imported with id_offset 5, the legacy profile"),
+            std::string::npos)
+      << p->output();
 }
 
 }  // namespace

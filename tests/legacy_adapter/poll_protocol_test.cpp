@@ -11,33 +11,6 @@ notification_ptr n(std::uint64_t ms, std::uint64_t seq, std::string data = "{}",
                                               std::move(data));
 }
 
-TEST(PollProtocol, Query) {
-  net::query_params q = {{"since", "1024"}};
-  auto r = parse_poll_query(q, "since");
-  ASSERT_TRUE(std::holds_alternative<poll_query>(r));
-  EXPECT_EQ(std::get<poll_query>(r).since->after, (stream_id{1, 0}));
-  net::query_params none;
-  EXPECT_FALSE(std::get<poll_query>(parse_poll_query(none, "since")).since);
-  net::query_params bad = {{"since", "12abc"}};
-  auto e = parse_poll_query(bad, "since");
-  ASSERT_TRUE(std::holds_alternative<std::string>(e));
-  EXPECT_EQ(
-      std::get<std::string>(e),
-      "since: malformed cursor '12abc': expected a stream id like 1700000000000-0, a legacyId (a "
-      "non-negative integer), or 0");
-}
-
-TEST(PollProtocol, Body) {
-  notification_batch b = {n(1700000000000, 0, R"({"a":1})", "task.completed"),
-                          n(1700000000000, 1, "[1]", "x\"y")};
-  EXPECT_EQ(
-      render_poll_body(b, b.back()->legacy_id(), false),
-      R"({"notifications":[{"id":1740800000000000,"type":"task.completed","createdAt":"2023-11-14T22:13:20.000Z","payload":{"a":1}},)"
-      R"({"id":1740800000000001,"type":"x\"y","createdAt":"2023-11-14T22:13:20.000Z","payload":[1]}],"lastId":1740800000000001})");
-  EXPECT_EQ(render_poll_body({}, 77, false), R"({"notifications":[],"lastId":77})");
-  EXPECT_EQ(render_poll_body({}, 77, true), R"({"notifications":[],"lastId":77,"reset":true})");
-}
-
 TEST(PollProtocol, CutNeverSplitsALegacyIdGroup) {
   // ms 5: seq 0..2 then a tail group (seq >= 1023 share one legacyId).
   notification_batch b = {n(5, 0), n(5, 1), n(5, 1023), n(5, 1024), n(5, 1025), n(6, 0)};
@@ -66,6 +39,13 @@ TEST(PollProtocol, LastIdStopsBeforeAnOpenTail) {
   EXPECT_EQ(last_id_for({}, 99, std::nullopt, 0), 99u);
   notification_batch plain = {n(5, 7)};
   EXPECT_EQ(last_id_for(plain, 0, stream_id{5, 7}, 6), 5u * 1024 + 7);
+}
+
+TEST(PollProtocol, TailMayGrowUntilTheStreamMovesOnOrTwoSecondsPass) {
+  EXPECT_TRUE(tail_may_grow({5, 1023}, stream_id{5, 1030}, 5 + 2000));
+  EXPECT_FALSE(tail_may_grow({5, 1023}, stream_id{5, 1030}, 5 + 2001));
+  EXPECT_FALSE(tail_may_grow({5, 1023}, stream_id{6, 0}, 5));
+  EXPECT_TRUE(tail_may_grow({5, 1023}, std::nullopt, 5));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "net/upstream.hpp"
+
 namespace cutover::net {
 namespace {
 
@@ -121,6 +123,24 @@ TEST(Auth, InsecureQuery) {
   query_params empty;
   c.query = &empty;
   EXPECT_EQ(a.identify(c, kNow).status, 401);
+}
+
+}  // namespace
+}  // namespace cutover::net
+
+namespace cutover::net {
+namespace {
+
+// The who-am-I answer's shape comes from the legacy profile (identity.user).
+TEST(UpstreamIdentity, UserIdAtThePathTheProfileGives) {
+  EXPECT_EQ(identity_from_body(R"({"userId":"42"})", {"userId"}), "42");
+  EXPECT_EQ(identity_from_body(R"({"userId":42})", {"userId"}), "42");
+  EXPECT_EQ(identity_from_body(R"({"user":{"id":"7","name":"x"}})", {"user", "id"}), "7");
+  EXPECT_EQ(identity_from_body(R"({"user":{"id":"7"}})", {"userId"}), std::nullopt);
+  EXPECT_EQ(identity_from_body(R"({"user":"7"})", {"user", "id"}), std::nullopt);
+  EXPECT_EQ(identity_from_body(R"({"userId":1.5})", {"userId"}), std::nullopt);
+  EXPECT_EQ(identity_from_body(R"({"userId":null})", {"userId"}), std::nullopt);
+  EXPECT_EQ(identity_from_body("not json", {"userId"}), std::nullopt);
 }
 
 }  // namespace

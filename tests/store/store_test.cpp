@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "store/importer.hpp"
 #include "store_fixtures.hpp"
 
 namespace cutover::store {
@@ -152,6 +153,61 @@ TEST_F(StoreTest, RetentionByAgeInChunksRecordsMarks) {
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->at("even"), (stream_id{1024, 0}));
   EXPECT_EQ(reader_->status()->topics, 1);
+}
+
+TEST_F(StoreTest, ImportedEntriesKeepTheirTimeAndAgeByIt) {
+  // Old ids 1..6 of the old app (stored at 0-1..0-6), exported with their own times;
+  // then an entry from Redis.
+  {
+    auto im = importer::open(dir_.file("s.db"));
+    ASSERT_TRUE(im) << im.err().message;
+    std::vector<import_row> rows;
+    for (std::uint64_t i = 1; i <= 6; ++i)
+      rows.push_back(
+          {stream_id{0, i}, "user:1", "t", std::to_string(i), i <= 3 ? 1000u : 9000u, i});
+    auto r = im->store(rows, 0);
+    ASSERT_TRUE(r) << r.err().message;
+    EXPECT_EQ(r->stored, 6u);
+    auto again = im->store(rows, 0);
+    EXPECT_EQ(again->stored, 0u);
+    EXPECT_EQ(again->already, 6u);
+    rows[0].data = "changed";
+    EXPECT_EQ(im->store({rows.data(), 1}, 0)->conflicts.size(), 1u);
+    EXPECT_EQ(*im->recorded_offset(), 0u);
+    EXPECT_FALSE(*im->oldest_ingested());
+  }
+  append({entry(5000, 0, "user:1"), entry(20000, 0, "user:1")});
+  auto all = read({"user:1"}, {});
+  ASSERT_EQ(all.size(), 8u);
+  EXPECT_EQ(all[0]->created_ms(), 1000u) << "the kept time, not the id's";
+  EXPECT_EQ(all[6]->created_ms(), 5000u) << "from Redis: the id's time";
+  EXPECT_FALSE(all[6]->kept_time_ms);
+  // Cutoff 9500: imported rows by their kept time (1000 and 9000 go), the Redis entry at
+  // 5000 by its id; the one at 20000 and nothing else stays. Without kept times every
+  // import would have gone as 1970.
+  prune_policy p;
+  p.max_age = std::chrono::milliseconds(500);
+  auto r = writer_->prune_chunk(p, 10000);
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ(r->removed, 7u);
+  EXPECT_EQ(ids(read({"user:1"}, {})), (std::vector<std::string>{"20000-0"}));
+}
+
+TEST_F(StoreTest, AgeRetentionSparesImportsStillYoung) {
+  auto im = importer::open(dir_.file("s.db"));
+  ASSERT_TRUE(im);
+  std::vector<import_row> rows;
+  for (std::uint64_t i = 1; i <= 4; ++i)
+    rows.push_back({stream_id{0, i}, "user:1", "t", "1", i <= 2 ? 1000u : 100000u, i});
+  ASSERT_TRUE(im->store(rows, 0));
+  append({entry(2000, 0, "user:1")});
+  EXPECT_EQ(*im->oldest_ingested(), (stream_id{2000, 0}));
+  prune_policy p;
+  p.max_age = std::chrono::milliseconds(1000);
+  auto r = writer_->prune_chunk(p, 50000);  // cutoff 49000
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->removed, 3u);
+  EXPECT_EQ(ids(read({"user:1"}, {})), (std::vector<std::string>{"0-3", "0-4"}));
 }
 
 TEST_F(StoreTest, RetentionByCountPerTopic) {

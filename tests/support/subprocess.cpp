@@ -148,6 +148,11 @@ std::optional<int> subprocess::wait_exit(std::chrono::milliseconds timeout) {
   int st = 0;
   if (waitpid(pid_, &st, 0) != pid_) return std::nullopt;
   status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  // The exit can be seen before the reader thread has the last lines: give it the pipes'
+  // end (bounded: a child that inherited them may keep them open), so output() after
+  // wait_exit() holds everything the process wrote.
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, std::chrono::seconds(5), [this] { return eof_; });
   return status_;
 }
 

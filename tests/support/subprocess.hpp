@@ -39,7 +39,8 @@ class subprocess {
   std::string output() const;  // everything captured so far, stdout and stderr interleaved
 
   void signal(int sig) const;
-  // Exit status (exit code, or 128 + signal), or nullopt on timeout.
+  // Exit status (exit code, or 128 + signal), or nullopt on timeout. Once it returns a
+  // status, output() holds everything the process wrote (its pipes reached their end).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   pid_t pid() const { return pid_; }
   bool running();

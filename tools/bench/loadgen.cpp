@@ -6,7 +6,8 @@
 //   ws        RFC 6455 WebSocket (Cutover /v1/ws, Nchan, Pushpin WebSocket-over-HTTP)
 //   sio       Socket.IO 4 over the Engine.IO v4 WebSocket transport
 //   lp        HTTP long-poll, re-polling after every answer; --lp-style says how the
-//             cursor travels: cutover (?since=<lastId>, also legacy_sim), nchan
+//             cursor travels: cutover (?since=<lastId>), inbox (legacy_sim:
+//             ?after=<X-Inbox-Cursor of the last answer>), nchan
 //             (If-Modified-Since/If-None-Match), plain (no cursor: Pushpin)
 // then publishes in steps (--steps RATE:SECONDS,...) through Redis XADD or HTTP POST,
 // each payload {"t":<µs since epoch>,"seq":N}, and measures publish→receive latency
@@ -78,7 +79,7 @@ std::string json_escape(std::string_view s) {
 // ---------------------------------------------------------------- options
 
 enum class kind { ws, sio, lp };
-enum class lp_style { cutover, nchan, plain };
+enum class lp_style { cutover, inbox, nchan, plain };
 enum class pub_kind { none, redis, http };
 enum class pub_format { raw, pushpin };
 
@@ -141,7 +142,8 @@ void usage() {
       "usage: loadgen --kind ws|sio|lp --port P --path TEMPLATE [options]\n"
       "  subscribers: --conns N  --connect-rate R/s  --connect-inflight N  --src-ips K "
       "(127.0.0.1..K)\n"
-      "               --lp-style cutover|nchan|plain  --topic TEMPLATE (all | user:{i} | u{i})\n"
+      "               --lp-style cutover|inbox|nchan|plain  --topic TEMPLATE (all | user:{i} | "
+      "u{i})\n"
       "  publisher:   --pub redis|http|none  --pub-port P  --pub-stream KEY  --pub-path TEMPLATE\n"
       "               --pub-format raw|pushpin  --pub-conns N\n"
       "  workload:    --steps RATE:SECONDS,...  --drain S  --sustain-p99-ms MS  --no-stop-on-fail\n"
@@ -168,6 +170,7 @@ options parse_args(int argc, char** argv) {
     } else if (a == "--lp-style") {
       auto v = val();
       o.lps = v == "cutover" ? lp_style::cutover
+              : v == "inbox" ? lp_style::inbox
               : v == "nchan" ? lp_style::nchan
               : v == "plain" ? lp_style::plain
                              : (die("--lp-style: " + v), lp_style::plain);
@@ -620,8 +623,9 @@ void client::send_poll(std::size_t i) {
   conn& c = conns_[i];
   std::string target = path_of(c);
   std::string extra;
-  if (o_.lps == lp_style::cutover && !c.since.empty())
-    target += (target.find('?') == std::string::npos ? "?since=" : "&since=") + c.since;
+  if ((o_.lps == lp_style::cutover || o_.lps == lp_style::inbox) && !c.since.empty())
+    target += (target.find('?') == std::string::npos ? "?" : "&") +
+              std::string(o_.lps == lp_style::inbox ? "after=" : "since=") + c.since;
   if (o_.lps == lp_style::nchan) {
     if (!c.last_modified.empty()) extra += "If-Modified-Since: " + c.last_modified + "\r\n";
     if (!c.etag.empty()) extra += "If-None-Match: " + c.etag + "\r\n";
@@ -706,11 +710,17 @@ void client::on_readable(std::size_t i) {
         std::size_t k = parse_http(data.substr(used), m);
         if (k == 0) break;
         used += k;
-        if (m.status != 200) {
+        // legacy_sim answers "nothing new" with 204 and the cursor to come back with.
+        bool answered = m.status == 200 || (m.status == 204 && o_.lps == lp_style::inbox);
+        if (!answered) {
           ++poll_errors_;
           ++errors_["poll status " + std::to_string(m.status)];
         } else {
           scan_payload(i, m.body);
+          if (o_.lps == lp_style::inbox) {
+            auto next = header_value(m.head, "X-Inbox-Cursor");
+            if (!next.empty()) conns_[i].since = next;
+          }
           if (o_.lps == lp_style::cutover) {
             auto p = m.body.rfind("\"lastId\":");
             if (p != std::string::npos) {
@@ -728,7 +738,7 @@ void client::on_readable(std::size_t i) {
           }
         }
         if (conns_[i].fd < 0) break;
-        if (m.status == 200)
+        if (answered)
           send_poll(i);
         else
           delayed_polls_.push_back({mono_s() + 1.0, i});  // refused (503, 429): back off

@@ -217,7 +217,7 @@ start_redis() {
 }
 
 # Per target: target_pid (the measured process tree), port, and the loadgen arguments that
-# say how to subscribe and publish on it. Extra pids (redis, origin, feeder) go to aux_pids.
+# say how to subscribe and publish on it. Extra pids (redis, origin) go to aux_pids.
 start_target() {
   local t=$1 extra_threads=${2:-0}
   aux_pids=()
@@ -240,22 +240,16 @@ start_target() {
       pub=(--pub redis --pub-port "$redis_port" --pub-stream cutover:notifications)
       ;;
     legacy)
-      # legacy_sim reads a Cutover store; a Cutover instance on core 1 only feeds it from Redis.
-      start_redis || return 1
-      aux_pids+=("$redis_pid")
+      # legacy_sim is its own app: its own database, fed through its own admin route.
       local db="$work/legacy-$RANDOM.db"
-      spawn feeder 1 "$cutover_bin" serve --listen 127.0.0.1:0 --db "$db" --redis "redis://127.0.0.1:$redis_port" \
-        --auth insecure-query --threads 1 --shared-topic all --stream-start '$'
-      aux_pids+=("$spawned")
-      wait_for "$work/feeder.out" 'listening on' 20 >/dev/null || return 1
       spawn legacy 0 "$legacy_bin" --listen 127.0.0.1:0 --db "$db" --threads $((64 + extra_threads)) \
-        --shared-topic all --poll-timeout 600 --allow-user-param
+        --channel all --wait 600 --page-size 100 --allow-user-param
       target_pid=$spawned
       port=$(wait_for "$work/legacy.out" 'listening on' 20 | sed -E 's/.*:([0-9]+)$/\1/')
       [ -n "$port" ] || return 1
-      ws_path=''; lp_path='/api/notifications/poll?user={i}'; lp_style=cutover
+      ws_path=''; lp_path='/rest/inbox/updates?user={i}'; lp_style=inbox
       shared_topic=all; user_topic='user:{i}'; idle_topic='user:{i}'
-      pub=(--pub redis --pub-port "$redis_port" --pub-stream cutover:notifications)
+      pub=(--pub http --pub-port "$port" --pub-path '/admin/events?to={topic}&kind=bench')
       ;;
     nchan|nchan-redis)
       port=$(free_port)
@@ -516,7 +510,18 @@ scenario_repoll() {
   # one wrk thread on core 1 cannot offer more than ~30,000 unpipelined requests/s here.
   for t in ${targets//,/ }; do
     case "$t" in
-      cutover|legacy)
+      legacy)
+        up "$t" "$wrk_conns" || continue
+        # Its own ids: the backlog is evt_1 .. evt_$backlog.
+        python3 "$bench/report.py" post "$port" "/admin/events?to=all&kind=bench" "$backlog"
+        run_wrk "repoll__${t}__one" "newest entry (1 per answer)" \
+          "http://127.0.0.1:$port/rest/inbox/updates?user=1&after=evt_$((backlog - 1))"
+        # legacy_sim (cpp-httplib) serves pipelined requests at a few per second: not measured.
+        run_wrk "repoll__${t}__batch" "after=evt_0 (a page of 100)" \
+          "http://127.0.0.1:$port/rest/inbox/updates?user=1&after=evt_0"
+        stop_target
+        ;;
+      cutover)
         up "$t" "$wrk_conns" || continue
         python3 "$bench/report.py" xadd "$redis_port" cutover:notifications all "$backlog"
         local ids second newest
@@ -531,8 +536,7 @@ scenario_repoll() {
         done
         run_wrk "repoll__${t}__one" "newest entry (1 per answer)" \
           "http://127.0.0.1:$port/api/notifications/poll?user=1&since=$second"
-        # legacy_sim (cpp-httplib) serves pipelined requests at a few per second: not measured.
-        [ "$t" = cutover ] && run_wrk "repoll__${t}__pipelined" "newest entry, $pipeline_depth pipelined per write" \
+        run_wrk "repoll__${t}__pipelined" "newest entry, $pipeline_depth pipelined per write" \
           "http://127.0.0.1:$port/api/notifications/poll?user=1&since=$second" -s "$bench/pipeline.lua" -- "$pipeline_depth"
         run_wrk "repoll__${t}__batch" "since=0 (a batch of 100)" \
           "http://127.0.0.1:$port/api/notifications/poll?user=1&since=0"

@@ -5,8 +5,6 @@
 namespace cutover::legacy_sim {
 namespace {
 
-constexpr std::string_view kSessionCookie = "sid";
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -34,27 +32,6 @@ std::string form_decode(std::string_view s) {
 
 }  // namespace
 
-std::string_view error_slug(int status) {
-  switch (status) {
-    case 400:
-      return "bad_request";
-    case 401:
-      return "unauthorized";
-    case 403:
-      return "forbidden";
-    case 404:
-      return "not_found";
-    case 405:
-      return "method_not_allowed";
-    case 413:
-      return "payload_too_large";
-    case 503:
-      return "unavailable";
-    default:
-      return "error";
-  }
-}
-
 std::string json_quote(std::string_view text) {
   return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
 }
@@ -62,15 +39,15 @@ std::string json_quote(std::string_view text) {
 void send_json(httplib::Response& res, int status, std::string body) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(std::move(body), "application/json");
+  res.set_content(std::move(body), "application/json; charset=utf-8");
 }
 
-void send_error(httplib::Response& res, int status, std::string_view message) {
-  // Built by hand rather than through a json::object so the key order is fixed:
-  // Cutover renders "error" then "message", and parity compares bodies.
-  send_json(
-      res, status,
-      "{\"error\":" + json_quote(error_slug(status)) + ",\"message\":" + json_quote(message) + "}");
+void send_error(httplib::Response& res, int status, std::string_view code,
+                std::string_view detail) {
+  // Written by hand so the key order is the old app's, always.
+  send_json(res, status,
+            "{\"ok\":false,\"error\":{\"code\":" + json_quote(code) +
+                ",\"detail\":" + json_quote(detail) + "}}");
 }
 
 std::optional<std::string> session_id(const httplib::Request& req) {
@@ -104,15 +81,6 @@ std::optional<std::string> form_param(const httplib::Request& req, std::string_v
     return eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
   }
   return std::nullopt;
-}
-
-std::string regex_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (std::string_view(R"(\^$.|?*+()[]{})").find(c) != std::string_view::npos) out += '\\';
-    out += c;
-  }
-  return out;
 }
 
 }  // namespace cutover::legacy_sim

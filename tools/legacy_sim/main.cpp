@@ -1,20 +1,24 @@
-// legacy_sim: a reference implementation of the OLD system Cutover replaces — a
-// cpp-httplib thread-pool server whose long-poll holds a worker thread and re-reads the
-// store every second. Used as the upstream app in tests, the reference in the parity
-// suite and the baseline in benchmarks. main() only parses flags and wires the parts.
+// legacy_sim: a stand-in for the OLD app Cutover replaces — an inbox app with its own
+// database, wire format, cursor and login, served by a cpp-httplib thread-pool server
+// whose update poll holds a worker thread and re-reads the database every second. Used
+// as the upstream app in tests, the reference in the parity and cutover-day suites and the
+// baseline in benchmarks. main() only parses flags and wires the parts.
 
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
-#include "notification_db.hpp"
+#include "inbox_db.hpp"
+#include "longpoll.hpp"
 #include "options.hpp"
 #include "routes.hpp"
 #include "sim_state.hpp"
@@ -35,27 +39,29 @@ int usage_error(const std::string& text) {
 
 int main(int argc, char** argv) {
   sim_options opt;
-  std::string timeout_text = "30";
-  CLI::App app{"legacy_sim: the old long-poll app Cutover replaces (a reference, slow on purpose)"};
+  std::string wait_text = "25s";
+  CLI::App app{
+      "legacy_sim: the old inbox app Cutover replaces (its own database and format; slow on "
+      "purpose)"};
   app.add_option("--listen", opt.listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
   app.add_option("--db", opt.db_path,
-                 "Cutover SQLite store to read notifications from (read-only)");
+                 "The app's SQLite database (created if missing); default: a temporary file "
+                 "removed at exit");
   app.add_option("--threads", opt.threads, "Worker threads; each waiting poll holds one")
       ->check(CLI::Range(1, 100'000))
       ->capture_default_str();
-  app.add_option("--poll-timeout", timeout_text, "How long a poll waits: 500ms, 2s, or seconds")
+  app.add_option("--wait", wait_text, "How long an update poll waits: 500ms, 2s, or seconds")
       ->capture_default_str();
-  app.add_option("--poll-batch", opt.poll_batch, "Most notifications per poll answer")
+  app.add_option("--page-size", opt.page_size, "Most events per update answer")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
-  app.add_option("--shared-topic", opt.shared_topics, "Topic every user also sees (repeatable)")
+  app.add_option("--channel", opt.channels, "Broadcast channel every user reads (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--poll-path", opt.poll_path, "Path of the legacy poll endpoint")
-      ->capture_default_str();
   app.add_flag(
       "--allow-user-param", opt.allow_user_param,
-      "Also take the poll caller's identity from ?user= (parity with --auth insecure-query)");
+      "Also take the poll caller's identity from ?user= (benchmarks; like Cutover's --auth "
+      "insecure-query)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,21 +72,33 @@ int main(int argc, char** argv) {
   auto address = parse_listen(opt.listen);
   if (!address)
     return usage_error("--listen: expected HOST:PORT or [IPv6]:PORT, got '" + opt.listen + "'");
-  auto timeout = parse_duration(timeout_text);
-  if (!timeout)
-    return usage_error("--poll-timeout: expected 500ms, 30s, 2m or seconds, got '" + timeout_text +
-                       "'");
-  opt.poll_timeout = *timeout;
-  if (opt.poll_path.empty() || opt.poll_path.front() != '/')
-    return usage_error("--poll-path: expected a path starting with '/', got '" + opt.poll_path +
-                       "'");
+  auto wait = parse_duration(wait_text);
+  if (!wait)
+    return usage_error("--wait: expected 500ms, 30s, 2m or seconds, got '" + wait_text + "'");
+  opt.wait = *wait;
 
-  if (!opt.db_path.empty()) {
-    // Fail at start, not at the first poll, when the store is missing or not a store.
+  std::string temporary;  // the database file when none was given, removed at exit
+  if (opt.db_path.empty()) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/legacy_sim-XXXXXX";
+    int fd = mkstemp(tmpl.data());
+    if (fd < 0) {
+      std::fprintf(stderr, "legacy_sim: cannot create a temporary database in %s\n", tmpl.c_str());
+      return kExitRuntime;
+    }
+    close(fd);
+    temporary = opt.db_path = tmpl;
+  }
+  auto remove_temporary = [&temporary] {
+    if (temporary.empty()) return;
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((temporary + suffix).c_str());
+  };
+  {
+    // Fail at start, not at the first request, when the database cannot be used.
     std::string error;
-    auto db = notification_db::open(opt.db_path, error);
-    if (!db || !db->newest_legacy_id(error)) {
+    if (!inbox_db::open(opt.db_path, error, /*create=*/true)) {
       std::fprintf(stderr, "legacy_sim: --db: %s\n", error.c_str());
+      remove_temporary();
       return kExitRuntime;
     }
   }
@@ -109,6 +127,7 @@ int main(int argc, char** argv) {
   }
   if (port <= 0) {
     std::fprintf(stderr, "legacy_sim: cannot listen on %s\n", opt.listen.c_str());
+    remove_temporary();
     return kExitRuntime;
   }
   std::string shown =
@@ -116,11 +135,10 @@ int main(int argc, char** argv) {
   std::printf("legacy_sim: listening on http://%s:%d\n", shown.c_str(), port);
   std::fflush(stdout);
   std::fprintf(stderr,
-               "legacy_sim: serving poll %s (timeout %lld ms, batch %zu, re-check every 1 s), %zu "
-               "threads, store %s%s\n",
-               opt.poll_path.c_str(), static_cast<long long>(opt.poll_timeout.count()),
-               opt.poll_batch, opt.threads,
-               opt.db_path.empty() ? "(none: polls always time out)" : opt.db_path.c_str(),
+               "legacy_sim: serving updates on %s (wait %lld ms, page %zu, re-check every 1 s), "
+               "%zu threads, database %s%s\n",
+               std::string(kUpdatesPath).c_str(), static_cast<long long>(opt.wait.count()),
+               opt.page_size, opt.threads, opt.db_path.c_str(),
                opt.allow_user_param ? ", ?user= accepted" : "");
 
   std::atomic<bool> listen_returned{false};
@@ -145,6 +163,7 @@ int main(int argc, char** argv) {
   listen_returned.store(true);
   if (!signalled.load()) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  remove_temporary();
   if (!signalled.load()) {
     std::fprintf(stderr, "legacy_sim: listener failed%s\n", ok ? "" : " (accept error)");
     return kExitRuntime;

@@ -3,7 +3,6 @@
 #include <charconv>
 
 namespace cutover::legacy_sim {
-namespace {
 
 std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (s.empty() || s.size() > 18) return std::nullopt;  // 18 digits: no overflow below
@@ -12,8 +11,6 @@ std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
   return v;
 }
-
-}  // namespace
 
 std::optional<listen_address> parse_listen(std::string_view text) {
   std::string_view host, port;

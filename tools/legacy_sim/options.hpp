@@ -14,12 +14,11 @@ namespace cutover::legacy_sim {
 
 struct sim_options {
   std::string listen = "127.0.0.1:8081";  // next to Cutover's default 8080, so both can run
-  std::string db_path;                    // empty: no store, every poll waits and times out
+  std::string db_path;                    // empty: a temporary file, removed at exit
   std::size_t threads = 64;
-  std::chrono::milliseconds poll_timeout{30'000};
-  std::size_t poll_batch = 100;
-  std::vector<std::string> shared_topics;
-  std::string poll_path = "/api/notifications/poll";
+  std::chrono::milliseconds wait{25'000};  // how long an update poll waits
+  std::size_t page_size = 50;              // most events per answer
+  std::vector<std::string> channels;       // broadcast channels every user reads
   bool allow_user_param = false;
 };
 
@@ -33,5 +32,8 @@ std::optional<listen_address> parse_listen(std::string_view text);
 
 // `500ms`, `2s`, `1m`, `1h` or a bare number of seconds; nullopt otherwise.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// Decimal digits only, at most 18 of them (no overflow); nullopt otherwise.
+std::optional<std::uint64_t> parse_digits(std::string_view s);
 
 }  // namespace cutover::legacy_sim

@@ -3,17 +3,23 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
 
 #include "http_helpers.hpp"
+#include "inbox_db.hpp"
 #include "longpoll.hpp"
 
 namespace cutover::legacy_sim {
 namespace {
 
 namespace json = boost::json;
+
+void log_line(const std::string& text) {
+  std::fprintf(stderr, "legacy_sim: %s\n", text.c_str());
+}
 
 // Same bound as Cutover's user ids, so one system does not accept what the other refuses.
 constexpr std::size_t kMaxUserId = 200;
@@ -28,8 +34,49 @@ std::optional<std::uint64_t> parse_uint(const std::string& s) {
   return v;
 }
 
+// The old app's idea of "who am I": a user object, not a bare id.
 std::string user_body(const std::string& user) {
-  return "{\"userId\":" + json_quote(user) + "}";
+  return "{\"user\":{\"id\":" + json_quote(user) + ",\"name\":" + json_quote("user " + user) + "}}";
+}
+
+std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// POST /admin/events?to=user:<id>|<channel>&kind=K[&at=<unix s>], body: the JSON payload.
+// How the old app's own services created notifications; tests and benchmarks use it.
+void add_event(const httplib::Request& req, httplib::Response& res, sim_state& st) {
+  inbox_event e;
+  std::string to = req.get_param_value("to");
+  if (to.rfind("user:", 0) == 0)
+    e.user_id = to.substr(5);
+  else
+    e.channel = to;
+  if (to.empty() || (e.channel.empty() && e.user_id.empty()))
+    return send_error(res, 400, "BAD_RECIPIENT", "to: expected user:<id> or a channel name");
+  if (e.user_id.size() > kMaxUserId || e.channel.size() > kMaxUserId)
+    return send_error(res, 400, "BAD_RECIPIENT", "to: longer than 200 bytes");
+  e.kind = req.has_param("kind") ? req.get_param_value("kind") : "notice";
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec) return send_error(res, 400, "BAD_BODY", "the body must be one JSON value");
+  e.body = json::serialize(body);
+  e.created_at = unix_seconds();
+  if (req.has_param("at")) {
+    auto at = parse_uint(req.get_param_value("at"));
+    if (!at) return send_error(res, 400, "BAD_TIME", "at: expected unix seconds");
+    e.created_at = static_cast<std::int64_t>(*at);
+  }
+  std::string error;
+  auto db = inbox_db::open(st.options.db_path, error);
+  auto id = db ? db->insert(e, error) : std::nullopt;
+  if (!id) {
+    log_line("add event failed: " + error);
+    return send_error(res, 500, "INTERNAL", "database unavailable");
+  }
+  send_json(res, 201, "{\"eventId\":" + json_quote(format_cursor(*id)) + "}");
 }
 
 // A cookie name must be an HTTP token, or the Set-Cookie line would be malformed.
@@ -99,10 +146,6 @@ std::string echo_body(const httplib::Request& req) {
   return json::serialize(out);
 }
 
-void log_line(const std::string& text) {
-  std::fprintf(stderr, "legacy_sim: %s\n", text.c_str());
-}
-
 }  // namespace
 
 void install_routes(httplib::Server& svr, sim_state& st) {
@@ -114,28 +157,29 @@ void install_routes(httplib::Server& svr, sim_state& st) {
         "text/html; charset=utf-8");
   });
 
-  svr.Post("/login", [&st](const httplib::Request& req, httplib::Response& res) {
-    auto user = form_param(req, "user");
+  svr.Post("/auth/login", [&st](const httplib::Request& req, httplib::Response& res) {
+    auto user = form_param(req, "username");
     if (!user || user->empty())
-      return send_error(res, 400, "user: missing (form or query parameter)");
-    if (user->size() > kMaxUserId) return send_error(res, 400, "user: longer than 200 bytes");
+      return send_error(res, 400, "BAD_LOGIN", "username: missing (form or query parameter)");
+    if (user->size() > kMaxUserId)
+      return send_error(res, 400, "BAD_LOGIN", "username: longer than 200 bytes");
     std::string sid = st.sessions.create(*user);
-    res.set_header("Set-Cookie", "sid=" + sid + "; Path=/; HttpOnly");
+    res.set_header("Set-Cookie", std::string(kSessionCookie) + "=" + sid + "; Path=/; HttpOnly");
     send_json(res, 200, user_body(*user));
     log_line("login user=" + *user);
   });
 
-  svr.Post("/logout", [&st](const httplib::Request& req, httplib::Response& res) {
+  svr.Post("/auth/logout", [&st](const httplib::Request& req, httplib::Response& res) {
     if (auto sid = session_id(req); sid && st.sessions.erase(*sid)) log_line("logout");
-    res.set_header("Set-Cookie", "sid=; Path=/; Max-Age=0; HttpOnly");
+    res.set_header("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; Max-Age=0; HttpOnly");
     res.status = 204;
   });
 
-  // Who-am-I for Cutover's `--auth upstream`: it forwards the browser's Cookie here.
-  svr.Get("/api/me", [&st](const httplib::Request& req, httplib::Response& res) {
+  // Who-am-I, which Cutover's `--auth upstream` asks with the browser's Cookie.
+  svr.Get("/auth/whoami", [&st](const httplib::Request& req, httplib::Response& res) {
     st.me_requests.fetch_add(1);
     auto user = session_user(req, st.sessions);
-    if (!user) return send_error(res, 401, "not logged in");
+    if (!user) return send_error(res, 401, "NO_SESSION", "log in first");
     send_json(res, 200, user_body(*user));
   });
 
@@ -147,9 +191,12 @@ void install_routes(httplib::Server& svr, sim_state& st) {
     send_json(res, 200, json::serialize(o));
   });
 
-  svr.Get(
-      regex_escape(st.options.poll_path),
-      [&st](const httplib::Request& req, httplib::Response& res) { handle_poll(req, res, st); });
+  svr.Get(std::string(kUpdatesPath), [&st](const httplib::Request& req, httplib::Response& res) {
+    handle_updates(req, res, st);
+  });
+
+  svr.Post("/admin/events",
+           [&st](const httplib::Request& req, httplib::Response& res) { add_event(req, res, st); });
 
   auto echo = [](const httplib::Request& req, httplib::Response& res) {
     send_json(res, 200, echo_body(req));
@@ -163,7 +210,7 @@ void install_routes(httplib::Server& svr, sim_state& st) {
   svr.Get(R"(/api/status/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     auto code = parse_uint(req.matches[1].str());
     if (!code || *code < 200 || *code > 599)
-      return send_error(res, 400, "status: expected a code from 200 to 599");
+      return send_error(res, 400, "BAD_STATUS", "status: expected a code from 200 to 599");
     res.status = static_cast<int>(*code);
     // 204 and 304 carry no body by definition; everything else says what it is.
     if (*code != 204 && *code != 304)
@@ -174,9 +221,9 @@ void install_routes(httplib::Server& svr, sim_state& st) {
     std::string name = req.get_param_value("name");
     std::string value = req.get_param_value("value");
     if (!is_token(name))
-      return send_error(res, 400, "name: expected a cookie name (an HTTP token)");
+      return send_error(res, 400, "BAD_COOKIE", "name: expected a cookie name (an HTTP token)");
     if (value.find_first_of(";,\r\n") != std::string::npos)
-      return send_error(res, 400, "value: must not contain ';', ',' or line breaks");
+      return send_error(res, 400, "BAD_COOKIE", "value: must not contain ';', ',' or line breaks");
     res.set_header("Set-Cookie", name + "=" + value + "; Path=/");
     json::object o;
     o["name"] = name;
@@ -187,7 +234,7 @@ void install_routes(httplib::Server& svr, sim_state& st) {
   svr.Get("/api/slow", [&st](const httplib::Request& req, httplib::Response& res) {
     auto ms = parse_uint(req.get_param_value("ms"));
     if (!ms || *ms > kMaxSlowMs)
-      return send_error(res, 400, "ms: expected milliseconds from 0 to 600000");
+      return send_error(res, 400, "BAD_DELAY", "ms: expected milliseconds from 0 to 600000");
     // Holds the worker like a slow legacy handler would; shutdown cuts it short.
     st.stop.sleep_for(std::chrono::milliseconds(*ms));
     json::object o;
@@ -195,15 +242,16 @@ void install_routes(httplib::Server& svr, sim_state& st) {
     send_json(res, 200, json::serialize(o));
   });
 
-  // Routing misses and httplib's own refusals get the same JSON error shape as ours;
-  // a handler that already wrote a body (e.g. /api/status/404) keeps it.
+  // Routing misses and httplib's own refusals get the app's error shape; a handler that
+  // already wrote a body (e.g. /api/status/404) keeps it.
   svr.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        std::string message = res.status == 404
-                                  ? "no route for " + req.method + " " + req.path
-                                  : "request refused (" + std::to_string(res.status) + ")";
-        send_error(res, res.status, message);
+        if (res.status == 404)
+          send_error(res, 404, "NOT_FOUND", "no route for " + req.method + " " + req.path);
+        else
+          send_error(res, res.status, "REFUSED",
+                     "request refused (" + std::to_string(res.status) + ")");
         return httplib::Server::HandlerResponse::Handled;
       }));
 
@@ -217,7 +265,7 @@ void install_routes(httplib::Server& svr, sim_state& st) {
         } catch (...) {
         }
         log_line("handler for " + req.method + " " + req.path + " failed: " + what);
-        send_error(res, 500, "internal error");
+        send_error(res, 500, "INTERNAL", "internal error");
       });
 }
 

@@ -42,7 +42,7 @@ struct sim_state {
   const sim_options options;
   session_table sessions;
   stop_signal stop;
-  std::atomic<std::uint64_t> me_requests{0};
+  std::atomic<std::uint64_t> me_requests{0};  // who-am-I calls (Cutover's --auth upstream)
   std::atomic<std::uint64_t> poll_requests{0};
   std::atomic<std::uint64_t> waiting_polls{0};  // polls currently holding a worker thread
 };

@@ -1,10 +1,13 @@
-// legacy_sim through its real binary: the old app's sessions, who-am-I, legacy poll
-// (DESIGN §2, §4) and ordinary routes, as the parity suite and pass-through tests use
-// them. The store is written with Cutover's own writer, as ingest would.
+// legacy_sim through its real binary: the old inbox app with its own database, login,
+// who-am-I, update poll and ordinary routes, as the parity, cutover-day and pass-through
+// tests use it. Nothing here touches Cutover's store or libraries: the app's events go in
+// through its own admin route, and its database is read with plain SQLite.
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -13,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "store/store.hpp"
 #include "subprocess.hpp"
 
 namespace cutover::legacy_sim {
@@ -24,29 +26,10 @@ using cutover::testing::temp_dir;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-constexpr std::uint64_t kBase = 1'700'000'000'000;  // 2023-11-14T22:13:20.000Z
+constexpr std::int64_t kAt = 1'700'000'000;  // 2023-11-14T22:13:20Z
 
-constexpr const char* kExpected =
-    "expected a stream id like 1700000000000-0, a legacyId (a non-negative integer), or 0";
-
-std::uint64_t legacy(std::uint64_t ms, std::uint64_t seq) {
-  return ms * 1024 + std::min<std::uint64_t>(seq, 1023);
-}
-
-store::pending_entry entry(std::uint64_t ms, std::uint64_t seq, std::string topic,
-                           std::string data = "{}", std::string type = "t") {
-  return {stream_id{ms, seq},
-          decoded_entry{std::move(topic), std::move(type), std::move(data), std::nullopt}, "s"};
-}
-
-std::string element(std::uint64_t ms, std::uint64_t seq, const std::string& type,
-                    const std::string& created, const std::string& payload) {
-  return R"({"id":)" + std::to_string(legacy(ms, seq)) + R"(,"type":")" + type +
-         R"(","createdAt":")" + created + R"(","payload":)" + payload + "}";
-}
-
-std::string error_body(const std::string& slug, const std::string& message) {
-  return R"({"error":")" + slug + R"(","message":)" + json::serialize(json::string(message)) + "}";
+std::string error_body(const std::string& code, const std::string& detail) {
+  return R"({"ok":false,"error":{"code":")" + code + R"(","detail":")" + detail + R"("}})";
 }
 
 // A running legacy_sim on a free port.
@@ -56,67 +39,57 @@ struct sim {
 
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port);
-    c.set_read_timeout(40s);  // polls are held by design; longer than any timeout used here
+    c.set_read_timeout(40s);  // polls are held by design; longer than any wait used here
     return c;
   }
 };
 
-sim start(std::vector<std::string> flags) {
-  flags.insert(flags.begin(), {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0"});
-  sim s;
-  s.proc = subprocess::spawn(flags);
-  auto line = s.proc->wait_for_line("legacy_sim: listening on http://127.0.0.1:", 20s);
-  if (!line) {
-    ADD_FAILURE() << "legacy_sim did not start:\n" << s.proc->output();
-    return s;
-  }
-  s.port = std::stoi(line->substr(line->rfind(':') + 1));
-  return s;
-}
-
 class LegacySim : public ::testing::Test {
  protected:
-  void SetUp() override {
-    db_ = dir_.file("store.db");
-    auto w = store::writer::open(db_);
-    ASSERT_TRUE(w) << w.err().message;
-    writer_.emplace(std::move(*w));
+  sim start(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--db", db_});
+    sim s;
+    s.proc = subprocess::spawn(flags);
+    auto line = s.proc->wait_for_line("legacy_sim: listening on http://127.0.0.1:", 20s);
+    if (!line) {
+      ADD_FAILURE() << "legacy_sim did not start:\n" << s.proc->output();
+      return s;
+    }
+    s.port = std::stoi(line->substr(line->rfind(':') + 1));
+    return s;
   }
 
-  void append(std::vector<store::pending_entry> entries) {
-    store::append_batch b;
-    b.entries = std::move(entries);
-    auto r = writer_->append(b);
-    ASSERT_TRUE(r) << r.err().message;
-    ASSERT_EQ(r->added.size(), b.entries.size());
-  }
-
-  sim start_with_store(std::vector<std::string> flags) {
-    flags.insert(flags.begin(), {"--db", db_});
-    return start(std::move(flags));
+  // Adds one event through the app's own admin route; returns its cursor ("evt_N").
+  static std::string add(httplib::Client& c, const std::string& to, const std::string& body,
+                         const std::string& kind = "task.completed", std::int64_t at = kAt) {
+    auto r = c.Post("/admin/events?to=" + to + "&kind=" + kind + "&at=" + std::to_string(at), body,
+                    "application/json");
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, 201) << r->body;
+    return std::string(json::parse(r->body).as_object()["eventId"].as_string());
   }
 
   // Logs `user` in; returns the Cookie header value to send back.
   static std::string login(httplib::Client& c, const std::string& user) {
-    auto r = c.Post("/login", "user=" + user, "application/x-www-form-urlencoded");
+    auto r = c.Post("/auth/login", "username=" + user, "application/x-www-form-urlencoded");
     EXPECT_TRUE(r);
     if (!r) return {};
     EXPECT_EQ(r->status, 200);
-    EXPECT_EQ(r->body, R"({"userId":")" + user + R"("})");
+    EXPECT_EQ(r->body, R"({"user":{"id":")" + user + R"(","name":"user )" + user + R"("}})");
     std::string set = r->get_header_value("Set-Cookie");
-    EXPECT_TRUE(set.starts_with("sid=")) << set;
+    EXPECT_TRUE(set.starts_with("LSESSION=")) << set;
     EXPECT_TRUE(set.ends_with("; Path=/; HttpOnly")) << set;
     return set.substr(0, set.find(';'));
   }
 
-  static httplib::Result poll(httplib::Client& c, const std::string& cookie,
-                              std::optional<std::string> since,
-                              const std::string& path = "/api/notifications/poll") {
+  static httplib::Result updates(httplib::Client& c, const std::string& cookie,
+                                 std::optional<std::string> after) {
     httplib::Params params;
-    if (since) params.emplace("since", *since);
+    if (after) params.emplace("after", *after);
     httplib::Headers headers;
     if (!cookie.empty()) headers.emplace("Cookie", cookie);
-    return c.Get(path, params, headers);
+    return c.Get("/rest/inbox/updates", params, headers);
   }
 
   static json::object stats(httplib::Client& c) {
@@ -135,261 +108,239 @@ class LegacySim : public ::testing::Test {
   }
 
   temp_dir dir_;
-  std::string db_;
-  std::optional<store::writer> writer_;
+  std::string db_ = dir_.file("inbox.db");
 };
 
-TEST_F(LegacySim, LoginMeAndPollWithBacklog) {
-  append({entry(kBase, 0, "user:42", R"({"n":1})", "task.completed"),
-          entry(kBase, 1, "user:7", R"({"not":"yours"})"),
-          entry(kBase + 5, 0, "all", "[1,2]", "notice"),
-          entry(kBase + 7, 3, "user:42", R"({"q":"a \"b\"","u":"\u00e9"})", "task.failed")});
-  auto s = start_with_store({"--shared-topic", "all"});
+TEST_F(LegacySim, LoginAndUpdatesInTheAppsOwnFormat) {
+  auto s = start({"--channel", "all"});
   auto c = s.client();
+  EXPECT_EQ(add(c, "user:42", R"({"task":1,"ok":true})"), "evt_1");
+  EXPECT_EQ(add(c, "all", R"("maintenance at 5")", "notice", kAt + 1), "evt_2");
+  EXPECT_EQ(add(c, "user:7", R"({"task":2})"), "evt_3");
+  EXPECT_EQ(add(c, "user:42", R"({"n":1.5,"s":"\u00e9"})", "x\"y", kAt + 2), "evt_4");
   std::string cookie = login(c, "42");
 
-  auto me = c.Get("/api/me", {{"Cookie", cookie}});
-  ASSERT_TRUE(me);
-  EXPECT_EQ(me->status, 200);
-  EXPECT_EQ(me->body, R"({"userId":"42"})");
+  // No cursor: everything still in the inbox.
+  auto all = updates(c, cookie, std::nullopt);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->status, 200);
+  EXPECT_EQ(all->get_header_value("Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(all->get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(all->get_header_value("X-Inbox-Cursor"), "evt_4");
+  EXPECT_EQ(
+      all->body,
+      R"({"v":2,"events":[)"
+      R"({"eventId":"evt_1","kind":"task.completed","at":1700000000,"task":1,"ok":true,"via":"inbox"},)"
+      R"({"eventId":"evt_2","kind":"notice","at":1700000001,"value":"maintenance at 5","via":"inbox"},)"
+      R"({"eventId":"evt_4","kind":"x\"y","at":1700000002,"n":1.5E0,"s":"é","via":"inbox"}]})");
 
-  auto r = poll(c, cookie, "0");
+  auto rest = updates(c, cookie, "evt_2");
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 200);
+  EXPECT_EQ(rest->get_header_value("X-Inbox-Cursor"), "evt_4");
+  EXPECT_EQ(json::parse(rest->body).as_object()["events"].as_array().size(), 1u);
+}
+
+TEST_F(LegacySim, EventKeysWinOverThePayloadsOwn) {
+  auto s = start({});
+  auto c = s.client();
+  add(c, "user:1", R"({"eventId":"forged","kind":"k","at":1,"via":"x","keep":[1,{"a":null}]})");
+  add(c, "user:1", "[1,2]");
+  auto r = updates(c, login(c, "1"), "evt_0");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  // Byte for byte: the payload is the stored text, the key order is Cutover's.
-  EXPECT_EQ(r->body,
-            R"({"notifications":[)" +
-                element(kBase, 0, "task.completed", "2023-11-14T22:13:20.000Z", R"({"n":1})") +
-                "," + element(kBase + 5, 0, "notice", "2023-11-14T22:13:20.005Z", "[1,2]") + "," +
-                element(kBase + 7, 3, "task.failed", "2023-11-14T22:13:20.007Z",
-                        R"({"q":"a \"b\"","u":"\u00e9"})") +
-                R"(],"lastId":)" + std::to_string(legacy(kBase + 7, 3)) + "}");
-
-  // A stream-id cursor works as well and starts strictly after it.
-  auto after = poll(c, cookie, std::to_string(kBase) + "-0");
-  ASSERT_TRUE(after);
-  auto body = json::parse(after->body).as_object();
-  ASSERT_EQ(body["notifications"].as_array().size(), 2u);
-  EXPECT_EQ(body["notifications"].as_array()[0].as_object()["id"].to_number<std::uint64_t>(),
-            legacy(kBase + 5, 0));
-
-  auto st = stats(c);
-  EXPECT_EQ(st["me_requests"].to_number<int>(), 1);
-  EXPECT_EQ(st["poll_requests"].to_number<int>(), 2);
-  EXPECT_EQ(st["waiting_polls"].to_number<int>(), 0);
+  EXPECT_EQ(
+      r->body,
+      R"({"v":2,"events":[{"eventId":"evt_1","kind":"task.completed","at":1700000000,)"
+      R"("keep":[1,{"a":null}],"via":"inbox"},)"
+      R"({"eventId":"evt_2","kind":"task.completed","at":1700000000,"value":[1,2],"via":"inbox"}]})");
 }
 
 TEST_F(LegacySim, WhoAmIRefusesWithoutASessionAndAfterLogout) {
-  auto s = start_with_store({});
+  auto s = start({});
   auto c = s.client();
-  const std::string refused = error_body("unauthorized", "not logged in");
+  auto anon = c.Get("/auth/whoami");
+  ASSERT_TRUE(anon);
+  EXPECT_EQ(anon->status, 401);
+  EXPECT_EQ(anon->body, error_body("NO_SESSION", "log in first"));
+  auto forged = c.Get("/auth/whoami", {{"Cookie", "LSESSION=0123456789abcdef0123456789abcdef"}});
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401);
+  // Cutover's own cookie name means nothing here.
+  auto other = c.Get("/auth/whoami", {{"Cookie", "sid=" + login(c, "5").substr(9)}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 401);
 
-  auto none = c.Get("/api/me");
-  ASSERT_TRUE(none);
-  EXPECT_EQ(none->status, 401);
-  EXPECT_EQ(none->body, refused);
-
-  auto unknown = c.Get("/api/me", {{"Cookie", "sid=00000000000000000000000000000000"}});
-  ASSERT_TRUE(unknown);
-  EXPECT_EQ(unknown->status, 401);
-
-  std::string cookie = login(c, "alice");
-  std::string other = login(c, "alice");
-  EXPECT_NE(cookie, other) << "every login gets its own random session id";
-  EXPECT_EQ(cookie.size(), 4u + 32u) << cookie;  // sid= and 128 bits in hex
-
-  // Among other cookies, as a browser sends them.
-  auto me = c.Get("/api/me", {{"Cookie", "theme=dark; " + cookie + "; lang=en"}});
+  std::string cookie = login(c, "42");
+  auto me = c.Get("/auth/whoami", {{"Cookie", "theme=dark; " + cookie}});
   ASSERT_TRUE(me);
   EXPECT_EQ(me->status, 200);
-  EXPECT_EQ(me->body, R"({"userId":"alice"})");
+  EXPECT_EQ(me->body, R"({"user":{"id":"42","name":"user 42"}})");
+  EXPECT_EQ(stats(c)["me_requests"].to_number<int>(), 4);
 
-  auto out = c.Post("/logout", {{"Cookie", cookie}}, "", "text/plain");
+  auto out = c.Post("/auth/logout", {{"Cookie", cookie}}, "", "text/plain");
   ASSERT_TRUE(out);
   EXPECT_EQ(out->status, 204);
-  auto gone = c.Get("/api/me", {{"Cookie", cookie}});
-  ASSERT_TRUE(gone);
-  EXPECT_EQ(gone->status, 401);
-  auto kept = c.Get("/api/me", {{"Cookie", other}});
-  ASSERT_TRUE(kept);
-  EXPECT_EQ(kept->status, 200);
-
-  // The query form of login works too; no user at all is a 400.
-  auto q = c.Post("/login?user=bob", "", "text/plain");
-  ASSERT_TRUE(q);
-  EXPECT_EQ(q->body, R"({"userId":"bob"})");
-  auto missing = c.Post("/login", "", "application/x-www-form-urlencoded");
-  ASSERT_TRUE(missing);
-  EXPECT_EQ(missing->status, 400);
-  EXPECT_EQ(json::parse(missing->body).as_object()["error"], "bad_request");
-
-  auto st = stats(c);
-  EXPECT_EQ(st["me_requests"].to_number<int>(), 5);
+  EXPECT_EQ(out->get_header_value("Set-Cookie"), "LSESSION=; Path=/; Max-Age=0; HttpOnly");
+  auto after = c.Get("/auth/whoami", {{"Cookie", cookie}});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 401);
+  auto no_name = c.Post("/auth/login", "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(no_name);
+  EXPECT_EQ(no_name->status, 400);
 }
 
-TEST_F(LegacySim, MalformedSinceIs400WithCutoversExactMessage) {
-  auto s = start_with_store({});
+TEST_F(LegacySim, MalformedCursorIs400) {
+  auto s = start({});
   auto c = s.client();
   std::string cookie = login(c, "42");
-  std::string long_value(100, '7');
-  long_value[80] = 'x';  // malformed, and longer than the 64 bytes the message quotes
-  for (std::string bad : {"abc", "-1", "1.5", " 1", "12-", "-5", "1-2-3", "0x10",
-                          "99999999999999999999999", long_value.c_str()}) {
-    auto r = poll(c, cookie, bad);
+  for (std::string bad : {"", "1", "evt_", "evt_-1", "evt_1.5", "EVT_1", "evt_ 1", "evt_1x",
+                          "evt_99999999999999999999"}) {
+    auto r = updates(c, cookie, bad);
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r->status, 400) << bad;
-    EXPECT_EQ(r->body, error_body("bad_request", "since: malformed cursor '" + bad.substr(0, 64) +
-                                                     "': " + kExpected))
-        << bad;
+    EXPECT_EQ(r->body, error_body("BAD_CURSOR", "after must be evt_ followed by digits")) << bad;
   }
-  auto empty = poll(c, cookie, "");
-  ASSERT_TRUE(empty);
-  EXPECT_EQ(empty->status, 400);
-  EXPECT_EQ(empty->body,
-            error_body("bad_request", std::string("since: empty cursor: ") + kExpected));
 }
 
-TEST_F(LegacySim, PollWithoutIdentityIs401) {
-  append({entry(kBase, 0, "user:42", R"({"n":1})")});
-  {
-    auto s = start_with_store({});
-    auto c = s.client();
-    for (auto* path : {"/api/notifications/poll?since=0", "/api/notifications/poll?since=abc",
-                       "/api/notifications/poll?since=0&user=42"}) {
-      auto r = c.Get(path, {{"Cookie", "sid=nosuchsession"}});
-      ASSERT_TRUE(r) << path;
-      EXPECT_EQ(r->status, 401) << path;  // identity is checked before the cursor
-      EXPECT_EQ(r->body, error_body("unauthorized", "not logged in")) << path;
-    }
-  }
-  // --allow-user-param: ?user= is an identity, as in Cutover's insecure-query mode.
-  auto s = start_with_store({"--allow-user-param", "--poll-path", "/legacy/poll.json"});
+TEST_F(LegacySim, UpdatesWithoutIdentityIs401) {
+  auto s = start({});
   auto c = s.client();
-  auto r = c.Get("/legacy/poll.json?since=0&user=42");
+  add(c, "user:42", "1");
+  for (std::optional<std::string> after :
+       {std::optional<std::string>("evt_0"), std::optional<std::string>("junk"),
+        std::optional<std::string>()}) {
+    auto r = updates(c, "", after);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(r->body, error_body("NO_SESSION", "log in first"));
+  }
+  // ?user= is identity only with --allow-user-param.
+  auto q = c.Get("/rest/inbox/updates?user=42&after=evt_0");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, 401);
+  s.proc.reset();
+  auto open = start({"--allow-user-param"});
+  auto oc = open.client();
+  auto r = oc.Get("/rest/inbox/updates?user=42&after=evt_0");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(json::parse(r->body).as_object()["lastId"].to_number<std::uint64_t>(),
-            legacy(kBase, 0));
-  auto old_path = c.Get("/api/notifications/poll?since=0&user=42");
-  ASSERT_TRUE(old_path);
-  EXPECT_EQ(old_path->status, 404);
-  EXPECT_EQ(json::parse(old_path->body).as_object()["error"], "not_found");
+  EXPECT_EQ(r->get_header_value("X-Inbox-Cursor"), "evt_1");
 }
 
-TEST_F(LegacySim, TimeoutAnswersEmptyWithLastIdEchoingSince) {
-  append({entry(kBase, 0, "user:42", "1"), entry(kBase + 1, 2000, "user:7", "2")});
-  auto s = start_with_store({"--poll-timeout", "1s"});
-  auto login_client = s.client();
-  std::string cookie = login(login_client, "42");
-
-  // Three polls at once: each holds a worker thread for the whole second.
-  struct waiting_case {
-    std::optional<std::string> since;
-    std::uint64_t last_id;
-  };
-  std::vector<waiting_case> cases = {
-      {std::nullopt, legacy(kBase + 1, 2000)},                   // newest in the store, any topic
-      {std::to_string(legacy(kBase, 0)), legacy(kBase, 0)},      // caught up
-      {std::to_string(kBase + 9) + "-5", legacy(kBase + 9, 5)},  // ahead of the store
-      {std::to_string(legacy(kBase + 1, 5000)),
-       legacy(kBase + 1, 5000)}  // tail: after the millisecond
-  };
-  std::vector<std::future<std::pair<httplib::Result, std::chrono::milliseconds>>> polls;
-  for (const auto& wc : cases)
-    polls.push_back(std::async(std::launch::async, [&s, cookie, since = wc.since] {
-      auto c = s.client();
-      auto t0 = std::chrono::steady_clock::now();
-      auto r = poll(c, cookie, since);
-      return std::pair{std::move(r), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::steady_clock::now() - t0)};
-    }));
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    auto [r, took] = polls[i].get();
-    ASSERT_TRUE(r) << i;
-    EXPECT_EQ(r->status, 200) << i;
-    EXPECT_EQ(r->body, R"({"notifications":[],"lastId":)" + std::to_string(cases[i].last_id) + "}")
-        << i;
-    EXPECT_GE(took, 900ms) << "answered before the poll timeout: " << i;
+TEST_F(LegacySim, NothingNewIs204WithTheCursorToComeBackWith) {
+  auto s = start({"--wait", "1s"});
+  auto c = s.client();
+  add(c, "user:7", "1");  // someone else's
+  std::string cookie = login(c, "42");
+  for (std::optional<std::string> after :
+       {std::optional<std::string>("evt_1"), std::optional<std::string>("evt_900"),
+        std::optional<std::string>()}) {
+    auto started = std::chrono::steady_clock::now();
+    auto r = updates(c, cookie, after);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204);
+    EXPECT_EQ(r->body, "");
+    EXPECT_EQ(r->get_header_value("X-Inbox-Cursor"), after.value_or("evt_0"));
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms) << "it waited out --wait";
   }
 }
 
 TEST_F(LegacySim, ArrivalIsPickedUpAtTheNextRecheck) {
-  append({entry(kBase, 0, "user:42", "1")});
-  auto s = start_with_store({"--poll-timeout", "15s"});
+  auto s = start({"--wait", "20s"});
   auto c = s.client();
   std::string cookie = login(c, "42");
   auto pending = std::async(std::launch::async, [&s, cookie] {
     auto pc = s.client();
-    return poll(pc, cookie, std::to_string(legacy(kBase, 0)));
+    return updates(pc, cookie, "evt_0");
   });
   ASSERT_TRUE(wait_until_parked(c, 1));
-  auto appended = std::chrono::steady_clock::now();
-  append({entry(kBase + 50, 0, "user:7", "2"),
-          entry(kBase + 60, 0, "user:42", R"({"late":true})", "x")});
-  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready)
-      << "not picked up before the poll timeout";
+  add(c, "user:7", "0");  // not for this user: the poll keeps waiting
+  add(c, "user:42", R"({"late":true})");
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
   auto r = pending.get();
-  auto latency = std::chrono::steady_clock::now() - appended;
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body,
-            R"({"notifications":[)" +
-                element(kBase + 60, 0, "x", "2023-11-14T22:13:20.060Z", R"({"late":true})") +
-                R"(],"lastId":)" + std::to_string(legacy(kBase + 60, 0)) + "}");
-  // Found by the once-a-second re-read: within about a second, not at the 15 s timeout.
-  EXPECT_LT(latency, 3s);
-  EXPECT_EQ(stats(c)["waiting_polls"].to_number<int>(), 0);
+  EXPECT_EQ(r->get_header_value("X-Inbox-Cursor"), "evt_2");
+  EXPECT_EQ(json::parse(r->body).as_object()["events"].as_array().size(), 1u);
+  EXPECT_GE(stats(c)["poll_requests"].to_number<int>(), 1);
 }
 
-TEST_F(LegacySim, BatchesSplitWithoutCuttingALegacyIdGroup) {
-  std::vector<store::pending_entry> e;
-  for (std::uint64_t i = 0; i < 7; ++i) e.push_back(entry(kBase, i, "user:42", std::to_string(i)));
-  // A bulk publish: four entries in one millisecond's tail share one legacyId.
-  e.push_back(entry(kBase + 10, 0, "user:42", "\"a\""));
-  for (std::uint64_t seq = 1023; seq < 1027; ++seq)
-    e.push_back(entry(kBase + 11, seq, "user:42", "\"tail\""));
-  e.push_back(entry(kBase + 12, 0, "user:42", "\"c\""));
-  append(std::move(e));
-  auto s = start_with_store({"--poll-batch", "3", "--poll-timeout", "500ms"});
+TEST_F(LegacySim, PagesOfPageSizeFollowingTheHeader) {
+  auto s = start({"--page-size", "2", "--wait", "200ms"});
   auto c = s.client();
-  std::string cookie = login(c, "42");
+  for (int i = 0; i < 5; ++i) add(c, "user:9", std::to_string(i));
+  std::string cookie = login(c, "9");
+  std::optional<std::string> after;
+  std::vector<std::string> seen;
+  while (true) {
+    auto r = updates(c, cookie, after);
+    ASSERT_TRUE(r);
+    after = r->get_header_value("X-Inbox-Cursor");
+    if (r->status == 204) break;
+    ASSERT_EQ(r->status, 200);
+    auto page = json::parse(r->body);
+    for (const auto& e : page.as_object()["events"].as_array())
+      seen.emplace_back(e.as_object().at("eventId").as_string());
+    ASSERT_LE(seen.size(), 5u);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"evt_1", "evt_2", "evt_3", "evt_4", "evt_5"}));
+  EXPECT_EQ(after, "evt_5");
+}
 
-  auto next = [&](std::uint64_t since) {
-    auto r = poll(c, cookie, std::to_string(since));
-    EXPECT_TRUE(r && r->status == 200);
-    std::vector<std::uint64_t> ids;
-    std::uint64_t last = 0;
-    if (!r) return std::pair{ids, last};
-    auto body = json::parse(r->body).as_object();
-    for (const auto& n : body["notifications"].as_array())
-      ids.push_back(n.as_object().at("id").to_number<std::uint64_t>());
-    last = body["lastId"].to_number<std::uint64_t>();
-    return std::pair{ids, last};
+TEST_F(LegacySim, TheDatabaseIsItsOwnAndOutlivesARestart) {
+  {
+    auto s = start({});
+    auto c = s.client();
+    add(c, "user:1", "1");
+    add(c, "all", "2");
+  }
+  auto s = start({});
+  auto c = s.client();
+  EXPECT_EQ(add(c, "user:1", "3"), "evt_3") << "ids go on where they were";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  auto rows = [&](const char* sql) {
+    std::vector<std::string> out;
+    sqlite3_exec(
+        db, sql,
+        [](void* p, int n, char** v, char**) {
+          std::string row;
+          for (int i = 0; i < n; ++i) row += (i ? "|" : "") + std::string(v[i] ? v[i] : "NULL");
+          static_cast<std::vector<std::string>*>(p)->push_back(row);
+          return 0;
+        },
+        &out, nullptr);
+    return out;
   };
-  using ids = std::vector<std::uint64_t>;
-  auto [b1, l1] = next(0);
-  EXPECT_EQ(b1, (ids{legacy(kBase, 0), legacy(kBase, 1), legacy(kBase, 2)}));
-  EXPECT_EQ(l1, legacy(kBase, 2));
-  auto [b2, l2] = next(l1);
-  EXPECT_EQ(b2, (ids{legacy(kBase, 3), legacy(kBase, 4), legacy(kBase, 5)}));
-  // [6, a, tail, tail...]: the third slot starts the tail group, so the batch stops before it.
-  auto [b3, l3] = next(l2);
-  EXPECT_EQ(b3, (ids{legacy(kBase, 6), legacy(kBase + 10, 0)}));
-  EXPECT_EQ(l3, legacy(kBase + 10, 0));
-  // The group is larger than the batch: it goes out whole, once.
-  std::uint64_t tail = legacy(kBase + 11, 1023);
-  auto [b4, l4] = next(l3);
-  EXPECT_EQ(b4, (ids{tail, tail, tail, tail}));
-  EXPECT_EQ(l4, tail);
-  auto [b5, l5] = next(l4);
-  EXPECT_EQ(b5, (ids{legacy(kBase + 12, 0)}));
-  auto [b6, l6] = next(l5);
-  EXPECT_TRUE(b6.empty());
-  EXPECT_EQ(l6, l5);
+  EXPECT_EQ(rows("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
+            (std::vector<std::string>{"inbox_events", "sqlite_sequence"}));
+  EXPECT_EQ(rows("SELECT event_id, user_id, channel, kind, body, created_at FROM inbox_events"),
+            (std::vector<std::string>{"1|1|NULL|task.completed|1|1700000000",
+                                      "2|NULL|all|task.completed|2|1700000000",
+                                      "3|1|NULL|task.completed|3|1700000000"}));
+  sqlite3_close(db);
+}
+
+TEST_F(LegacySim, AdminEventsRefusesBadInput) {
+  auto s = start({});
+  auto c = s.client();
+  auto r1 = c.Post("/admin/events?to=user:1", "{bad", "application/json");
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 400);
+  EXPECT_EQ(r1->body, error_body("BAD_BODY", "the body must be one JSON value"));
+  auto r2 = c.Post("/admin/events", "1", "application/json");
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->status, 400);
+  auto r3 = c.Post("/admin/events?to=user:", "1", "application/json");
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->status, 400);
+  auto r4 = c.Post("/admin/events?to=all&at=yesterday", "1", "application/json");
+  ASSERT_TRUE(r4);
+  EXPECT_EQ(r4->status, 400);
 }
 
 TEST_F(LegacySim, OrdinaryRoutesForPassThrough) {
-  auto s = start({});  // no store: ordinary routes do not need one
+  auto s = start({});
   auto c = s.client();
 
   auto home = c.Get("/");
@@ -444,18 +395,16 @@ TEST_F(LegacySim, OrdinaryRoutesForPassThrough) {
   auto missing = c.Get("/no/such/route");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
-  EXPECT_EQ(missing->body, error_body("not_found", "no route for GET /no/such/route"));
-
-  // Without a store every poll simply waits and times out; that needs no store either.
+  EXPECT_EQ(missing->body, error_body("NOT_FOUND", "no route for GET /no/such/route"));
 }
 
 TEST_F(LegacySim, SigtermAnswersWaitingPollsAndExitsZero) {
-  auto s = start_with_store({"--poll-timeout", "30s"});
+  auto s = start({"--wait", "30s"});
   auto c = s.client();
   std::string cookie = login(c, "42");
   auto pending = std::async(std::launch::async, [&s, cookie] {
     auto pc = s.client();
-    return poll(pc, cookie, "123456");
+    return updates(pc, cookie, "evt_123456");
   });
   // The poll must be holding its worker before the signal, or there is nothing to test.
   ASSERT_TRUE(wait_until_parked(c, 1));
@@ -464,36 +413,38 @@ TEST_F(LegacySim, SigtermAnswersWaitingPollsAndExitsZero) {
   ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
   auto r = pending.get();
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, R"({"notifications":[],"lastId":123456})");
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->get_header_value("X-Inbox-Cursor"), "evt_123456");
   EXPECT_EQ(s.proc->wait_exit(15s), 0) << s.proc->output();
   EXPECT_TRUE(s.proc->wait_for_line("legacy_sim: stopped", 5s));
 }
 
-TEST_F(LegacySim, StoreClosedByItsWriterIsStillReadable) {
-  append({entry(kBase, 0, "user:42", "1")});
-  writer_.reset();  // the last writer connection checkpoints and removes the WAL files
-  auto s = start_with_store({});
-  auto c = s.client();
-  auto r = poll(c, login(c, "42"), "0");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(json::parse(r->body).as_object()["lastId"].to_number<std::uint64_t>(),
-            legacy(kBase, 0));
+TEST_F(LegacySim, WithoutDbATemporaryFileIsUsedAndRemoved) {
+  temp_dir tmp;
+  auto p = subprocess::spawn({LEGACY_SIM_BIN, "--listen", "127.0.0.1:0"},
+                             {{{"TMPDIR", tmp.path()}}, ""});
+  auto line = p->wait_for_line("database " + tmp.path() + "/legacy_sim-", 20s);
+  ASSERT_TRUE(line) << p->output();
+  auto path = line->substr(line->find(tmp.path()));
+  path = path.substr(0, path.find(' '));
+  EXPECT_EQ(access(path.c_str(), F_OK), 0) << path;
+  p->signal(SIGTERM);
+  EXPECT_EQ(p->wait_exit(15s), 0);
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << "removed at exit: " << path;
 }
 
-TEST_F(LegacySim, BadFlagsAndMissingStoreExitNonZeroWithOneLine) {
-  for (auto flags : std::vector<std::vector<std::string>>{{"--poll-timeout", "soon"},
+TEST_F(LegacySim, BadFlagsAndUnusableDatabaseExitNonZeroWithOneLine) {
+  for (auto flags : std::vector<std::vector<std::string>>{{"--wait", "soon"},
                                                           {"--listen", "nowhere"},
-                                                          {"--poll-batch", "0"},
-                                                          {"--poll-path", "poll"}}) {
+                                                          {"--page-size", "0"},
+                                                          {"--poll-path", "/x"}}) {
     flags.insert(flags.begin(), LEGACY_SIM_BIN);
     auto p = subprocess::spawn(flags);
     EXPECT_EQ(p->wait_exit(10s), 2) << flags[1] << "\n" << p->output();
     EXPECT_TRUE(p->wait_for_line("legacy_sim: ", 5s)) << p->output();
   }
   auto p = subprocess::spawn(
-      {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--db", dir_.file("missing.db")});
+      {LEGACY_SIM_BIN, "--listen", "127.0.0.1:0", "--db", dir_.file("no/such/dir/inbox.db")});
   EXPECT_EQ(p->wait_exit(10s), 1) << p->output();
   EXPECT_TRUE(p->wait_for_line("legacy_sim: --db: cannot open", 5s)) << p->output();
 }
