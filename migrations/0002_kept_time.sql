@@ -1,4 +1,4 @@
--- Cutover store, schema version 3 (0002 is another change's). Forward-only.
+-- Cutover store, schema version 2. Forward-only.
 --
 -- Entries imported from the old app by `cutover import` (DESIGN §4, "Cutover day") keep
 -- the time the old app exported with them: kept_ms (unix ms). It is NULL for every entry
