@@ -16,8 +16,8 @@ std::uint64_t wall_ms() {
 }  // namespace
 
 commit_worker::commit_worker(store::writer w, const options& opt, work_queue& queue,
-                             status_board& board, const logger& log, commit_listener& listener,
-                             stream_id newest)
+                             status_board& board, const core::logger& log,
+                             commit_listener& listener, stream_id newest)
     : writer_(std::move(w)),
       opt_(opt),
       queue_(queue),

@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "core/commit_listener.hpp"
+#include "core/log.hpp"
 #include "ingest/ingest.hpp"
-#include "ingest/log.hpp"
 #include "ingest/status_board.hpp"
 #include "ingest/work_queue.hpp"
 #include "store/store.hpp"
@@ -19,7 +19,7 @@ class commit_worker {
  public:
   // `newest`: the newest id the store holds, so pub/sub ids are assigned after it.
   commit_worker(store::writer w, const options& opt, work_queue& queue, status_board& board,
-                const logger& log, commit_listener& listener, stream_id newest);
+                const core::logger& log, commit_listener& listener, stream_id newest);
   void run();  // the thread body; returns once the queue is closed and drained
 
  private:
@@ -32,8 +32,8 @@ class commit_worker {
   const options& opt_;
   work_queue& queue_;
   status_board& board_;
-  const logger& log_;
-  rate_limited_log noisy_;
+  const core::logger& log_;
+  core::rate_limited_log noisy_;
   commit_listener& listener_;
   stream_id newest_;
   bool failing_ = false;

@@ -35,13 +35,13 @@ struct ingest::impl {
   impl(options o, commit_listener& l)
       : opt(std::move(o)),
         listener(l),
-        log(opt.log),
+        log("ingest", opt.log),
         queue(opt.queue_bytes),
         board(opt.streams, !opt.streams.empty(), opt.pubsub) {}
 
   options opt;
   commit_listener& listener;
-  logger log;
+  core::logger log;
   // Declared before `writer`: the writer connection's WAL hook points at it.
   wal_checkpointer checkpointer{log, opt.wal_checkpoint_pages, opt.wal_inline_checkpoint_pages};
   stop_signal stop;

@@ -18,8 +18,8 @@
 #include "core/commit_listener.hpp"
 #include "core/cursor.hpp"
 #include "core/entry.hpp"
+#include "core/log.hpp"
 #include "core/result.hpp"
-#include "ingest/log.hpp"
 #include "ingest/publish.hpp"
 #include "ingest/redis_connection.hpp"
 #include "store/store.hpp"
@@ -59,7 +59,7 @@ struct options {
   std::size_t store_cache_kib = 32 * 1024;  // `serve --store-cache-mb`
   int wal_checkpoint_pages = 1000;          // background checkpoint past this many WAL pages
   int wal_inline_checkpoint_pages = 25000;  // the writer checkpoints itself past this many
-  log_sink log;                             // empty: stderr
+  core::log_sink log;                       // empty: stderr
 };
 
 enum class link_state { connecting, connected, backing_off, stopped };

@@ -4,8 +4,8 @@
 
 #include <optional>
 
+#include "core/log.hpp"
 #include "ingest/backoff.hpp"
-#include "ingest/log.hpp"
 #include "ingest/stop_signal.hpp"
 
 namespace cutover::ingest {
@@ -132,7 +132,7 @@ void publisher::stop() {
 void publisher::run() {
   struct {
     publisher_link link;
-    logger log;
+    core::logger log{"ingest"};
   } st;
   auto ep = parse_redis_url(url_);
   if (!ep) st.log.line("publisher: " + ep.err().message);

@@ -2,8 +2,8 @@
 // What the reader threads share with the ingest that owns them. Every member outlives the
 // threads (ingest joins them before anything here is destroyed).
 
+#include "core/log.hpp"
 #include "ingest/ingest.hpp"
-#include "ingest/log.hpp"
 #include "ingest/redis_connection.hpp"
 #include "ingest/status_board.hpp"
 #include "ingest/stop_signal.hpp"
@@ -16,7 +16,7 @@ struct reader_context {
   const redis_endpoint& endpoint;
   work_queue& queue;
   status_board& board;
-  const logger& log;
+  const core::logger& log;
   stop_signal& stop;
 
   redis_connection::settings connection_settings() const {

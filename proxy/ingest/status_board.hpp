@@ -57,7 +57,7 @@ class status_board {
 // per retry, and its recovery once. Used by one thread.
 class link_log {
  public:
-  link_log(const logger& log, std::string name) : log_(log), name_(std::move(name)) {}
+  link_log(const core::logger& log, std::string name) : log_(log), name_(std::move(name)) {}
   // Logs `message` unless a problem of the same kind is already being reported.
   void problem(const std::string& kind, const std::string& message);
   // Ends the current problem; logs `message` (if not empty) only when there was one.
@@ -67,7 +67,7 @@ class link_log {
   void line(const std::string& message) const;
 
  private:
-  const logger& log_;
+  const core::logger& log_;
   std::string name_;
   std::string kind_;
 };

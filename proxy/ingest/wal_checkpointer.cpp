@@ -2,7 +2,8 @@
 
 namespace cutover::ingest {
 
-wal_checkpointer::wal_checkpointer(const logger& log, int threshold_pages, int inline_limit_pages)
+wal_checkpointer::wal_checkpointer(const core::logger& log, int threshold_pages,
+                                   int inline_limit_pages)
     : log_(log), noisy_(log), threshold_(threshold_pages), inline_limit_(inline_limit_pages) {}
 
 wal_checkpointer::~wal_checkpointer() {

@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "core/log.hpp"
 #include "core/result.hpp"
-#include "ingest/log.hpp"
 #include "store/sqlite.hpp"
 
 namespace cutover::ingest {
@@ -22,7 +22,7 @@ class wal_checkpointer {
   // Checkpoints in the background once the WAL holds `threshold_pages`; past
   // `inline_limit_pages` the writer checkpoints itself once, so a long backlog (which keeps
   // the background from ever catching up fully) cannot grow the WAL without bound.
-  wal_checkpointer(const logger& log, int threshold_pages, int inline_limit_pages);
+  wal_checkpointer(const core::logger& log, int threshold_pages, int inline_limit_pages);
   ~wal_checkpointer();
   wal_checkpointer(const wal_checkpointer&) = delete;
   wal_checkpointer& operator=(const wal_checkpointer&) = delete;
@@ -38,8 +38,8 @@ class wal_checkpointer {
   static int on_commit(void* self, sqlite3* db, const char* schema, int wal_pages);
   void run();
 
-  const logger& log_;
-  rate_limited_log noisy_;
+  const core::logger& log_;
+  core::rate_limited_log noisy_;
   const int threshold_, inline_limit_;
   store::sql::db_handle db_;
   std::mutex mu_;

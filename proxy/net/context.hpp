@@ -13,6 +13,7 @@
 
 #include "core/entry.hpp"
 #include "core/hub.hpp"
+#include "core/log.hpp"
 #include "core/result.hpp"
 #include "net/auth.hpp"
 #include "net/metrics.hpp"
@@ -87,6 +88,12 @@ struct server_context {
   std::function<readiness()> ready;            // /readyz
   std::function<std::string()> extra_metrics;  // appended to /metrics (ingest, store)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // Lines from the data path: a failing store or accept() would otherwise log once per poll
+  // or per connection. Thread-safe; each kind of failure has its own one-a-second limit.
+  core::logger log{"net"};
+  mutable core::rate_limited_log store_read_failures{log};
+  mutable core::rate_limited_log accept_failures{log};
 
   topic_list topics_for(const std::string& user) const;
   // True when `peer` (16-byte form) is inside a --trusted-peer network.

@@ -584,7 +584,7 @@ void http_session::wait_fetched(fetch_result r) {
   if (!wait_ || phase_ == phase::closed) return;
   wait_->fetching = false;
   if (r.failed) {
-    std::fprintf(stderr, "cutover: poll: store read failed: %s\n", r.error.c_str());
+    shard_.ctx().store_read_failures.line("poll: store read failed: " + r.error + "; answered 503");
     wait_result w;
     w.error_status = 503;
     w.error = "store unavailable, retry";

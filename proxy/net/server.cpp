@@ -92,12 +92,8 @@ void server::on_accept(boost::system::error_code ec, asio::ip::tcp::socket socke
   if (ec) {
     // Out of file descriptors or similar: say so (at most once a second), back off briefly.
     m.accept_errors.add();
-    static std::atomic<std::int64_t> last_log{0};
-    auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(clock::now().time_since_epoch()).count();
-    if (last_log.exchange(now) != now)
-      std::fprintf(stderr, "cutover: accept failed: %s (connections open: %zu)\n",
-                   ec.message().c_str(), open_connections());
+    ctx_.accept_failures.line("accept failed: " + ec.message() +
+                              " (connections open: " + std::to_string(open_connections()) + ")");
     accept_retry_->expires_after(std::chrono::milliseconds(50));
     accept_retry_->async_wait([this](boost::system::error_code e) {
       if (!e) do_accept();

@@ -344,7 +344,8 @@ void websocket_session::on_fetched(std::uint64_t generation, fetch_result r) {
   if (generation != fetch_gen_ || closed_ || closing_) return;
   fetching_ = false;
   if (r.failed) {
-    std::fprintf(stderr, "cutover: websocket: store read failed (%s); retrying\n", r.error.c_str());
+    shard_.ctx().store_read_failures.line("websocket: store read failed: " + r.error +
+                                          "; retrying");
     fetch_retry_ = true;  // the next sweep tick tries again
     return;
   }

@@ -112,8 +112,8 @@ TEST(RedisUrl, MalformedSchemeIsNotRepeated) {
 
 TEST(RateLimitedLog, OneLinePerIntervalWithACountOfWhatWasHeldBack) {
   std::vector<std::string> lines;
-  logger log([&](std::string_view l) { lines.emplace_back(l); });
-  rate_limited_log limited(log, std::chrono::seconds(1));
+  core::logger log("ingest", [&](std::string_view l) { lines.emplace_back(l); });
+  core::rate_limited_log limited(log, std::chrono::seconds(1));
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i)
     limited.line("bad entry " + std::to_string(i), t0 + std::chrono::milliseconds(i));

@@ -78,7 +78,7 @@ class recording_listener : public commit_listener {
 // Collects ingest log lines; tests wait for one to appear.
 class log_capture {
  public:
-  log_sink sink() {
+  core::log_sink sink() {
     return [this](std::string_view line) {
       std::lock_guard lk(mu_);
       lines_.emplace_back(line);

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/log.hpp"
+#include "core/log.hpp"
 #include "ingest/wal_checkpointer.hpp"
 #include "store/store.hpp"
 
@@ -119,7 +119,7 @@ double append_run(const std::string& path, const bench_opts& o, std::size_t batc
   if (auto m = store::open_and_migrate(path); !m) die(m.err().message);
   // As `cutover serve` runs its writer: its page cache (--store-cache-mb, default 32) and
   // checkpoints off the writer thread.
-  ingest::logger quiet;
+  core::logger quiet{"bench"};
   ingest::wal_checkpointer checkpointer(quiet, 1000, 25000);
   auto w = store::writer::open(path);
   if (!w) die(w.err().message);

@@ -1,13 +1,13 @@
-#include "ingest/log.hpp"
+#include "core/log.hpp"
 
 #include <cstdio>
 
-namespace cutover::ingest {
+namespace cutover::core {
 
 void logger::line(std::string_view message) const {
   std::string text;
-  text.reserve(kLogPrefix.size() + message.size() + 1);
-  text.append(kLogPrefix).append(message);
+  text.reserve(prefix_.size() + message.size() + 1);
+  text.append(prefix_).append(message);
   if (sink_) {
     sink_(text);
     return;
@@ -39,4 +39,4 @@ void rate_limited_log::line(std::string_view message, std::chrono::steady_clock:
   log_.line(text);
 }
 
-}  // namespace cutover::ingest
+}  // namespace cutover::core

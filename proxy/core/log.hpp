@@ -1,6 +1,7 @@
 #pragma once
-// Ingest's log lines: one line per event on stderr, prefixed "cutover: ingest: ", or into a
-// sink the embedding code (or a test) supplies. Thread-safe: every ingest thread logs.
+// Log lines of every subsystem: one line per event on stderr, prefixed "cutover: <subsystem>: ",
+// or into a sink the embedding code (or a test) supplies. Thread-safe: any thread may log.
+// Anything that can repeat per request or per entry goes through rate_limited_log.
 
 #include <chrono>
 #include <cstdint>
@@ -10,25 +11,27 @@
 #include <string_view>
 #include <utility>
 
-namespace cutover::ingest {
+namespace cutover::core {
 
-// Receives complete lines (prefix included, no trailing newline). Called from several ingest
-// threads at once: must be thread-safe and must not block for long.
+// Receives complete lines (prefix included, no trailing newline). Called from several threads
+// at once: must be thread-safe and must not block for long.
 using log_sink = std::function<void(std::string_view line)>;
-
-inline constexpr std::string_view kLogPrefix = "cutover: ingest: ";
 
 class logger {
  public:
-  explicit logger(log_sink sink = {}) : sink_(std::move(sink)) {}
+  // `subsystem` names the part that logs ("ingest", "net", "store"); it is in every line.
+  explicit logger(std::string_view subsystem, log_sink sink = {})
+      : prefix_("cutover: " + std::string(subsystem) + ": "), sink_(std::move(sink)) {}
   void line(std::string_view message) const;
+  const std::string& prefix() const { return prefix_; }
 
  private:
+  std::string prefix_;
   log_sink sink_;
 };
 
 // At most one line per `interval`; the next line that gets through says how many were held
-// back, so a flood of bad entries costs one line a second, not one per entry.
+// back, so a flood of bad entries or failing reads costs one line a second, not one per event.
 class rate_limited_log {
  public:
   explicit rate_limited_log(const logger& log,
@@ -46,4 +49,4 @@ class rate_limited_log {
   std::uint64_t suppressed_ = 0;
 };
 
-}  // namespace cutover::ingest
+}  // namespace cutover::core
