@@ -22,8 +22,17 @@ install_missing() {  # [PACKAGE...]: the base set plus these
   echo "dev.sh: installing ${missing[*]}" >&2
   local sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # apt's own chatter (debconf notes, triggers) only when something fails.
+  local log
+  log=$(mktemp)
+  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+         "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "dev.sh: installing ${missing[*]} failed (apt-get output above)" >&2
+    return 1
+  fi
+  rm -f "$log"
 }
 
 install_test_clients() {  # the npm clients of tests/js, exactly as locked, once per lock
@@ -53,7 +62,8 @@ case "${1:-}" in
     ;;
   test)
     # Node from Debian only when none is installed (a newer one may already be there).
-    extra=(chromium)
+    # chromium: the browser tests; prometheus: promtool checks docs/prometheus/alerts.yml.
+    extra=(chromium prometheus)
     command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
     install_missing "${extra[@]}"
     install_test_clients

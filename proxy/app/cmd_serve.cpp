@@ -156,8 +156,12 @@ std::string ingest_metrics(const ingest::stats& s) {
          static_cast<double>(s.lag_ms));
   metric("cutover_ingest_connected", "gauge", "1 while the stream connection to Redis is up.",
          s.state == ingest::link_state::connected ? 1.0 : 0.0);
-  metric("cutover_store_commit_seconds", "gauge", "Duration of the last store transaction.",
-         s.last_commit_seconds);
+  net::prometheus_help(out, "cutover_store_commit_seconds", "histogram",
+                       "Duration of ingest's store transactions (entries, dead letters, offsets).");
+  net::prometheus_histogram(out, "cutover_store_commit_seconds", "", s.commit_seconds);
+  net::prometheus_help(out, "cutover_ingest_batch_entries", "histogram",
+                       "Notifications per committed store transaction.");
+  net::prometheus_histogram(out, "cutover_ingest_batch_entries", "", s.batch_entries);
   return out;
 }
 
@@ -383,8 +387,11 @@ void run_serve(serve_opts& o) {
                (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
     return r;
   };
-  ctx.extra_metrics = [&in, pass = upstream.get(), identity = upstream_identity.get()] {
-    return ingest_metrics(in.snapshot()) + upstream_metrics(pass, identity);
+  ctx.extra_metrics = [&ctx, &in, pass = upstream.get(), identity = upstream_identity.get()] {
+    std::string out = ingest_metrics(in.snapshot()) + upstream_metrics(pass, identity);
+    net::prometheus_help(out, "cutover_ready", "gauge", "1 while /readyz answers ready.");
+    net::prometheus_sample(out, "cutover_ready", "", ctx.ready().ready ? 1.0 : 0.0);
+    return out;
   };
 
   net::server srv(ctx);

@@ -18,6 +18,7 @@
 #include "core/commit_listener.hpp"
 #include "core/cursor.hpp"
 #include "core/entry.hpp"
+#include "core/histogram.hpp"
 #include "core/log.hpp"
 #include "core/result.hpp"
 #include "ingest/publish.hpp"
@@ -77,8 +78,10 @@ struct stats {  // a snapshot, safe to take from any thread
   std::uint64_t commit_failures = 0;
   std::optional<stream_id> committed;  // newest committed stream id (max over streams)
   std::int64_t lag_ms = -1;  // newest id in Redis minus committed, ms (0 caught up; -1 unknown)
-  std::uint64_t lag_entries_hint = 0;  // 0 if unknown
-  double last_commit_seconds = 0;      // duration of the last store transaction
+  std::uint64_t lag_entries_hint = 0;        // 0 if unknown
+  double last_commit_seconds = 0;            // duration of the last store transaction
+  core::histogram::snapshot commit_seconds;  // store transaction durations
+  core::histogram::snapshot batch_entries;   // entries per committed transaction
 };
 
 class ingest {

@@ -81,6 +81,8 @@ void status_board::on_commit(const store::append_batch& batch, const store::appe
   s_.dead_letters += out.dead_letters;
   ++s_.batches;
   s_.last_commit_seconds = seconds;
+  commit_seconds_.record(seconds);
+  batch_entries_.record(static_cast<double>(batch.entries.size()));
   failing_commits_ = 0;
   for (const auto& o : batch.offsets) {
     std::size_t i = index_of(o.stream);
@@ -105,6 +107,8 @@ std::uint64_t status_board::consecutive_commit_failures() const {
 stats status_board::snapshot() const {
   std::lock_guard lk(mu_);
   stats out = s_;
+  out.commit_seconds = commit_seconds_.read();
+  out.batch_entries = batch_entries_.read();
   if (stopped_) {
     out.state = link_state::stopped;
     return out;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/cursor.hpp"
+#include "core/histogram.hpp"
 #include "ingest/ingest.hpp"
 #include "store/store.hpp"
 
@@ -51,6 +52,8 @@ class status_board {
   bool stopped_ = false;
   std::vector<std::optional<stream_id>> committed_;
   std::uint64_t failing_commits_ = 0;
+  core::histogram commit_seconds_{core::histogram::seconds_bounds()};
+  core::histogram batch_entries_{{1, 10, 100, 1000, 10000}};
 };
 
 // Logs a link's trouble once per change of kind ("down", "reply:WRONGTYPE", ...), not once

@@ -20,6 +20,24 @@ void prometheus_sample(std::string& out, const char* name, const char* labels, d
   out += '\n';
 }
 
+void prometheus_histogram(std::string& out, const char* name, const char* labels,
+                          const core::histogram::snapshot& h) {
+  const std::string base(name);
+  const std::string extra = labels && *labels ? std::string(labels) + "," : std::string();
+  const std::string bucket = base + "_bucket";
+  char le[48];
+  for (std::size_t i = 0; i < h.cumulative.size(); ++i) {
+    if (i < h.bounds.size())
+      std::snprintf(le, sizeof le, "le=\"%.17g\"", h.bounds[i]);
+    else
+      std::snprintf(le, sizeof le, "le=\"+Inf\"");
+    prometheus_sample(out, bucket.c_str(), (extra + le).c_str(),
+                      static_cast<double>(h.cumulative[i]));
+  }
+  prometheus_sample(out, (base + "_sum").c_str(), labels, h.sum);
+  prometheus_sample(out, (base + "_count").c_str(), labels, static_cast<double>(h.count()));
+}
+
 void prometheus_help(std::string& out, const char* name, const char* type, const char* text) {
   out += "# HELP ";
   out += name;

@@ -1,0 +1,195 @@
+// /metrics against the real binary: the histograms move exactly as the test's traffic says,
+// follow Prometheus' conventions, and the operators' files (docs/grafana/cutover.json,
+// docs/prometheus/alerts.yml) name only metrics a running server exports.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "cutover_proc.hpp"
+#include "store_fixtures.hpp"
+
+namespace cutover {
+namespace {
+using testing::cutover_server;
+using testing::http_get;
+using testing::redis_client;
+using testing::redis_server;
+
+// The text format, read back: TYPE per family, and every sample by its printed name+labels.
+struct scrape {
+  std::map<std::string, std::string> types;  // family -> counter|gauge|histogram
+  std::map<std::string, double> samples;     // `name{labels}` -> value
+  std::vector<std::pair<std::string, double>> buckets(const std::string& family) const {
+    std::vector<std::pair<std::string, double>> out;
+    const std::string prefix = family + "_bucket{le=\"";
+    for (const auto& [k, v] : samples)
+      if (k.rfind(prefix, 0) == 0)
+        out.emplace_back(k.substr(prefix.size(), k.size() - prefix.size() - 2), v);
+    return out;
+  }
+};
+
+scrape read_metrics(int port) {
+  auto r = http_get(port, "/metrics");
+  EXPECT_EQ(r.status, 200);
+  scrape s;
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      auto rest = line.substr(7);
+      auto sp = rest.find(' ');
+      s.types[rest.substr(0, sp)] = rest.substr(sp + 1);
+    } else if (!line.empty() && line[0] != '#') {
+      auto sp = line.rfind(' ');
+      s.samples[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
+    }
+  }
+  return s;
+}
+
+// Every histogram: cumulative buckets never decrease, +Inf last and equal to _count.
+void expect_well_formed_histograms(const scrape& s) {
+  int seen = 0;
+  for (const auto& [family, type] : s.types) {
+    if (type != "histogram") continue;
+    ++seen;
+    auto b = s.buckets(family);
+    ASSERT_FALSE(b.empty()) << family;
+    // std::map orders "+Inf" first; put it last, the rest by numeric bound.
+    std::vector<std::pair<double, double>> finite;
+    double inf = -1;
+    for (auto& [le, v] : b) {
+      if (le == "+Inf")
+        inf = v;
+      else
+        finite.emplace_back(std::strtod(le.c_str(), nullptr), v);
+    }
+    std::sort(finite.begin(), finite.end());
+    for (std::size_t i = 1; i < finite.size(); ++i)
+      EXPECT_LE(finite[i - 1].second, finite[i].second) << family << " le=" << finite[i].first;
+    ASSERT_TRUE(s.samples.count(family + "_count")) << family;
+    ASSERT_TRUE(s.samples.count(family + "_sum")) << family;
+    EXPECT_EQ(inf, s.samples.at(family + "_count")) << family;
+    if (!finite.empty()) {
+      EXPECT_LE(finite.back().second, inf) << family;
+    }
+  }
+  EXPECT_GE(seen, 2);
+}
+
+// A metric name used in a query resolves to an exported family (histogram series by suffix).
+bool exported(const scrape& s, const std::string& name) {
+  if (s.types.count(name)) return true;
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    std::string sfx(suffix);
+    if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      auto base = name.substr(0, name.size() - sfx.size());
+      if (s.types.count(base) && s.types.at(base) == "histogram") return true;
+    }
+  }
+  return false;
+}
+
+std::set<std::string> metric_names_in(const std::string& text) {
+  std::set<std::string> out;
+  static const std::regex name(R"(cutover_[a-z0-9_]+)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it)
+    out.insert(it->str());
+  return out;
+}
+
+class Metrics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_.start();
+    // --upstream to a closed port: its metric families exist without traffic.
+    srv_ = std::make_unique<cutover_server>(
+        redis_,
+        std::vector<std::string>{"--auth", "insecure-query", "--upstream", "http://127.0.0.1:9"});
+  }
+  redis_server redis_;
+  std::unique_ptr<cutover_server> srv_;
+};
+
+TEST_F(Metrics, IngestHistogramsCountEveryCommitAndEntry) {
+  auto before = read_metrics(srv_->port());
+  ASSERT_EQ(before.types["cutover_store_commit_seconds"], "histogram");
+  ASSERT_EQ(before.types["cutover_ingest_batch_entries"], "histogram");
+  EXPECT_EQ(before.samples["cutover_ingest_batch_entries_sum"], 0);
+
+  constexpr int kEntries = 250;
+  redis_client rc(redis_.port());
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 0; i < kEntries; ++i)
+    cmds.push_back({"XADD", "cutover:notifications", "*", "topic", "user:" + std::to_string(i % 7),
+                    "type", "t", "data", "{\"i\":" + std::to_string(i) + "}"});
+  rc.pipeline(cmds);
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", kEntries));
+
+  auto s = read_metrics(srv_->port());
+  expect_well_formed_histograms(s);
+  // Every committed notification is in exactly one batch; every commit is timed once.
+  EXPECT_EQ(s.samples["cutover_ingest_batch_entries_sum"], kEntries);
+  EXPECT_EQ(s.samples["cutover_store_commit_seconds_count"],
+            s.samples["cutover_ingest_batches_total"]);
+  EXPECT_EQ(s.samples["cutover_ingest_batch_entries_count"],
+            s.samples["cutover_ingest_batches_total"]);
+  EXPECT_GE(s.samples["cutover_store_commit_seconds_count"], 1);
+  EXPECT_GT(s.samples["cutover_store_commit_seconds_sum"], 0);
+  // No batch holds more than was published: the le="1000" bucket holds them all.
+  EXPECT_EQ(s.samples["cutover_ingest_batch_entries_bucket{le=\"1000\"}"],
+            s.samples["cutover_ingest_batch_entries_count"]);
+}
+
+TEST_F(Metrics, ReadyGaugeFollowsReadyz) {
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ready", 1));
+  EXPECT_EQ(http_get(srv_->port(), "/readyz").status, 200);
+  redis_.kill();
+  // Ingest notices the lost link (the server's own event, read from /metrics); then the
+  // gauge and /readyz agree.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (srv_->metric("cutover_ingest_connected") != 0.0 &&
+         std::chrono::steady_clock::now() < deadline) {
+  }
+  ASSERT_EQ(srv_->metric("cutover_ingest_connected"), 0);
+  EXPECT_EQ(srv_->metric("cutover_ready"), 0);
+  EXPECT_EQ(http_get(srv_->port(), "/readyz").status, 503);
+}
+
+TEST_F(Metrics, GrafanaDashboardAndAlertRulesNameOnlyExportedMetrics) {
+  auto s = read_metrics(srv_->port());
+  const std::string root = CUTOVER_SOURCE_DIR;
+  auto dashboard = unit::slurp(root + "/docs/grafana/cutover.json");
+  auto doc = boost::json::parse(dashboard).as_object();  // import-ready JSON parses
+  ASSERT_TRUE(doc.contains("panels"));
+  std::string exprs;
+  for (const auto& p : doc.at("panels").as_array())
+    for (const auto& t : p.as_object().at("targets").as_array())
+      exprs += boost::json::value_to<std::string>(t.as_object().at("expr")) + "\n";
+  auto used = metric_names_in(exprs + boost::json::serialize(doc.at("templating")));
+  EXPECT_GE(used.size(), 15u);
+  for (const auto& n : used) EXPECT_TRUE(exported(s, n)) << "dashboard uses " << n;
+
+  auto rules = unit::slurp(root + "/docs/prometheus/alerts.yml");
+  auto in_rules = metric_names_in(rules);
+  for (const char* must : {"cutover_ready", "cutover_ingest_lag_milliseconds",
+                           "cutover_dead_letters_total", "cutover_store_commit_seconds_bucket"})
+    EXPECT_TRUE(in_rules.count(must)) << must;
+  for (const auto& n : in_rules) EXPECT_TRUE(exported(s, n)) << "alerts.yml uses " << n;
+  // promtool (Debian's prometheus package) checks the rule file's syntax and PromQL.
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    auto cmd = "promtool check rules '" + root + "/docs/prometheus/alerts.yml' >/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+}
+
+}  // namespace
+}  // namespace cutover
