@@ -2,10 +2,10 @@
 // Exit codes: 0 ok, 1 runtime failure, 2 usage error; every error is one line on stderr.
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <iostream>
 
 #include "app/cli_common.hpp"
+#include "core/log.hpp"
 
 int main(int argc, char** argv) {
   using namespace cutover::app;
@@ -18,6 +18,20 @@ int main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "Read options from a TOML/INI file");
   app.set_version_flag("--version", "cutover 0.1.0");
+  // Before any subcommand runs (trigger_on_parse), so its first line is already in format.
+  app.add_option_function<std::string>(
+         "--log-format",
+         [](const std::string& v) {
+           auto f = cutover::core::parse_log_format(v);
+           if (!f)
+             throw CLI::ValidationError("--log-format", "expected text or json, got '" + v + "'");
+           cutover::core::set_log_format(*f);
+         },
+         "Log lines as text (default) or json (one object per line: time, level, component, "
+         "message, "
+         "fields)")
+      ->envname("CUTOVER_LOG_FORMAT")
+      ->trigger_on_parse();
   add_serve_command(app);
   add_db_commands(app);
   add_replay_command(app);
@@ -25,6 +39,7 @@ int main(int argc, char** argv) {
   add_token_command(app);
   add_import_command(app);
 
+  const cutover::core::logger log("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -35,16 +50,16 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, then a pointer to --help; CLI11 would print the whole usage.
-    std::fprintf(stderr, "cutover: %s (see --help)\n", e.what());
+    log.at(cutover::core::log_level::error, std::string(e.what()) + " (see --help)");
     return 2;
   } catch (const usage_failure& e) {
-    std::fprintf(stderr, "cutover: %s (see --help)\n", e.what());
+    log.at(cutover::core::log_level::error, std::string(e.what()) + " (see --help)");
     return 2;
   } catch (const runtime_failure& e) {
-    std::fprintf(stderr, "cutover: %s\n", e.what());
+    log.at(cutover::core::log_level::error, e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cutover: %s\n", e.what());
+    log.at(cutover::core::log_level::error, e.what());
     return 1;
   }
   return 0;
