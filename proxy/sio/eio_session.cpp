@@ -60,8 +60,12 @@ void eio_session::end(std::string reason, eio_type get_answer) {
 }
 
 void eio_session::on_poll_get(carrier_id c, eio_clock::time_point now) {
-  (void)now;
+  expire(now);
   if (state_ == state::closed) return refuse(c, eio_error::session_id_unknown);
+  if (state_ == state::lingering) {
+    respond(c, 200, kTextPlain, "6");
+    return end("transport close", eio_type::noop);
+  }
   if (transport_ != transport::polling) return refuse(c, eio_error::bad_request);
   if (held_get_) {
     refuse(c, eio_error::bad_request);
@@ -72,8 +76,8 @@ void eio_session::on_poll_get(carrier_id c, eio_clock::time_point now) {
 
 bool eio_session::on_poll_post_begin(carrier_id c, std::optional<std::size_t> content_length,
                                      eio_clock::time_point now) {
-  (void)now;
-  if (state_ == state::closed) {
+  expire(now);
+  if (state_ == state::closed || state_ == state::lingering) {
     refuse(c, eio_error::session_id_unknown);
     return false;
   }
@@ -97,7 +101,11 @@ bool eio_session::on_poll_post_begin(carrier_id c, std::optional<std::size_t> co
 
 void eio_session::on_poll_post_body(carrier_id c, std::string_view body,
                                     eio_clock::time_point now) {
-  if (state_ == state::closed) return refuse(c, eio_error::session_id_unknown);
+  expire(now);
+  if (state_ == state::closed || state_ == state::lingering) {
+    if (active_post_ == c) active_post_ = 0;
+    return refuse(c, eio_error::session_id_unknown);
+  }
   if (active_post_ != c && !on_poll_post_begin(c, body.size(), now)) return;
   active_post_ = 0;
   if (body.size() > cfg_.max_payload) {
@@ -112,7 +120,14 @@ void eio_session::on_poll_post_body(carrier_id c, std::string_view body,
   for (const auto& p : packets) {
     if (p.type == eio_type::close) {
       respond(c, 200, kTextPlain, "ok");
-      return end("transport close", eio_type::noop);
+      if (held_get_) return end("transport close", eio_type::noop);
+      if (probe_) out_.push_back(frame(eio_output::kind::ws_close, probe_));
+      cancel_upgrade();
+      queue_.clear();
+      buffered_bytes_ = 0;
+      state_ = state::lingering;
+      close_deadline_ = now + cfg_.ping_timeout;
+      return;
     }
     on_packet(p, now);
   }
@@ -142,6 +157,7 @@ void eio_session::on_packet(const eio_packet& p, eio_clock::time_point now) {
 }
 
 void eio_session::on_ws_open(carrier_id c, eio_clock::time_point now) {
+  expire(now);
   if (state_ != state::open || transport_ != transport::polling || probe_) {
     // One WebSocket per session (README, "WebSocket"): the newcomer is closed.
     out_.push_back(frame(eio_output::kind::ws_close, c));
@@ -180,7 +196,12 @@ void eio_session::on_probe_frame(carrier_id c, bool binary, std::string_view dat
 
 void eio_session::on_ws_frame(carrier_id c, bool binary, std::string_view data,
                               eio_clock::time_point now) {
+  expire(now);
   if (state_ == state::closed) return;
+  if (state_ == state::lingering) {
+    out_.push_back(frame(eio_output::kind::ws_close, c));
+    return;
+  }
   if (c == probe_) return on_probe_frame(c, binary, data, now);
   if (c != ws_) {
     out_.push_back(frame(eio_output::kind::ws_close, c));
@@ -210,7 +231,22 @@ void eio_session::on_carrier_gone(carrier_id c, eio_clock::time_point now) {
 }
 
 void eio_session::on_tick(eio_clock::time_point now) {
+  expire(now);
+}
+
+void eio_session::expire(eio_clock::time_point now) {
   if (state_ == state::closed) return;
+  if (state_ == state::lingering) {
+    if (close_deadline_ <= now) end("transport close", eio_type::noop);
+    return;
+  }
+  // A ping counts as sent when it was due, not when a late timer or the next input got to
+  // it: the session keeps protocol time however loaded the process is.
+  if (state_ == state::open && pong_deadline_ == eio_clock::time_point::max() &&
+      next_ping_ <= now) {
+    queue_control(eio_packet::text(eio_type::ping));
+    pong_deadline_ = next_ping_ + cfg_.ping_timeout;
+  }
   if (pong_deadline_ <= now) return end("ping timeout", eio_type::close);
   if (state_ == state::closing && close_deadline_ <= now) {
     return end("server close", eio_type::close);
@@ -219,16 +255,12 @@ void eio_session::on_tick(eio_clock::time_point now) {
     out_.push_back(frame(eio_output::kind::ws_close, probe_));
     cancel_upgrade();
   }
-  if (state_ == state::open && pong_deadline_ == eio_clock::time_point::max() &&
-      next_ping_ <= now) {
-    queue_control(eio_packet::text(eio_type::ping));
-    pong_deadline_ = now + cfg_.ping_timeout;
-  }
 }
 
 eio_clock::time_point eio_session::next_deadline() const noexcept {
   auto t = eio_clock::time_point::max();
   if (state_ == state::closed) return t;
+  if (state_ == state::lingering) return close_deadline_;
   if (pong_deadline_ < t) t = pong_deadline_;
   if (probe_ && upgrade_deadline_ < t) t = upgrade_deadline_;
   if (state_ == state::closing && close_deadline_ < t) t = close_deadline_;
@@ -263,7 +295,7 @@ void eio_session::close(eio_clock::time_point now) {
 }
 
 void eio_session::flush() {
-  if (state_ == state::closed) return;
+  if (state_ == state::closed || state_ == state::lingering) return;
   if (transport_ == transport::polling) {
     if (!held_get_) return;
     if (queue_.empty()) {

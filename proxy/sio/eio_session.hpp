@@ -19,7 +19,11 @@
 // - Two GETs at once, or two POSTs at once: the newcomer gets 400, the session closes and a
 //   held GET is answered with a close packet.
 // - A POST with a bad packet (or over max_payload: 413) closes the session; nothing of that
-//   body is delivered. A POST with a close packet answers "ok", a held GET gets a noop.
+//   body is delivered. A POST with a close packet answers "ok", a held GET gets a noop (or,
+//   none being held, the next GET within ping_timeout does: it was sent before the close,
+//   on a connection that lost the race); then the session ends.
+// - Deadlines are applied before each input: a GET that comes after the pong deadline finds
+//   the session closed, whether or not the caller's timer has fired yet.
 // - Upgrade: a WebSocket carrier for a polling session must send "2probe" (answered
 //   "3probe", a held GET answered with a noop, later GETs answered at once) then "5" within
 //   upgrade_timeout; anything else closes that carrier and the session goes on polling.
@@ -77,6 +81,8 @@ class eio_session {
   transport active_transport() const noexcept { return transport_; }
   bool upgrading() const noexcept { return probe_ != 0; }
   bool closed() const noexcept { return state_ == state::closed; }
+  // False once the session closes or is closing: nothing more is sent.
+  bool open() const noexcept { return state_ == state::open; }
   std::size_t buffered_bytes() const noexcept { return buffered_bytes_; }
 
   // --- inputs from carriers
@@ -110,7 +116,11 @@ class eio_session {
   std::vector<eio_output> take_outputs();
 
  private:
-  enum class state { open, closing, closed };
+  // lingering: the client closed over a POST while no GET was held; its GET may still be on
+  // its way on another connection, and gets a noop instead of a 400 (then the session ends).
+  enum class state { open, closing, lingering, closed };
+
+  void expire(eio_clock::time_point now);  // deadlines up to `now`, before any input
 
   void respond(carrier_id c, int status, std::string_view type, std::string body);
   void refuse(carrier_id c, eio_error e);

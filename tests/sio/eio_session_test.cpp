@@ -196,6 +196,62 @@ TEST_F(EioSession, ClientCloseOverPostAnswersTheHeldGetWithNoop) {
   EXPECT_TRUE(s.closed());
 }
 
+TEST_F(EioSession, ClientCloseBeforeItsGetArrivesAnswersThatGetWithNoopOnce) {
+  auto s = polling();
+  s.on_poll_post_body(2, "1", t0);
+  auto out = s.take_outputs();
+  EXPECT_EQ(only_response(out, 2).body, "ok");
+  EXPECT_EQ(count(out, kind::closed), 0);
+  EXPECT_FALSE(s.open());
+  EXPECT_FALSE(s.send_text("nothing more"));
+  s.on_poll_get(3, t0 + 10ms);  // the GET that lost the race to the POST
+  out = s.take_outputs();
+  EXPECT_EQ(only_response(out, 3).body, "6");
+  EXPECT_EQ(count(out, kind::closed), 1);
+  s.on_poll_get(4, t0 + 20ms);
+  out = s.take_outputs();
+  EXPECT_EQ(only_response(out, 4).status, 400);
+}
+
+TEST_F(EioSession, ClientCloseWithNoGetFollowingEndsAfterPingTimeout) {
+  auto s = polling();
+  s.on_poll_post_body(2, "1", t0);
+  s.take_outputs();
+  EXPECT_EQ(s.next_deadline(), t0 + 200ms);
+  s.on_poll_post_body(3, "4late", t0 + 1ms);
+  auto out = s.take_outputs();
+  EXPECT_EQ(only_response(out, 3).body, eio_error_body(eio_error::session_id_unknown));
+  EXPECT_TRUE(delivered(out).empty());
+  s.on_tick(t0 + 200ms);
+  out = s.take_outputs();
+  EXPECT_EQ(count(out, kind::closed), 1);
+  EXPECT_TRUE(s.closed());
+}
+
+TEST_F(EioSession, DeadlinesApplyBeforeAnInputEvenWhenTheTimerIsLate) {
+  auto s = polling();
+  s.on_tick(t0 + 300ms);  // ping queued, pong due by 500 ms
+  // The caller's timer for 500 ms has not fired yet when the next GET comes.
+  s.on_poll_get(2, t0 + 505ms);
+  auto out = s.take_outputs();
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(only_response(out, 2).body, eio_error_body(eio_error::session_id_unknown));
+}
+
+TEST_F(EioSession, ALatePingCountsFromWhenItWasDue) {
+  auto s = polling();
+  s.on_poll_get(2, t0 + 505ms);  // no tick at all since the handshake
+  auto out = s.take_outputs();
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(only_response(out, 2).status, 400);
+  auto w = polling();
+  w.on_tick(t0 + 450ms);  // late, but inside the timeout: the ping goes out, due by 500
+  w.on_poll_get(3, t0 + 450ms);
+  out = w.take_outputs();
+  EXPECT_EQ(only_response(out, 3).body, "2");
+  EXPECT_EQ(w.next_deadline(), t0 + 500ms);
+}
+
 TEST_F(EioSession, PingAfterIntervalThenPongReschedules) {
   auto s = polling();
   EXPECT_EQ(s.next_deadline(), t0 + 300ms);
@@ -320,14 +376,12 @@ TEST_F(EioSession, UpgradeWithoutProbeOrWithGarbageIsRefusedAndPollingGoesOn) {
 }
 
 TEST_F(EioSession, UpgradeTimesOutAndProbeGoneCancels) {
+  cfg.ping_interval = 10s;  // no heartbeat in the way
   auto s = polling();
   s.on_ws_open(10, t0);
-  EXPECT_EQ(s.next_deadline(), t0 + 300ms);  // the ping comes first
-  s.on_poll_post_body(2, "3", t0);           // (no ping outstanding: ignored)
-  s.take_outputs();
-  s.on_tick(t0 + 300ms);
-  s.on_poll_post_body(3, "3", t0 + 310ms);
-  s.take_outputs();
+  EXPECT_EQ(s.next_deadline(), t0 + 1000ms);
+  s.on_tick(t0 + 999ms);
+  EXPECT_TRUE(s.upgrading());
   s.on_tick(t0 + 1000ms);
   auto out = s.take_outputs();
   EXPECT_EQ(count(out, kind::ws_close, 10), 1);
