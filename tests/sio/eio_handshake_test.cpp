@@ -68,6 +68,19 @@ TEST(EioHandshake, TransportMustBeKnownAndMatchTheRequest) {
             eio_error::transport_unknown);
 }
 
+// The published suite's four WebSocket refusal tests never await their check; these are
+// the same four requests, asserted.
+TEST(EioHandshake, WebSocketUpgradesWithBadQueriesAreRefused) {
+  EXPECT_EQ(error_of(http_method::get, true, {std::nullopt, "websocket", std::nullopt}),
+            eio_error::unsupported_protocol_version);
+  EXPECT_EQ(error_of(http_method::get, true, {"abc", "websocket", std::nullopt}),
+            eio_error::unsupported_protocol_version);
+  EXPECT_EQ(error_of(http_method::get, true, {"4", std::nullopt, std::nullopt}),
+            eio_error::transport_unknown);
+  EXPECT_EQ(error_of(http_method::get, true, {"4", "abc", std::nullopt}),
+            eio_error::transport_unknown);
+}
+
 TEST(EioHandshake, MethodRules) {
   EXPECT_EQ(error_of(http_method::post, false, {"4", "polling", std::nullopt}),
             eio_error::bad_handshake_method);
