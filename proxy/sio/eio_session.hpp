@@ -148,7 +148,6 @@ class eio_session {
   eio_clock::time_point close_deadline_ = eio_clock::time_point::max();
   std::deque<eio_packet> queue_;
   std::size_t buffered_bytes_ = 0;
-  bool close_queued_ = false;
   std::vector<eio_output> out_;
 };
 
