@@ -259,6 +259,8 @@ void run_serve(serve_opts& o) {
     throw usage_failure(
         "--ws-silence-timeout must be longer than --ws-ping-interval (a peer answers pings), "
         "and both above zero");
+  if (o.server.sse_keepalive.count() <= 0 || o.server.sse_retry.count() <= 0)
+    throw usage_failure("--sse-keepalive and --sse-retry must be above zero");
   auto [host, port] = split_listen(o.listen);
   o.server.host = host;
   o.server.port = port;
@@ -402,19 +404,21 @@ void run_serve(serve_opts& o) {
     in.stop();
     throw runtime_failure(bound.err().message);
   }
+  // Signals are caught from before the port is announced: a client that reads the port
+  // and sends SIGTERM at once gets a clean shutdown, not the default action.
+  boost::asio::io_context signals_io(1);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
   std::fprintf(stderr,
-               "cutover: serving %s (poll %s %s as profile %s, websocket %s), auth %s, store %s, "
-               "redis %s\n",
+               "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s), auth %s, "
+               "store %s, redis %s\n",
                shown.c_str(), profile.method.c_str(), o.server.poll_path.c_str(),
-               profile.source.c_str(), o.server.ws_path.c_str(), o.auth.c_str(), o.db.c_str(),
-               o.redis.c_str());
+               profile.source.c_str(), o.server.ws_path.c_str(), o.server.sse_path.c_str(),
+               o.auth.c_str(), o.db.c_str(), o.redis.c_str());
 
   // ---- wait for a signal
-  boost::asio::io_context signals_io(1);
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                       int sig) {
     if (ec) return;
@@ -542,6 +546,10 @@ void add_serve_command(CLI::App& app) {
   add_duration(*cmd, "--ws-ping-interval", o->server.ws_ping_interval, "WebSocket ping interval");
   add_duration(*cmd, "--ws-silence-timeout", o->server.ws_silence_timeout,
                "Close a WebSocket peer that sent nothing (not even a pong) this long (1001)");
+  add_duration(*cmd, "--sse-keepalive", o->server.sse_keepalive,
+               "SSE: a ':' comment after this long with nothing sent");
+  add_duration(*cmd, "--sse-retry", o->server.sse_retry,
+               "SSE: the reconnection delay sent as 'retry:' (also when load is shed)");
   cmd->add_option("--max-connections", o->server.max_connections,
                   "Open connections before new ones get 503")
       ->capture_default_str();

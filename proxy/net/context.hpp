@@ -41,6 +41,7 @@ struct server_options {
   std::uint16_t port = 8080;
   unsigned threads = 0;  // 0: the CPUs this process may run on
   std::string ws_path = "/v1/ws";
+  std::string sse_path = "/v1/events";
   std::string poll_path = "/api/notifications/poll";
   std::vector<std::string> shared_topics;
 
@@ -54,6 +55,8 @@ struct server_options {
   std::size_t max_ws_message = 64 * 1024;
   std::chrono::milliseconds ws_ping_interval{std::chrono::seconds(25)};
   std::chrono::milliseconds ws_silence_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds sse_keepalive{std::chrono::seconds(15)};  // `:` comment when idle
+  std::chrono::milliseconds sse_retry{std::chrono::seconds(3)};       // the `retry:` line
 
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 8 * 1024 * 1024;  // requests (pass-through bodies included)

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -11,8 +12,9 @@
 #include "core/json_text.hpp"
 #include "net/fetch.hpp"
 #include "net/server_render.hpp"
+#include "net/sse_codec.hpp"
 #include "net/user_activity.hpp"
-#include "net/websocket_session.hpp"
+#include "net/ws_codec.hpp"
 #include "net/ws_protocol.hpp"
 
 namespace cutover::net {
@@ -172,7 +174,8 @@ void http_session::dispatch() {
 
   auto r = ctx.routes.find(std::string(path));
   bool ours = path == "/healthz" || path == "/readyz" || path == "/metrics" ||
-              path == ctx.opt.ws_path || path == "/v1/publish" || r != ctx.routes.end();
+              path == ctx.opt.ws_path || path == ctx.opt.sse_path || path == "/v1/publish" ||
+              r != ctx.routes.end();
   if (!ours) {
     if (ctx.upstream)
       serve_upstream();
@@ -193,6 +196,13 @@ void http_session::dispatch() {
     // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
   } else if (path == ctx.opt.ws_path) {
     return identify_then(next_step::websocket);
+  } else if (path == ctx.opt.sse_path && req.method() == http::verb::options) {
+    serve_sse_preflight();
+  } else if (path == ctx.opt.sse_path && req.method() != http::verb::get) {
+    reject(405, "use GET for the event stream");
+  } else if (path == ctx.opt.sse_path && !origin_allowed()) {
+  } else if (path == ctx.opt.sse_path) {
+    return identify_then(next_step::sse);
   } else if (req.method() != r->second->method()) {
     reject(405, "use " + std::string(http::to_string(r->second->method())));
   } else {
@@ -212,6 +222,7 @@ bool http_session::origin_allowed() {
   if (auto it = req.find("X-Forwarded-Proto"); it != req.end() && ctx.trusted(peer_))
     proto = std::string_view(it->value());
   auto v = ctx.origins.check(origin, std::string_view(req[http::field::host]), proto);
+  if (v == origin_verdict::allowed) cors_origin_ = std::string(*origin);
   if (v != origin_verdict::refused) return true;
   global_metrics().origin_refusals.add();
   reject(403, "origin '" + std::string(origin.value_or("")) +
@@ -220,6 +231,7 @@ bool http_session::origin_allowed() {
 }
 
 void http_session::release_request() {
+  cors_origin_.clear();
   parser_.reset();
   query_.reset();
   route_ = nullptr;
@@ -262,8 +274,13 @@ void http_session::after_identity(next_step t, auth_outcome who) {
     if (who.status == 401) global_metrics().unauthorized.add();
     if (who.status == 503) global_metrics().overload_rejections.add();
     route_->refused(who.status, who.reason, *this);
+  } else if (!who.ok() && t == next_step::sse && who.status == 503) {
+    shed_sse();  // the auth backend is down: EventSource must retry, not give up
   } else if (!who.ok()) {
     reject(who.status, who.reason);
+  } else if (t == next_step::sse) {
+    serve_sse(who);
+    if (phase_ == phase::closed) return;  // the socket belongs to the SSE session
   } else if (t == next_step::websocket) {
     serve_upgrade(who);
     if (phase_ == phase::closed) return;  // upgraded: the socket belongs to the WebSocket session
@@ -436,21 +453,73 @@ void http_session::serve_upgrade(const auth_outcome& who) {
     since = parse_cursor(*s, &why);
     if (!since) return reject(400, why.message);
   }
-  caller c{who.user, ctx.topics_for(who.user), ctx.rollout->in_cohort(who.user)};
-  auto ws = std::make_shared<websocket_session>(shard_, std::move(socket_), std::move(c),
-                                                ws::accept_key(key));
   std::string leftover = std::move(rx_);
   // This connection is now the WebSocket session's; retire the HTTP side.
   phase_ = phase::closed;
   shard_.untrack(*this);
   global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
-  ws->start(since, std::move(leftover));
+  start_websocket(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)},
+                  ws::accept_key(key), since, std::move(leftover));
+}
+
+std::vector<header> http_session::cors_headers() const {
+  if (cors_origin_.empty()) return {};
+  return {{"Access-Control-Allow-Origin", cors_origin_},
+          {"Access-Control-Allow-Credentials", "true"},
+          {"Vary", "Origin"}};
+}
+
+void http_session::serve_sse_preflight() {
+  auto& req = parser_->get();
+  if (req.find(http::field::origin) == req.end())
+    return respond(204, "", {{"Allow", "GET, OPTIONS"}}, "");
+  if (!origin_allowed()) return;
+  auto extra = cors_headers();
+  extra.push_back({"Access-Control-Allow-Methods", "GET"});
+  extra.push_back({"Access-Control-Allow-Headers", "Last-Event-ID, Authorization, Cache-Control"});
+  extra.push_back({"Access-Control-Max-Age", "600"});
+  respond(204, "", std::move(extra), "");
+}
+
+void http_session::shed_sse() {
+  global_metrics().sse_shed.add();
+  keep_alive_ = false;
+  send(sse_shed_response(cors_headers(), shard_.ctx().opt.sse_retry));
+}
+
+void http_session::serve_sse(const auth_outcome& who) {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (shutting_down_) return shed_sse();
+  // The browser keeps the first URL on reconnect: its Last-Event-ID is the newer cursor.
+  std::optional<std::string_view> text;
+  if (auto it = req.find("Last-Event-ID"); it != req.end() && !it->value().empty())
+    text = std::string_view(it->value());
+  else if (const auto* s = find_param(*query_, "since"))
+    text = *s;
+  std::optional<cursor> since;
+  if (text) {
+    cursor_error why;
+    since = parse_cursor(*text, &why);
+    if (!since) return reject(400, why.message);
+  }
+  auto cors = cors_headers();
+  phase_ = phase::closed;
+  shard_.untrack(*this);
+  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+  start_sse(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)}, since,
+            std::move(cors));
 }
 
 void http_session::respond(int status, std::string body, std::vector<header> extra,
                            std::string_view content_type) {
   if (phase_ != phase::handling) return;
   if (shutting_down_) keep_alive_ = false;
+  if (!cors_origin_.empty())
+    for (auto& h : cors_headers())
+      if (std::none_of(extra.begin(), extra.end(),
+                       [&](const header& e) { return e.name == h.name; }))
+        extra.push_back(std::move(h));
   send(make_response(status, content_type, body, keep_alive_, extra));
 }
 

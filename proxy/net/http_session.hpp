@@ -59,7 +59,7 @@ class http_session final : public connection_base,
   void close();
   void reject(int status, std::string_view message, bool count_bad = true);
 
-  enum class next_step : std::uint8_t { route, websocket };
+  enum class next_step : std::uint8_t { route, websocket, sse };
   void serve_ready();
   void serve_metrics();
   // Resolves the caller (synchronously, or through the who-am-I cache and URL), then
@@ -68,6 +68,10 @@ class http_session final : public connection_base,
   void after_identity(next_step t, auth_outcome who);
   void serve_route();
   void serve_upgrade(const auth_outcome& who);
+  void serve_sse(const auth_outcome& who);
+  void serve_sse_preflight();
+  void shed_sse();  // 200, retry:, end of stream (DESIGN §6.1: never 503)
+  std::vector<header> cors_headers() const;
   void serve_publish();
   void serve_upstream();
   void on_upstream(upstream_response r);
@@ -97,6 +101,7 @@ class http_session final : public connection_base,
   std::string tx_;
   std::unique_ptr<waiting> wait_;
   std::optional<caller> caller_;
+  std::string cors_origin_;  // an allowed cross-origin page's Origin, echoed (this request)
   std::array<std::uint8_t, 16> peer_{};
   clock::time_point deadline_{};
   phase phase_ = phase::idle;

@@ -2,15 +2,23 @@
 
 namespace cutover::net {
 
+namespace {
+constexpr transport_info kTable[] = {
+    {transport::longpoll, "longpoll", false, true},
+    {transport::websocket, "websocket", true, true},
+    {transport::sse, "sse", true, true},
+    {transport::http, "http", false, false},
+};
+static_assert(std::size(kTable) == kTransports);
+}  // namespace
+
+std::span<const transport_info> transports() {
+  return kTable;
+}
+
 const char* transport_label(transport t) {
-  switch (t) {
-    case transport::longpoll:
-      return "longpoll";
-    case transport::websocket:
-      return "websocket";
-    case transport::http:
-      return "http";
-  }
+  for (const auto& i : kTable)
+    if (i.id == t) return i.label;
   return "?";
 }
 

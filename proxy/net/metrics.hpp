@@ -5,12 +5,24 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace cutover::net {
 
-enum class transport { longpoll = 0, websocket = 1, http = 2 };
-inline constexpr std::size_t kTransports = 3;
+// What a connection is counted as. A new transport is one value here and one row of
+// transports() (metrics.cpp); metrics and users_last_hour iterate over that table.
+enum class transport : std::uint8_t { longpoll = 0, websocket = 1, http = 2, sse = 3 };
+inline constexpr std::size_t kTransports = 4;
+
+struct transport_info {
+  transport id;
+  const char* label;  // the `transport` label of metrics
+  bool push;          // a push session transport (deliveries, queue, catch-up, closes)
+  bool user_facing;   // counted in users_last_hour
+};
+// Every transport, in the order metrics print them.
+std::span<const transport_info> transports();
 const char* transport_label(transport t);
 
 struct counter {
@@ -35,15 +47,17 @@ struct metrics {
   counter origin_refusals;      // 403s: a page of another origin (DESIGN §7)
   counter overload_rejections;  // 503s for limits (connections, waiting polls, store busy)
   counter ws_client_errors;     // client frames answered with an error frame
-  counter ws_protocol_closes;   // closed for protocol violations (1002/1007/1009)
-  counter ws_slow_consumer;     // sessions that stopped queueing and caught up from the store
-  counter ws_stalled_closes;    // closed with 1013 after --stall-timeout without progress
-  counter ws_idle_closes;       // closed after the silence timeout
+  // Push sessions, by transport.
+  std::array<counter, kTransports> protocol_closes;  // protocol violations (1002/1007/1009)
+  std::array<counter, kTransports> slow_consumer;    // stopped queueing, caught up from the store
+  std::array<counter, kTransports> stalled_closes;   // ended after --stall-timeout without progress
+  std::array<counter, kTransports> idle_closes;      // ended after the codec's silence timeout
+  std::array<gauge, kTransports> queued_bytes;       // bytes in send queues, all together
+  counter sse_shed;                                  // SSE requests shed with 200 + retry:
   counter cache_hits, cache_misses;
   counter store_reads;
   counter store_read_micros;  // summed duration of store reads
   counter accepted, accept_errors;
-  gauge ws_queued_bytes;  // bytes queued on WebSocket sessions, all together
 };
 
 metrics& global_metrics();

@@ -63,30 +63,33 @@ std::string render_metrics(const server_context& ctx) {
   const auto& m = global_metrics();
   std::string out;
   out.reserve(4096);
-  const transport all[] = {transport::longpoll, transport::websocket, transport::http};
-
-  help(out, "cutover_connections", "gauge", "Open client connections by transport.");
-  for (auto t : all) {
-    std::string l = std::string("transport=\"") + transport_label(t) + "\"";
-    line(out, "cutover_connections", l.c_str(),
-         static_cast<double>(m.connections[static_cast<std::size_t>(t)].get()));
-  }
+  auto label = [](const transport_info& t) { return std::string("transport=\"") + t.label + "\""; };
+  auto per_transport = [&](const char* name, const char* type, const char* text, bool push_only,
+                           auto value) {
+    help(out, name, type, text);
+    for (const auto& t : transports()) {
+      if (push_only && !t.push) continue;
+      line(out, name, label(t).c_str(), static_cast<double>(value(static_cast<std::size_t>(t.id))));
+    }
+  };
+  per_transport("cutover_connections", "gauge", "Open client connections by transport.", false,
+                [&](std::size_t i) { return m.connections[i].get(); });
   help(out, "cutover_waiting_polls", "gauge",
        "Long-polls parked until an arrival or their timeout.");
   line(out, "cutover_waiting_polls", "", static_cast<double>(m.waiting_polls.get()));
   help(out, "cutover_deliveries_total", "counter",
        "Notifications handed to client sockets, by transport.");
-  for (auto t : {transport::longpoll, transport::websocket}) {
-    std::string l = std::string("transport=\"") + transport_label(t) + "\"";
-    line(out, "cutover_deliveries_total", l.c_str(),
-         static_cast<double>(m.deliveries[static_cast<std::size_t>(t)].get()));
+  for (const auto& t : transports()) {
+    if (!t.user_facing) continue;
+    line(out, "cutover_deliveries_total", label(t).c_str(),
+         static_cast<double>(m.deliveries[static_cast<std::size_t>(t.id)].get()));
   }
   help(out, "cutover_requests_total", "counter",
-       "Long-poll requests and WebSocket sessions started.");
-  for (auto t : {transport::longpoll, transport::websocket}) {
-    std::string l = std::string("transport=\"") + transport_label(t) + "\"";
-    line(out, "cutover_requests_total", l.c_str(),
-         static_cast<double>(m.requests[static_cast<std::size_t>(t)].get()));
+       "Long-poll requests and push sessions (WebSocket, SSE) started.");
+  for (const auto& t : transports()) {
+    if (!t.user_facing) continue;
+    line(out, "cutover_requests_total", label(t).c_str(),
+         static_cast<double>(m.requests[static_cast<std::size_t>(t.id)].get()));
   }
   help(out, "cutover_poll_responses_total", "counter", "Long-poll answers by outcome.");
   line(out, "cutover_poll_responses_total", "outcome=\"data\"",
@@ -113,20 +116,34 @@ std::string render_metrics(const server_context& ctx) {
   help(out, "cutover_ws_client_errors_total", "counter",
        "Client WebSocket messages answered with an error frame.");
   line(out, "cutover_ws_client_errors_total", "", static_cast<double>(m.ws_client_errors.get()));
+  constexpr auto ws = static_cast<std::size_t>(transport::websocket);
   help(out, "cutover_ws_closes_total", "counter",
        "WebSocket sessions closed by the server, by reason.");
   line(out, "cutover_ws_closes_total", "reason=\"protocol\"",
-       static_cast<double>(m.ws_protocol_closes.get()));
+       static_cast<double>(m.protocol_closes[ws].get()));
   line(out, "cutover_ws_closes_total", "reason=\"stalled\"",
-       static_cast<double>(m.ws_stalled_closes.get()));
+       static_cast<double>(m.stalled_closes[ws].get()));
   line(out, "cutover_ws_closes_total", "reason=\"idle\"",
-       static_cast<double>(m.ws_idle_closes.get()));
+       static_cast<double>(m.idle_closes[ws].get()));
   help(out, "cutover_ws_slow_consumer_total", "counter",
        "Times a WebSocket session stopped queueing live entries and caught up from the store.");
-  line(out, "cutover_ws_slow_consumer_total", "", static_cast<double>(m.ws_slow_consumer.get()));
+  line(out, "cutover_ws_slow_consumer_total", "", static_cast<double>(m.slow_consumer[ws].get()));
   help(out, "cutover_ws_queued_bytes", "gauge",
        "Bytes waiting in WebSocket send queues (each bounded by --ws-queue-bytes).");
-  line(out, "cutover_ws_queued_bytes", "", static_cast<double>(m.ws_queued_bytes.get()));
+  line(out, "cutover_ws_queued_bytes", "", static_cast<double>(m.queued_bytes[ws].get()));
+  // The same, for every push transport.
+  per_transport("cutover_push_slow_consumer_total", "counter",
+                "Times a push session stopped queueing live entries and caught up from the store.",
+                true, [&](std::size_t i) { return m.slow_consumer[i].get(); });
+  per_transport("cutover_push_stalled_closes_total", "counter",
+                "Push sessions ended after --stall-timeout without progress.", true,
+                [&](std::size_t i) { return m.stalled_closes[i].get(); });
+  per_transport("cutover_push_queued_bytes", "gauge",
+                "Bytes waiting in push session send queues (each bounded by --ws-queue-bytes).",
+                true, [&](std::size_t i) { return m.queued_bytes[i].get(); });
+  help(out, "cutover_sse_shed_total", "counter",
+       "SSE requests shed with 200, a retry: line and the end of the stream (never 503).");
+  line(out, "cutover_sse_shed_total", "", static_cast<double>(m.sse_shed.get()));
   help(out, "cutover_cache_reads_total", "counter",
        "Backlog reads answered from memory (hit) or sent to the store (miss).");
   line(out, "cutover_cache_reads_total", "result=\"hit\"", static_cast<double>(m.cache_hits.get()));
@@ -150,11 +167,13 @@ std::string render_metrics(const server_context& ctx) {
   }
   auto users = global_user_activity().recent();
   help(out, "cutover_users_last_hour", "gauge",
-       "Distinct users seen in the last hour, by transport (both: used both).");
-  line(out, "cutover_users_last_hour", "transport=\"longpoll\"",
-       static_cast<double>(users.longpoll));
-  line(out, "cutover_users_last_hour", "transport=\"websocket\"",
-       static_cast<double>(users.websocket));
+       "Distinct users seen in the last hour, by transport (both: long-poll and a push "
+       "transport).");
+  for (const auto& t : transports()) {
+    if (!t.user_facing) continue;
+    line(out, "cutover_users_last_hour", label(t).c_str(),
+         static_cast<double>(users.by_transport[static_cast<std::size_t>(t.id)]));
+  }
   line(out, "cutover_users_last_hour", "transport=\"both\"", static_cast<double>(users.both));
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   return out;

@@ -5,12 +5,15 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 
+#include "net/push_carrier.hpp"
+
 namespace cutover::net {
 
 shard::shard(server_context& ctx, unsigned index)
     : ctx_(ctx), index_(index), io_(std::make_unique<boost::asio::io_context>(1)) {
   sweep_timer_.emplace(*io_);
   park_timer_.emplace(*io_);
+  host_ = std::make_unique<shard_host>(*this);
 }
 
 shard::~shard() {

@@ -24,6 +24,7 @@
 namespace cutover::net {
 
 using clock = std::chrono::steady_clock;
+class shard_host;
 
 // Receives the entries of its topics from each committed batch (on its shard's thread).
 class subscriber {
@@ -111,6 +112,9 @@ class shard final : public fanout_target {
   // only the bytes it must keep, so idle sockets own no buffer.
   std::span<char> scratch() noexcept { return scratch_; }
 
+  // What push sessions on this thread run on (net/push_carrier.hpp).
+  shard_host& host() noexcept { return *host_; }
+
  private:
   void on_batch(const shared_batch& batch);
   void arm_sweep();
@@ -137,6 +141,7 @@ class shard final : public fanout_target {
   std::vector<subscriber*> wake_;
   std::vector<notification_ptr> merged_;
   std::array<char, 64 * 1024> scratch_;
+  std::unique_ptr<shard_host> host_;
 };
 
 }  // namespace cutover::net

@@ -14,7 +14,7 @@ void user_activity::seen(transport t, std::string_view user, clock::time_point n
       return;  // bounded: past the cap, new users go uncounted until pruned
     it = s.users.emplace(h, last_seen{}).first;
   }
-  (t == transport::websocket ? it->second.websocket : it->second.longpoll) = now;
+  it->second[static_cast<std::size_t>(t)] = now;
 }
 
 user_activity::counts user_activity::recent(std::chrono::minutes window, clock::time_point now) {
@@ -23,15 +23,20 @@ user_activity::counts user_activity::recent(std::chrono::minutes window, clock::
   for (auto& s : stripes_) {
     std::lock_guard lk(s.mu);
     for (auto it = s.users.begin(); it != s.users.end();) {
-      bool lp = it->second.longpoll > cutoff && it->second.longpoll != clock::time_point{};
-      bool ws = it->second.websocket > cutoff && it->second.websocket != clock::time_point{};
-      if (!lp && !ws) {
+      bool any = false, longpoll = false, push = false;
+      for (const auto& t : transports()) {
+        auto seen = it->second[static_cast<std::size_t>(t.id)];
+        if (seen == clock::time_point{} || seen <= cutoff) continue;
+        any = true;
+        ++c.by_transport[static_cast<std::size_t>(t.id)];
+        if (t.id == transport::longpoll) longpoll = true;
+        if (t.push) push = true;
+      }
+      if (!any) {
         it = s.users.erase(it);
         continue;
       }
-      c.longpoll += lp;
-      c.websocket += ws;
-      c.both += lp && ws;
+      c.both += longpoll && push;
       ++it;
     }
   }

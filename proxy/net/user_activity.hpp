@@ -23,7 +23,8 @@ class user_activity {
   void seen(transport t, std::string_view user, clock::time_point now = clock::now());
 
   struct counts {
-    std::size_t longpoll = 0, websocket = 0, both = 0;
+    std::array<std::size_t, kTransports> by_transport{};
+    std::size_t both = 0;  // long-poll and at least one push transport
   };
   // Distinct users per transport within `window`; forgets users older than that.
   counts recent(std::chrono::minutes window = std::chrono::minutes(60),
@@ -31,9 +32,7 @@ class user_activity {
 
  private:
   static constexpr std::size_t kStripes = 16;
-  struct last_seen {
-    clock::time_point longpoll{}, websocket{};
-  };
+  using last_seen = std::array<clock::time_point, kTransports>;
   struct stripe {
     std::mutex mu;
     std::unordered_map<std::uint64_t, last_seen> users;
