@@ -21,6 +21,7 @@ class longpoll_route final : public net::route {
   explicit longpoll_route(longpoll_options opt) : opt_(std::move(opt)) {}
   void handle(const net::request_view& req, const net::caller& who, net::exchange& ex) override;
   boost::beast::http::verb method() const override;
+  net::transport counted_as() const override { return net::transport::longpoll; }
   void refused(int status, std::string_view reason, net::exchange& ex) override;
 
  private:

@@ -19,6 +19,7 @@
 #include "net/metrics.hpp"
 #include "net/origin.hpp"
 #include "net/rollout.hpp"
+#include "net/route_table.hpp"
 #include "store/reader_pool.hpp"
 
 namespace cutover::net {
@@ -82,7 +83,8 @@ struct server_context {
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<rollout_policy> rollout;
   origin_policy origins;                 // --allow-origin, for the browser transports (DESIGN §7)
-  std::map<std::string, route*> routes;  // exact path -> route (GET)
+  std::map<std::string, route*> routes;  // exact path -> route the app plugs in
+  route_table table;                     // everything served here (server::prepare builds it)
   upstream_pool* upstream = nullptr;     // --upstream: everything else goes there
   upstream_auth* upstream_identity = nullptr;  // --auth upstream
   publish_sink* publisher = nullptr;           // POST /v1/publish (needs admin_token)

@@ -1,6 +1,8 @@
+// One HTTP/1.1 connection: reading and parsing requests, dispatch on the route table,
+// identity, answering and closing. The handlers live next door: http_admin.cpp,
+// http_upstream.cpp, http_push.cpp (WebSocket and SSE hand-off), http_hold.cpp (the
+// long-poll hold).
 #include "net/http_session.hpp"
-
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,13 +11,7 @@
 #include <boost/beast/http/error.hpp>
 #include <cstdio>
 
-#include "core/json_text.hpp"
-#include "net/fetch.hpp"
-#include "net/server_render.hpp"
-#include "net/sse_codec.hpp"
 #include "net/user_activity.hpp"
-#include "net/ws_codec.hpp"
-#include "net/ws_protocol.hpp"
 
 namespace cutover::net {
 namespace http = boost::beast::http;
@@ -172,11 +168,8 @@ void http_session::dispatch() {
   std::string_view query =
       qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
-  auto r = ctx.routes.find(std::string(path));
-  bool ours = path == "/healthz" || path == "/readyz" || path == "/metrics" ||
-              path == ctx.opt.ws_path || path == ctx.opt.sse_path || path == "/v1/publish" ||
-              r != ctx.routes.end();
-  if (!ours) {
+  const route_entry* e = ctx.table.find(path);
+  if (!e) {
     if (ctx.upstream)
       serve_upstream();
     else
@@ -184,30 +177,36 @@ void http_session::dispatch() {
   } else if (!(query_ = parse_query(query))) {
     reject(400,
            "malformed query string (bad percent-escape, not UTF-8, or more than 64 parameters)");
-  } else if (path == "/healthz") {
-    respond(200, R"({"status":"ok"})", {});
-  } else if (path == "/readyz") {
-    serve_ready();
-  } else if (path == "/metrics") {
-    serve_metrics();
-  } else if (path == "/v1/publish") {
-    serve_publish();
-  } else if (path == ctx.opt.ws_path && !origin_allowed()) {
-    // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
-  } else if (path == ctx.opt.ws_path) {
-    return identify_then(next_step::websocket);
-  } else if (path == ctx.opt.sse_path && req.method() == http::verb::options) {
+  } else if (e->kind == route_kind::events && req.method() == http::verb::options) {
     serve_sse_preflight();
-  } else if (path == ctx.opt.sse_path && req.method() != http::verb::get) {
+  } else if (e->kind == route_kind::events && req.method() != http::verb::get) {
     reject(405, "use GET for the event stream");
-  } else if (path == ctx.opt.sse_path && !origin_allowed()) {
-  } else if (path == ctx.opt.sse_path) {
-    return identify_then(next_step::sse);
-  } else if (req.method() != r->second->method()) {
-    reject(405, "use " + std::string(http::to_string(r->second->method())));
+  } else if (e->kind == route_kind::app && req.method() != e->app->method()) {
+    reject(405, "use " + std::string(http::to_string(e->app->method())));
+  } else if (e->browser && !origin_allowed()) {
+    // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
   } else {
-    route_ = r->second;
-    return identify_then(next_step::route);
+    switch (e->kind) {
+      case route_kind::health:
+        respond(200, R"({"status":"ok"})", {});
+        break;
+      case route_kind::ready:
+        serve_ready();
+        break;
+      case route_kind::metrics:
+        serve_metrics();
+        break;
+      case route_kind::publish:
+        serve_publish();
+        break;
+      case route_kind::websocket:
+        return identify_then(next_step::websocket);
+      case route_kind::events:
+        return identify_then(next_step::sse);
+      case route_kind::app:
+        route_ = e->app;
+        return identify_then(next_step::route);
+    }
   }
   if (phase_ != phase::closed) release_request();
 }
@@ -296,219 +295,20 @@ void http_session::after_identity(next_step t, auth_outcome who) {
 
 void http_session::serve_route() {
   auto& m = global_metrics();
-  if (counted_as_ != transport::longpoll) {
+  const transport t = route_->counted_as();  // a page is not long-poll traffic
+  if (counted_as_ != t) {
     m.connections[static_cast<std::size_t>(counted_as_)].add(-1);
-    counted_as_ = transport::longpoll;
+    counted_as_ = t;
     m.connections[static_cast<std::size_t>(counted_as_)].add(1);
   }
-  m.requests[static_cast<std::size_t>(transport::longpoll)].add();
-  global_user_activity().seen(transport::longpoll, caller_->user);
+  if (t != transport::http) {
+    m.requests[static_cast<std::size_t>(t)].add();
+    global_user_activity().seen(t, caller_->user);
+  }
   auto& req = parser_->get();
   std::string_view target(req.target().data(), req.target().size());
   request_view view{req.method(), target, target.substr(0, target.find('?')), *query_, req.base()};
   route_->handle(view, *caller_, *this);
-}
-
-void http_session::serve_ready() {
-  const auto& ctx = shard_.ctx();
-  readiness r = ctx.ready ? ctx.ready() : readiness{};
-  respond(r.ready ? 200 : 503,
-          r.detail.empty() ? std::string(r.ready ? R"({"ready":true})" : R"({"ready":false})")
-                           : r.detail,
-          {});
-}
-
-void http_session::serve_metrics() {
-  if (phase_ != phase::handling) return;
-  send(make_response(200, "text/plain; version=0.0.4", render_metrics(shard_.ctx()), keep_alive_));
-}
-
-void http_session::serve_publish() {
-  const auto& ctx = shard_.ctx();
-  auto& req = parser_->get();
-  if (!ctx.publisher || ctx.admin_token.empty())
-    return reject(404, "HTTP publish is off (start serve with --admin-token)", false);
-  if (req.method() != http::verb::post) return reject(405, "use POST");
-  std::string_view authz(req[http::field::authorization]);
-  bool ok = authz.size() == 7 + ctx.admin_token.size() && authz.substr(0, 7) == "Bearer " &&
-            CRYPTO_memcmp(authz.data() + 7, ctx.admin_token.data(), ctx.admin_token.size()) == 0;
-  if (!ok) return reject(401, "publishing needs Authorization: Bearer <--admin-token>");
-  auto decoded = decode_publish_body(req.body(), ctx.limits);
-  if (!decoded.entry) return reject(400, decoded.reason);
-  bool queued = ctx.publisher->publish(
-      std::move(*decoded.entry),
-      [self = shared_from_this(), io = &shard_.io()](result<stream_id> id) mutable {
-        boost::asio::post(*io, [self = std::move(self), id = std::move(id)]() mutable {
-          if (self->phase_ != phase::handling) return;
-          if (id) {
-            self->respond(202, R"({"id":")" + id->str() + R"("})", {});
-          } else {
-            global_metrics().overload_rejections.add();
-            self->respond(503, json_error_body(503, "not published: " + id.err().message),
-                          {{"Retry-After", "1"}});
-          }
-        });
-      });
-  if (!queued) reject(503, "publish queue is full, retry");
-}
-
-void http_session::serve_upstream() {
-  const auto& ctx = shard_.ctx();
-  auto& req = parser_->get();
-  if (iequals(std::string_view(req[http::field::upgrade]), "websocket"))
-    return reject(502, "WebSocket pass-through to the upstream is not supported");
-  upstream_request up;
-  up.method = std::string(req.method_string());
-  up.target = ctx.upstream->target().base_path + std::string(req.target());
-  std::string_view connection(req[http::field::connection]);
-  std::string forwarded_for;
-  for (const auto& f : req) {
-    std::string_view name(f.name_string().data(), f.name_string().size());
-    if (is_hop_by_hop(name, connection) || f.name() == http::field::host ||
-        f.name() == http::field::content_length)
-      continue;
-    if (iequals(name, "x-forwarded-for")) {
-      forwarded_for = std::string(f.value());
-      continue;
-    }
-    up.headers.emplace_back(std::string(name), std::string(f.value()));
-  }
-  boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  std::string peer = ec ? "unknown" : ep.address().to_string();
-  up.headers.emplace_back("X-Forwarded-For",
-                          forwarded_for.empty() ? peer : forwarded_for + ", " + peer);
-  up.headers.emplace_back("X-Forwarded-Proto", "http");
-  if (auto h = req.find(http::field::host); h != req.end())
-    up.headers.emplace_back("X-Forwarded-Host", std::string(h->value()));
-  up.body = std::move(req.body());
-  arm_read();
-  bool queued = ctx.upstream->submit(
-      std::move(up), [self = shared_from_this(), io = &shard_.io()](upstream_response r) mutable {
-        boost::asio::post(*io, [self = std::move(self), r = std::move(r)]() mutable {
-          self->on_upstream(std::move(r));
-        });
-      });
-  if (!queued) reject(503, "too many requests waiting for the upstream, retry");
-}
-
-void http_session::on_upstream(upstream_response r) {
-  if (phase_ != phase::handling) return;
-  if (r.status == 0) {
-    switch (r.why) {
-      case upstream_response::failure::timeout:
-        return reject(504, "upstream did not answer in time");
-      case upstream_response::failure::too_large:
-        return reject(502, r.error);
-      case upstream_response::failure::overloaded:
-        return reject(503, "upstream unavailable: " + r.error);
-      default:
-        return reject(502, "upstream unreachable: " + r.error);
-    }
-  }
-  if (shutting_down_) keep_alive_ = false;
-  // Status, headers (Set-Cookie included) and body as the legacy app sent them; framing
-  // headers are ours.
-  std::string reason = r.reason.empty() || r.reason.find_first_of("\r\n") != std::string::npos
-                           ? std::string(status_reason(r.status))
-                           : r.reason;
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
-  std::string_view connection;
-  for (const auto& [k, v] : r.headers)
-    if (iequals(k, "connection")) connection = v;
-  bool have_length = false;
-  for (const auto& [k, v] : r.headers) {
-    if (is_hop_by_hop(k, connection)) continue;
-    bool is_length = iequals(k, "content-length");
-    if (is_length) {
-      if (!head_request_) continue;  // recomputed below
-      have_length = true;
-    }
-    out += k + ": " + v + "\r\n";
-  }
-  if (!head_request_ || !have_length)
-    out += "Content-Length: " + std::to_string(head_request_ ? 0 : r.body.size()) + "\r\n";
-  if (!keep_alive_) out += "Connection: close\r\n";
-  out += "\r\n";
-  if (!head_request_) out += r.body;
-  send(std::move(out));
-}
-
-void http_session::serve_upgrade(const auth_outcome& who) {
-  const auto& ctx = shard_.ctx();
-  auto& req = parser_->get();
-  const query_params& q = *query_;
-  if (req.method() != http::verb::get) return reject(405, "use GET for the WebSocket handshake");
-  if (!has_token(std::string_view(req[http::field::connection]), "upgrade") ||
-      !iequals(std::string_view(req[http::field::upgrade]), "websocket"))
-    return reject(426, "this endpoint speaks WebSocket only (send Upgrade: websocket)");
-  if (std::string_view(req[http::field::sec_websocket_version]) != "13")
-    return reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
-  std::string_view key(req[http::field::sec_websocket_key]);
-  if (key.size() != 24) return reject(400, "missing or malformed Sec-WebSocket-Key");
-
-  std::optional<cursor> since;
-  if (const auto* s = find_param(q, "since")) {
-    cursor_error why;
-    since = parse_cursor(*s, &why);
-    if (!since) return reject(400, why.message);
-  }
-  std::string leftover = std::move(rx_);
-  // This connection is now the WebSocket session's; retire the HTTP side.
-  phase_ = phase::closed;
-  shard_.untrack(*this);
-  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
-  start_websocket(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)},
-                  ws::accept_key(key), since, std::move(leftover));
-}
-
-std::vector<header> http_session::cors_headers() const {
-  if (cors_origin_.empty()) return {};
-  return {{"Access-Control-Allow-Origin", cors_origin_},
-          {"Access-Control-Allow-Credentials", "true"},
-          {"Vary", "Origin"}};
-}
-
-void http_session::serve_sse_preflight() {
-  auto& req = parser_->get();
-  if (req.find(http::field::origin) == req.end())
-    return respond(204, "", {{"Allow", "GET, OPTIONS"}}, "");
-  if (!origin_allowed()) return;
-  auto extra = cors_headers();
-  extra.push_back({"Access-Control-Allow-Methods", "GET"});
-  extra.push_back({"Access-Control-Allow-Headers", "Last-Event-ID, Authorization, Cache-Control"});
-  extra.push_back({"Access-Control-Max-Age", "600"});
-  respond(204, "", std::move(extra), "");
-}
-
-void http_session::shed_sse() {
-  global_metrics().sse_shed.add();
-  keep_alive_ = false;
-  send(sse_shed_response(cors_headers(), shard_.ctx().opt.sse_retry));
-}
-
-void http_session::serve_sse(const auth_outcome& who) {
-  const auto& ctx = shard_.ctx();
-  auto& req = parser_->get();
-  if (shutting_down_) return shed_sse();
-  // The browser keeps the first URL on reconnect: its Last-Event-ID is the newer cursor.
-  std::optional<std::string_view> text;
-  if (auto it = req.find("Last-Event-ID"); it != req.end() && !it->value().empty())
-    text = std::string_view(it->value());
-  else if (const auto* s = find_param(*query_, "since"))
-    text = *s;
-  std::optional<cursor> since;
-  if (text) {
-    cursor_error why;
-    since = parse_cursor(*text, &why);
-    if (!since) return reject(400, why.message);
-  }
-  auto cors = cors_headers();
-  phase_ = phase::closed;
-  shard_.untrack(*this);
-  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
-  start_sse(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)}, since,
-            std::move(cors));
 }
 
 void http_session::respond(int status, std::string body, std::vector<header> extra,
@@ -614,110 +414,6 @@ void http_session::on_shutdown() {
     case phase::closed:
       break;
   }
-}
-
-// ---- waiting polls ----------------------------------------------------------
-
-void http_session::wait_for(const wait_spec& spec, std::function<void(wait_result)> done) {
-  if (shutting_down_) {
-    wait_result r;
-    r.shutting_down = true;
-    return done(std::move(r));
-  }
-  // A backlog in memory answers at once, with no registration at all.
-  if (auto r = fetch_from_memory(shard_, caller_->topics, spec.after, spec.limit);
-      r && !r->entries.empty()) {
-    wait_result w;
-    w.entries = std::move(r->entries);
-    return done(std::move(w));
-  }
-  wait_ = std::make_unique<waiting>();
-  wait_->spec = spec;
-  wait_->done = std::move(done);
-  // Register before reading again, so nothing committed after that read can slip past.
-  shard_.subscribe(*this, caller_->topics);
-  wait_fetch();
-}
-
-void http_session::wait_fetch() {
-  wait_->fetching = true;
-  wait_->wake_pending = false;
-  if (auto r = fetch_from_memory(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit))
-    return wait_fetched(std::move(*r));
-  fetch_from_store(
-      shard_, caller_->topics, wait_->spec.after, wait_->spec.limit,
-      [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); });
-}
-
-void http_session::wait_fetched(fetch_result r) {
-  if (!wait_ || phase_ == phase::closed) return;
-  wait_->fetching = false;
-  if (r.failed) {
-    shard_.ctx().store_read_failures.line("poll: store read failed: " + r.error + "; answered 503");
-    wait_result w;
-    w.error_status = 503;
-    w.error = "store unavailable, retry";
-    return wait_finish(std::move(w));
-  }
-  if (!r.entries.empty() || r.expired) {
-    wait_result w;
-    w.entries = std::move(r.entries);
-    w.expired = r.expired;
-    w.pruned_through = r.pruned_through;
-    return wait_finish(std::move(w));
-  }
-  if (wait_->wake_pending) return wait_fetch();  // something arrived while we read
-  auto& m = global_metrics();
-  if (static_cast<std::size_t>(m.waiting_polls.get()) >= shard_.ctx().opt.max_waiting_polls) {
-    wait_result w;
-    w.error_status = 503;
-    w.error = "too many waiting polls on this instance, retry";
-    return wait_finish(std::move(w));
-  }
-  wait_->parked = true;
-  m.waiting_polls.add(1);
-  shard_.park(*this, clock::now() + shard_.ctx().opt.poll_timeout);
-}
-
-void http_session::on_entries(std::span<const notification_ptr> entries) {
-  if (!wait_) return;
-  if (wait_->fetching) {
-    wait_->wake_pending = true;
-    return;
-  }
-  if (!wait_->parked) return;
-  wait_result r;
-  for (const auto& n : entries) {
-    if (!(wait_->spec.after < n->id)) continue;  // a cursor ahead of this instance keeps waiting
-    r.entries.push_back(n);
-    if (r.entries.size() >= wait_->spec.limit) break;
-  }
-  if (r.entries.empty()) return;
-  wait_finish(std::move(r));
-}
-
-void http_session::on_deadline() {
-  if (wait_) wait_finish({});
-}
-
-void http_session::wait_finish(wait_result r) {
-  shard_.unsubscribe(*this);
-  if (wait_->parked) {
-    shard_.unpark(*this);
-    global_metrics().waiting_polls.add(-1);
-  }
-  auto done = std::move(wait_->done);
-  wait_.reset();
-  done(std::move(r));
-}
-
-void http_session::wait_cancel() {
-  shard_.unsubscribe(*this);
-  if (wait_->parked) {
-    shard_.unpark(*this);
-    global_metrics().waiting_polls.add(-1);
-  }
-  wait_.reset();
 }
 
 }  // namespace cutover::net

@@ -1,8 +1,11 @@
 #pragma once
 // One HTTP/1.1 connection on one I/O thread: reads requests (keep-alive, pipelining),
-// authenticates, answers health/ready/metrics, hands `/v1/ws` upgrades to a
-// websocket_session, and runs the app's routes (the legacy poll) — including parking a
-// poll until an arrival or its deadline without holding a thread.
+// dispatches on the route table (net/route_table.hpp), authenticates per route, answers
+// health/ready/metrics/publish (http_admin.cpp), forwards the rest upstream
+// (http_upstream.cpp), hands `/v1/ws` upgrades and `/v1/events` streams to push
+// sessions (http_push.cpp), and runs the app's routes (the legacy poll) — including
+// parking a poll until an arrival or its deadline without holding a thread
+// (http_hold.cpp).
 //
 // Memory while parked: no read buffer (reads go through the shard's scratch buffer), no
 // parser (freed once the request is parsed); just the socket and the wait state.

@@ -67,6 +67,8 @@ class route {
   virtual void handle(const request_view& req, const caller& who, exchange& ex) = 0;
   // The one method the route answers (others get 405).
   virtual boost::beast::http::verb method() const { return boost::beast::http::verb::get; }
+  // What a connection is counted as while this route serves it (a page: http).
+  virtual transport counted_as() const { return transport::http; }
   // The server refused the request before handle() (no identity: 401; auth backend down:
   // 503); the route answers in its own format. `reason` says why, for the body.
   virtual void refused(int status, std::string_view reason, exchange& ex);

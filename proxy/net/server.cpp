@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/http_session.hpp"
+#include "net/route.hpp"
 
 namespace cutover::net {
 namespace asio = boost::asio;
@@ -48,6 +49,16 @@ server::~server() {
 }
 
 void server::prepare() {
+  auto& t = ctx_.table;
+  t = {};
+  t.add({"/healthz", route_kind::health, auth_policy::none, false, transport::http});
+  t.add({"/readyz", route_kind::ready, auth_policy::none, false, transport::http});
+  t.add({"/metrics", route_kind::metrics, auth_policy::none, false, transport::http});
+  t.add({"/v1/publish", route_kind::publish, auth_policy::admin_token, false, transport::http});
+  t.add({ctx_.opt.ws_path, route_kind::websocket, auth_policy::identity, true, transport::http});
+  t.add({ctx_.opt.sse_path, route_kind::events, auth_policy::identity, true, transport::http});
+  for (const auto& [path, r] : ctx_.routes)
+    t.add({path, route_kind::app, auth_policy::identity, false, r->counted_as(), r});
   unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();
   for (unsigned i = 0; i < n; ++i) {
     shards_.push_back(std::make_unique<shard>(ctx_, i));

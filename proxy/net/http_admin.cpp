@@ -1,0 +1,57 @@
+// The server's own small endpoints: /readyz, /metrics, POST /v1/publish (health is one
+// line in the dispatch). Members of http_session, on its I/O thread.
+#include <openssl/crypto.h>
+
+#include <boost/asio/post.hpp>
+
+#include "net/http_session.hpp"
+#include "net/server_render.hpp"
+
+namespace cutover::net {
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+
+void http_session::serve_ready() {
+  const auto& ctx = shard_.ctx();
+  readiness r = ctx.ready ? ctx.ready() : readiness{};
+  respond(r.ready ? 200 : 503,
+          r.detail.empty() ? std::string(r.ready ? R"({"ready":true})" : R"({"ready":false})")
+                           : r.detail,
+          {});
+}
+
+void http_session::serve_metrics() {
+  if (phase_ != phase::handling) return;
+  send(make_response(200, "text/plain; version=0.0.4", render_metrics(shard_.ctx()), keep_alive_));
+}
+
+void http_session::serve_publish() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (!ctx.publisher || ctx.admin_token.empty())
+    return reject(404, "HTTP publish is off (start serve with --admin-token)", false);
+  if (req.method() != http::verb::post) return reject(405, "use POST");
+  std::string_view authz(req[http::field::authorization]);
+  bool ok = authz.size() == 7 + ctx.admin_token.size() && authz.substr(0, 7) == "Bearer " &&
+            CRYPTO_memcmp(authz.data() + 7, ctx.admin_token.data(), ctx.admin_token.size()) == 0;
+  if (!ok) return reject(401, "publishing needs Authorization: Bearer <--admin-token>");
+  auto decoded = decode_publish_body(req.body(), ctx.limits);
+  if (!decoded.entry) return reject(400, decoded.reason);
+  bool queued = ctx.publisher->publish(
+      std::move(*decoded.entry),
+      [self = shared_from_this(), io = &shard_.io()](result<stream_id> id) mutable {
+        boost::asio::post(*io, [self = std::move(self), id = std::move(id)]() mutable {
+          if (self->phase_ != phase::handling) return;
+          if (id) {
+            self->respond(202, R"({"id":")" + id->str() + R"("})", {});
+          } else {
+            global_metrics().overload_rejections.add();
+            self->respond(503, json_error_body(503, "not published: " + id.err().message),
+                          {{"Retry-After", "1"}});
+          }
+        });
+      });
+  if (!queued) reject(503, "publish queue is full, retry");
+}
+
+}  // namespace cutover::net

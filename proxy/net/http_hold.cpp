@@ -1,0 +1,115 @@
+// The long-poll hold (the `exchange::wait_for` a route calls): answer at once from
+// memory, else register, read again, and park until an arrival or --poll-timeout without
+// holding a thread. Members of http_session, on its I/O thread.
+#include "net/fetch.hpp"
+#include "net/http_session.hpp"
+
+namespace cutover::net {
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+
+// ---- waiting polls ----------------------------------------------------------
+
+void http_session::wait_for(const wait_spec& spec, std::function<void(wait_result)> done) {
+  if (shutting_down_) {
+    wait_result r;
+    r.shutting_down = true;
+    return done(std::move(r));
+  }
+  // A backlog in memory answers at once, with no registration at all.
+  if (auto r = fetch_from_memory(shard_, caller_->topics, spec.after, spec.limit);
+      r && !r->entries.empty()) {
+    wait_result w;
+    w.entries = std::move(r->entries);
+    return done(std::move(w));
+  }
+  wait_ = std::make_unique<waiting>();
+  wait_->spec = spec;
+  wait_->done = std::move(done);
+  // Register before reading again, so nothing committed after that read can slip past.
+  shard_.subscribe(*this, caller_->topics);
+  wait_fetch();
+}
+
+void http_session::wait_fetch() {
+  wait_->fetching = true;
+  wait_->wake_pending = false;
+  if (auto r = fetch_from_memory(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit))
+    return wait_fetched(std::move(*r));
+  fetch_from_store(
+      shard_, caller_->topics, wait_->spec.after, wait_->spec.limit,
+      [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); });
+}
+
+void http_session::wait_fetched(fetch_result r) {
+  if (!wait_ || phase_ == phase::closed) return;
+  wait_->fetching = false;
+  if (r.failed) {
+    shard_.ctx().store_read_failures.line("poll: store read failed: " + r.error + "; answered 503");
+    wait_result w;
+    w.error_status = 503;
+    w.error = "store unavailable, retry";
+    return wait_finish(std::move(w));
+  }
+  if (!r.entries.empty() || r.expired) {
+    wait_result w;
+    w.entries = std::move(r.entries);
+    w.expired = r.expired;
+    w.pruned_through = r.pruned_through;
+    return wait_finish(std::move(w));
+  }
+  if (wait_->wake_pending) return wait_fetch();  // something arrived while we read
+  auto& m = global_metrics();
+  if (static_cast<std::size_t>(m.waiting_polls.get()) >= shard_.ctx().opt.max_waiting_polls) {
+    wait_result w;
+    w.error_status = 503;
+    w.error = "too many waiting polls on this instance, retry";
+    return wait_finish(std::move(w));
+  }
+  wait_->parked = true;
+  m.waiting_polls.add(1);
+  shard_.park(*this, clock::now() + shard_.ctx().opt.poll_timeout);
+}
+
+void http_session::on_entries(std::span<const notification_ptr> entries) {
+  if (!wait_) return;
+  if (wait_->fetching) {
+    wait_->wake_pending = true;
+    return;
+  }
+  if (!wait_->parked) return;
+  wait_result r;
+  for (const auto& n : entries) {
+    if (!(wait_->spec.after < n->id)) continue;  // a cursor ahead of this instance keeps waiting
+    r.entries.push_back(n);
+    if (r.entries.size() >= wait_->spec.limit) break;
+  }
+  if (r.entries.empty()) return;
+  wait_finish(std::move(r));
+}
+
+void http_session::on_deadline() {
+  if (wait_) wait_finish({});
+}
+
+void http_session::wait_finish(wait_result r) {
+  shard_.unsubscribe(*this);
+  if (wait_->parked) {
+    shard_.unpark(*this);
+    global_metrics().waiting_polls.add(-1);
+  }
+  auto done = std::move(wait_->done);
+  wait_.reset();
+  done(std::move(r));
+}
+
+void http_session::wait_cancel() {
+  shard_.unsubscribe(*this);
+  if (wait_->parked) {
+    shard_.unpark(*this);
+    global_metrics().waiting_polls.add(-1);
+  }
+  wait_.reset();
+}
+
+}  // namespace cutover::net
