@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "legacy_adapter/poll_answers.hpp"
+#include "legacy_adapter/poll_metrics.hpp"
 #include "legacy_adapter/poll_protocol.hpp"
 #include "net/metrics.hpp"
 
@@ -45,7 +46,7 @@ boost::beast::http::verb longpoll_route::method() const {
 void longpoll_route::refused(int status, std::string_view reason, net::exchange& ex) {
   // The old app's own answers: no identity is its "unauthorized", an unreachable auth
   // backend its "unavailable".
-  net::global_metrics().poll_rejected.add();
+  global_poll_metrics().rejected.add();
   if (status == 401 || status == 403) return refuse(ex, opt_.prof->unauthorized, reason, {});
   if (status == 503) return refuse(ex, opt_.prof->unavailable, reason, {});
   net::route::refused(status, reason, ex);
@@ -57,7 +58,7 @@ void longpoll_route::handle(const net::request_view& req, const net::caller& who
   auto parsed = read_cursor(p, raw_cursor(p.cursor, req));
   if (auto* err = std::get_if<std::string>(&parsed)) {
     net::global_metrics().bad_requests.add();
-    net::global_metrics().poll_rejected.add();
+    global_poll_metrics().rejected.add();
     return refuse(ex, p.bad_cursor, *err, {});
   }
   auto q = std::get<poll_cursor>(parsed);
@@ -65,7 +66,7 @@ void longpoll_route::handle(const net::request_view& req, const net::caller& who
     switch (p.cursor.missing) {
       case missing_cursor::refuse:
         net::global_metrics().bad_requests.add();
-        net::global_metrics().poll_rejected.add();
+        global_poll_metrics().rejected.add();
         return refuse(ex, p.bad_cursor, p.cursor.name + ": missing (this endpoint needs a cursor)",
                       {});
       case missing_cursor::oldest:
@@ -87,7 +88,8 @@ void longpoll_route::handle(const net::request_view& req, const net::caller& who
 
 void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor since,
                           std::uint64_t since_wire, std::size_t limit) {
-  bool cohort = who.in_ws_cohort;
+  // Per request: SIGHUP may have moved the cohort.
+  bool cohort = opt_.rollout && opt_.rollout->in_cohort(who.user);
   ex.wait_for({since.after, limit}, [this, &ex, &who, since, since_wire, limit,
                                      cohort](net::wait_result r) {
     const profile& p = *opt_.prof;
@@ -95,7 +97,7 @@ void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor sinc
     std::vector<net::header> extra;
     if (cohort) extra.push_back({"X-Cutover-Upgrade", opt_.upgrade_path});
     if (r.error_status) {
-      m.poll_rejected.add();
+      global_poll_metrics().rejected.add();
       return refuse(ex, p.unavailable, r.error, std::move(extra));
     }
     bool complete = r.entries.size() < limit;
@@ -114,12 +116,12 @@ void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor sinc
     const answer_spec* a = &p.data;
     if (r.expired) {
       a = &p.reset;
-      m.poll_reset.add();
+      global_poll_metrics().reset.add();
     } else if (sent.empty()) {
       a = &p.timeout_answer;
-      m.poll_timeout.add();
+      global_poll_metrics().timeout.add();
     } else {
-      m.poll_data.add();
+      global_poll_metrics().data.add();
     }
     std::vector<std::string_view> items;
     items.reserve(sent.size());

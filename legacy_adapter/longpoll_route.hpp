@@ -6,6 +6,7 @@
 #include <string>
 
 #include "legacy_adapter/profile.hpp"
+#include "legacy_adapter/rollout.hpp"
 #include "net/route.hpp"
 
 namespace cutover::legacy {
@@ -14,6 +15,7 @@ struct longpoll_options {
   const profile* prof = &builtin_profile();  // outlives the route
   std::size_t batch = 100;                   // --poll-batch, else the profile's batch
   std::string upgrade_path = "/v1/ws";       // X-Cutover-Upgrade value for the rollout cohort
+  const rollout_policy* rollout = nullptr;   // nullptr: nobody is in the cohort
 };
 
 class longpoll_route final : public net::route {

@@ -15,10 +15,12 @@
 #include "core/hub.hpp"
 #include "ingest/ingest.hpp"
 #include "legacy_adapter/longpoll_route.hpp"
+#include "legacy_adapter/poll_metrics.hpp"
 #include "legacy_adapter/profile.hpp"
 #include "net/server.hpp"
 #include "net/server_render.hpp"
 #include "net/upstream.hpp"
+#include "store/history_reader.hpp"
 #include "store/reader_pool.hpp"
 #include "store/store.hpp"
 
@@ -60,6 +62,9 @@ struct serve_opts {
   std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
   std::string legacy_profile;  // empty: the built-in profile
   // Given on the command line, in the environment or the config file (else the profile's).
+  // The legacy poll's path and batch (the legacy adapter's, not the server's).
+  std::string poll_path = "/api/notifications/poll";
+  std::size_t poll_batch = 100;
   bool poll_path_given = false, poll_batch_given = false, poll_timeout_given = false;
   net::server_options server;
 };
@@ -79,14 +84,14 @@ class redis_publish_sink final : public net::publish_sink {
 };
 
 // Re-reads the rollout settings from the [serve] section of the config file (SIGHUP).
-std::optional<net::rollout_config> reload_rollout(const std::string& path, std::string& why) {
+std::optional<legacy::rollout_config> reload_rollout(const std::string& path, std::string& why) {
   CLI::App app;
   app.set_config("--config");
   app.allow_config_extras(true);
   auto* serve = app.add_subcommand("serve");
   serve->allow_extras();
   serve->allow_config_extras(true);
-  net::rollout_config rc;
+  legacy::rollout_config rc;
   std::vector<std::string> allow, deny;
   serve->add_option("--ws-rollout-percent", rc.percent)->check(CLI::Range(0.0, 100.0));
   serve->add_option("--ws-rollout-allow", allow);
@@ -206,12 +211,11 @@ void run_serve(serve_opts& o) {
     loaded = std::get<legacy::profile>(std::move(r));
   }
   const legacy::profile& profile = loaded ? *loaded : legacy::builtin_profile();
-  if (!o.poll_path_given) o.server.poll_path = profile.path;
-  if (!o.poll_batch_given) o.server.poll_batch = profile.batch;
+  if (!o.poll_path_given) o.poll_path = profile.path;
+  if (!o.poll_batch_given) o.poll_batch = profile.batch;
   if (!o.poll_timeout_given) o.server.poll_timeout = profile.timeout;
-  if (o.server.poll_path == o.server.ws_path)
-    throw usage_failure("the legacy poll path " + o.server.poll_path +
-                        " is Cutover's WebSocket path");
+  if (o.poll_path == o.server.ws_path)
+    throw usage_failure("the legacy poll path " + o.poll_path + " is Cutover's WebSocket path");
   auto mode = net::parse_auth_mode(o.auth);
   if (!mode)
     throw usage_failure("--auth: expected token, upstream, header or insecure-query, got '" +
@@ -253,7 +257,7 @@ void run_serve(serve_opts& o) {
                           "' is not an origin (expected http[s]://host[:port], no path)");
     allowed_origins.push_back(*w);
   }
-  if (o.server.poll_batch == 0) throw usage_failure("--poll-batch must be at least 1");
+  if (o.poll_batch == 0) throw usage_failure("--poll-batch must be at least 1");
   if (o.server.ws_ping_interval.count() <= 0 ||
       o.server.ws_silence_timeout <= o.server.ws_ping_interval)
     throw usage_failure(
@@ -320,14 +324,15 @@ void run_serve(serve_opts& o) {
   net::server_context ctx;
   ctx.opt = o.server;
   ctx.hub_ = &h;
-  ctx.readers = &readers;
+  store::pool_history history(readers);
+  ctx.readers = &history;
   ctx.auth = std::make_unique<net::authenticator>(auth);
   ctx.origins = net::origin_policy(std::move(allowed_origins));
-  net::rollout_config rc;
+  legacy::rollout_config rc;
   rc.percent = o.rollout_percent;
   rc.allow.insert(o.rollout_allow.begin(), o.rollout_allow.end());
   rc.deny.insert(o.rollout_deny.begin(), o.rollout_deny.end());
-  ctx.rollout = std::make_unique<net::rollout_policy>(rc);
+  auto rollout = std::make_unique<legacy::rollout_policy>(rc);
   ctx.limits.max_payload = o.max_payload;
 
   // Pass-through and upstream identity: both talk to the legacy app from worker threads.
@@ -361,8 +366,8 @@ void run_serve(serve_opts& o) {
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
-  legacy::longpoll_route poll({&profile, o.server.poll_batch, o.server.ws_path});
-  ctx.routes[o.server.poll_path] = &poll;
+  legacy::longpoll_route poll({&profile, o.poll_batch, o.server.ws_path, rollout.get()});
+  ctx.routes[o.poll_path] = &poll;
 
   // ---- ingest
   ingest::options io;
@@ -390,7 +395,8 @@ void run_serve(serve_opts& o) {
     return r;
   };
   ctx.extra_metrics = [&ctx, &in, pass = upstream.get(), identity = upstream_identity.get()] {
-    std::string out = ingest_metrics(in.snapshot()) + upstream_metrics(pass, identity);
+    std::string out = legacy::render_poll_metrics() + ingest_metrics(in.snapshot()) +
+                      upstream_metrics(pass, identity);
     net::prometheus_help(out, "cutover_ready", "gauge", "1 while /readyz answers ready.");
     net::prometheus_sample(out, "cutover_ready", "", ctx.ready().ready ? 1.0 : 0.0);
     return out;
@@ -414,9 +420,9 @@ void run_serve(serve_opts& o) {
   std::fprintf(stderr,
                "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s), auth %s, "
                "store %s, redis %s\n",
-               shown.c_str(), profile.method.c_str(), o.server.poll_path.c_str(),
-               profile.source.c_str(), o.server.ws_path.c_str(), o.server.sse_path.c_str(),
-               o.auth.c_str(), o.db.c_str(), o.redis.c_str());
+               shown.c_str(), profile.method.c_str(), o.poll_path.c_str(), profile.source.c_str(),
+               o.server.ws_path.c_str(), o.server.sse_path.c_str(), o.auth.c_str(), o.db.c_str(),
+               o.redis.c_str());
 
   // ---- wait for a signal
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
@@ -428,7 +434,7 @@ void run_serve(serve_opts& o) {
       } else {
         std::string why;
         if (auto next = reload_rollout(o.config_path, why)) {
-          ctx.rollout->replace(*next);
+          rollout->replace(*next);
           std::fprintf(stderr,
                        "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n",
                        next->percent, next->allow.size(), next->deny.size(), o.config_path.c_str());
@@ -524,10 +530,10 @@ void add_serve_command(CLI::App& app) {
   auto* poll_timeout = add_duration(*cmd, "--poll-timeout", o->server.poll_timeout,
                                     "How long a legacy poll waits (overrides the profile's)");
   auto* poll_batch =
-      cmd->add_option("--poll-batch", o->server.poll_batch,
+      cmd->add_option("--poll-batch", o->poll_batch,
                       "Most notifications per legacy poll answer (overrides the profile's)")
           ->capture_default_str();
-  auto* poll_path = cmd->add_option("--poll-path", o->server.poll_path,
+  auto* poll_path = cmd->add_option("--poll-path", o->poll_path,
                                     "Path of the legacy poll endpoint (overrides the profile's)")
                         ->capture_default_str();
   cmd->add_option("--ws-rollout-percent", o->rollout_percent,

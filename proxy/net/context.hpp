@@ -1,6 +1,6 @@
 #pragma once
 // What every connection on every I/O thread shares: the options, the hub, the store
-// reader pool, auth, rollout, and the routes the app plugged in. Built once by `server`
+// reader pool, auth, and the routes the app plugged in. Built once by `server`
 // before the first connection, read-only afterwards (except the atomics it points to).
 
 #include <chrono>
@@ -12,15 +12,14 @@
 #include <vector>
 
 #include "core/entry.hpp"
+#include "core/history.hpp"
 #include "core/hub.hpp"
 #include "core/log.hpp"
 #include "core/result.hpp"
 #include "net/auth.hpp"
 #include "net/metrics.hpp"
 #include "net/origin.hpp"
-#include "net/rollout.hpp"
 #include "net/route_table.hpp"
-#include "store/reader_pool.hpp"
 
 namespace cutover::net {
 
@@ -43,11 +42,9 @@ struct server_options {
   unsigned threads = 0;  // 0: the CPUs this process may run on
   std::string ws_path = "/v1/ws";
   std::string sse_path = "/v1/events";
-  std::string poll_path = "/api/notifications/poll";
   std::vector<std::string> shared_topics;
 
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(30)};
-  std::size_t poll_batch = 100;
   std::size_t max_connections = 18000;
   std::size_t max_waiting_polls = 10000;
 
@@ -79,9 +76,8 @@ struct readiness {
 struct server_context {
   server_options opt;
   hub* hub_ = nullptr;
-  store::reader_pool* readers = nullptr;
+  history* readers = nullptr;  // store reads off the I/O threads (the app wires the store)
   std::unique_ptr<authenticator> auth;
-  std::unique_ptr<rollout_policy> rollout;
   origin_policy origins;                 // --allow-origin, for the browser transports (DESIGN §7)
   std::map<std::string, route*> routes;  // exact path -> route the app plugs in
   route_table table;                     // everything served here (server::prepare builds it)

@@ -24,7 +24,7 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
   // Shared so the refusal path below can still answer; moved to the I/O thread with the
   // result, so whatever it keeps alive (the session) is released there, never here.
   auto cb = std::make_shared<std::function<void(fetch_result)>>(std::move(done));
-  auto job = [&sh, h, topics, after, limit, cb](store::reader& rd) mutable {
+  auto job = [&sh, h, topics, after, limit, cb](history_reader& rd) mutable {
     auto started = clock::now();
     fetch_result r;
     if (h->expired(*topics, after)) {
@@ -54,7 +54,7 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
     boost::asio::post(sh.io(),
                       [cb = std::move(cb), r = std::move(r)]() mutable { (*cb)(std::move(r)); });
   };
-  if (!sh.ctx().readers->submit(job)) {
+  if (!sh.ctx().readers->read(job)) {
     fetch_result r;
     r.failed = true;
     r.error = "store read queue is full";

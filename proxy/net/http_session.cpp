@@ -284,10 +284,7 @@ void http_session::after_identity(next_step t, auth_outcome who) {
     serve_upgrade(who);
     if (phase_ == phase::closed) return;  // upgraded: the socket belongs to the WebSocket session
   } else {
-    if (!caller_ || caller_->user != who.user)
-      caller_ = caller{who.user, ctx.topics_for(who.user), false};
-    caller_->in_ws_cohort =
-        ctx.rollout->in_cohort(who.user);  // per request: SIGHUP may have moved the cohort
+    if (!caller_ || caller_->user != who.user) caller_ = caller{who.user, ctx.topics_for(who.user)};
     serve_route();
   }
   if (phase_ != phase::closed) release_request();

@@ -41,10 +41,9 @@ struct metrics {
   gauge waiting_polls;                          // parked long-polls
   std::array<counter, kTransports> deliveries;  // notifications handed to a socket
   std::array<counter, kTransports> requests;    // requests / sessions started
-  counter poll_data, poll_timeout, poll_reset, poll_rejected;
-  counter bad_requests;         // 400s of any kind (query, cursor, headers)
-  counter unauthorized;         // 401s
-  counter origin_refusals;      // 403s: a page of another origin (DESIGN §7)
+  counter bad_requests;                         // 400s of any kind (query, cursor, headers)
+  counter unauthorized;                         // 401s
+  counter origin_refusals;                      // 403s: a page of another origin (DESIGN §7)
   counter overload_rejections;  // 503s for limits (connections, waiting polls, store busy)
   counter ws_client_errors;     // client frames answered with an error frame
   // Push sessions, by transport.

@@ -29,7 +29,6 @@ struct request_view {
 struct caller {
   std::string user;
   topic_list topics;  // user:<id> plus the shared topics
-  bool in_ws_cohort;  // rollout: this user should move to WebSocket
 };
 
 struct wait_spec {

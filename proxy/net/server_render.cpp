@@ -91,15 +91,6 @@ std::string render_metrics(const server_context& ctx) {
     line(out, "cutover_requests_total", label(t).c_str(),
          static_cast<double>(m.requests[static_cast<std::size_t>(t.id)].get()));
   }
-  help(out, "cutover_poll_responses_total", "counter", "Long-poll answers by outcome.");
-  line(out, "cutover_poll_responses_total", "outcome=\"data\"",
-       static_cast<double>(m.poll_data.get()));
-  line(out, "cutover_poll_responses_total", "outcome=\"timeout\"",
-       static_cast<double>(m.poll_timeout.get()));
-  line(out, "cutover_poll_responses_total", "outcome=\"reset\"",
-       static_cast<double>(m.poll_reset.get()));
-  line(out, "cutover_poll_responses_total", "outcome=\"rejected\"",
-       static_cast<double>(m.poll_rejected.get()));
   help(out, "cutover_bad_requests_total", "counter",
        "Requests refused as malformed (400, 408, 413, 431).");
   line(out, "cutover_bad_requests_total", "", static_cast<double>(m.bad_requests.get()));

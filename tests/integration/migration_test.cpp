@@ -11,8 +11,8 @@
 #include <future>
 
 #include "cutover_proc.hpp"
+#include "legacy_adapter/rollout.hpp"
 #include "legacy_sim_proc.hpp"
-#include "net/rollout.hpp"
 
 namespace cutover {
 namespace {
@@ -216,7 +216,7 @@ TEST_F(Migration, CohortIsAStableHashWithAllowAndDenyLists) {
   int in = 0;
   for (int i = 0; i < 20; ++i) {
     std::string u = "user" + std::to_string(i);
-    bool expected = net::rollout_bucket(u) < 5000;  // the same answer on every instance
+    bool expected = legacy::rollout_bucket(u) < 5000;  // the same answer on every instance
     EXPECT_EQ(!has_hint(half, u).empty(), expected) << u;
     in += expected;
   }

@@ -1,15 +1,17 @@
 #pragma once
-// The WebSocket rollout cohort (DESIGN §4): a stable hash of the user id below a
-// percentage, with allow and deny lists. The same answer on every instance and across
-// restarts; swapped atomically on reload (SIGHUP) without touching connections.
+// The WebSocket rollout cohort (DESIGN §4), a legacy-endpoint notion: the poll answers its
+// members with X-Cutover-Upgrade. The WebSocket rollout cohort: a stable hash of the user id below
+// a percentage, with allow and deny lists. The same answer on every instance and across restarts;
+// swapped atomically on reload (SIGHUP) without touching connections.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 
-namespace cutover::net {
+namespace cutover::legacy {
 
 struct rollout_config {
   double percent = 0;           // 0..100
@@ -28,7 +30,7 @@ class rollout_policy {
   explicit rollout_policy(rollout_config cfg)
       : cfg_(std::make_shared<const rollout_config>(std::move(cfg))) {}
   bool in_cohort(std::string_view user) const {
-    return net::in_cohort(*std::atomic_load(&cfg_), user);
+    return legacy::in_cohort(*std::atomic_load(&cfg_), user);
   }
   void replace(rollout_config cfg) {
     std::atomic_store(&cfg_, std::make_shared<const rollout_config>(std::move(cfg)));
@@ -39,4 +41,4 @@ class rollout_policy {
   std::shared_ptr<const rollout_config> cfg_;
 };
 
-}  // namespace cutover::net
+}  // namespace cutover::legacy

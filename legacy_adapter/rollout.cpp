@@ -1,8 +1,8 @@
-#include "net/rollout.hpp"
+#include "legacy_adapter/rollout.hpp"
 
 #include "core/fnv.hpp"
 
-namespace cutover::net {
+namespace cutover::legacy {
 
 std::uint32_t rollout_bucket(std::string_view user) {
   return static_cast<std::uint32_t>(fnv1a64(user) % 10000);
@@ -15,4 +15,4 @@ bool in_cohort(const rollout_config& cfg, std::string_view user) {
   return rollout_bucket(user) < static_cast<std::uint32_t>(cfg.percent * 100 + 0.5);
 }
 
-}  // namespace cutover::net
+}  // namespace cutover::legacy
