@@ -19,6 +19,7 @@
 #include "net/server.hpp"
 #include "net/server_render.hpp"
 #include "net/upstream.hpp"
+#include "store/owner_lock.hpp"
 #include "store/reader_pool.hpp"
 #include "store/store.hpp"
 
@@ -287,6 +288,10 @@ void run_serve(serve_opts& o) {
     std::error_code ec;
     std::filesystem::create_directories(dbp.parent_path(), ec);
   }
+  // One owner per store (DESIGN §3), held until this function returns (after ingest
+  // stopped); taken before the store is opened, so a second serve touches nothing.
+  auto owner = store::owner_lock::acquire(o.db, "serve");
+  if (!owner) throw runtime_failure(owner.err().message);
   {
     auto db = store::open_and_migrate(o.db);
     if (!db) throw runtime_failure(db.err().message);

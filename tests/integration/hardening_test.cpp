@@ -1,0 +1,99 @@
+// Issue 12, the store/ingest/operations half: each test reproduces what the hardening
+// session broke, against the real `cutover serve` and a real redis-server, and failed
+// before its fix. Synchronisation is on events: lines the process prints, its exit,
+// /metrics values and answers.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cutover_proc.hpp"
+
+namespace cutover {
+namespace {
+using namespace std::chrono_literals;
+using testing::cutover_server;
+using testing::http_get;
+using testing::json_field;
+using testing::raw_ws;
+using testing::redis_client;
+using testing::redis_server;
+using testing::subprocess;
+using testing::temp_dir;
+
+struct run_result {
+  int code = -1;
+  std::string out;
+};
+
+// Runs `cutover ARGS...` to its exit.
+run_result run_cutover(std::vector<std::string> args, std::chrono::milliseconds timeout = 30s) {
+  args.insert(args.begin(), CUTOVER_BIN);
+  auto p = subprocess::spawn(args);
+  auto code = p->wait_exit(timeout);
+  return {code.value_or(-1), p->output()};
+}
+
+const std::vector<std::string> kInsecure = {"--auth", "insecure-query"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// ---- 1. one owner per store ------------------------------------------------------------
+
+TEST(OwnerLock, SecondServeOnOneStoreExitsOneNamingTheHolderAndReadersStillWork) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  temp_dir dir;
+  const std::string db = dir.file("shared.db");
+  auto first = std::make_unique<cutover_server>(redis, kInsecure, db);
+  pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", "1"}});
+  ASSERT_TRUE(first->wait_metric_at_least("cutover_ingest_entries_total", 1));
+
+  // A second serve on the same store: refused at once, naming the holder.
+  auto second = run_cutover(
+      with({"serve", "--listen", "127.0.0.1:0", "--db", db, "--redis", redis.url()}, kInsecure));
+  EXPECT_EQ(second.code, 1) << second.out;
+  EXPECT_NE(second.out.find("already in use by pid " + std::to_string(first->process().pid())),
+            std::string::npos)
+      << second.out;
+  EXPECT_NE(second.out.find(db + ".lock"), std::string::npos) << second.out;
+  EXPECT_EQ(second.out.find("listening"), std::string::npos) << second.out;
+
+  // An import writes the store too: the same refusal.
+  std::ofstream(dir.file("rows.ndjson"))
+      << R"({"id":5,"user":"1","type":"t","time":"2020-01-01T00:00:00Z","payload":{}})"
+      << "\n";
+  auto imp = run_cutover({"import", "--db", db, "--profile",
+                          std::string(CUTOVER_SOURCE_DIR) + "/docs/profiles/builtin.json",
+                          dir.file("rows.ndjson")});
+  EXPECT_EQ(imp.code, 1) << imp.out;
+  EXPECT_NE(imp.out.find("already in use by pid"), std::string::npos) << imp.out;
+
+  // Read-only commands run beside the owner.
+  auto status = run_cutover({"db", "status", "--db", db});
+  EXPECT_EQ(status.code, 0) << status.out;
+  auto replay = run_cutover({"replay", "--db", db, "--user", "1"});
+  EXPECT_EQ(replay.code, 0) << replay.out;
+  EXPECT_NE(replay.out.find("\"topic\":\"user:1\""), std::string::npos) << replay.out;
+
+  // kill -9 releases the lock: the next serve starts and delivers what the first stored.
+  first->process().signal(SIGKILL);
+  ASSERT_TRUE(first->process().wait_exit(10s));
+  first.reset();
+  cutover_server next(redis, with(kInsecure, {"--poll-timeout", "1s"}), db);
+  auto r = http_get(next.port(), "/api/notifications/poll?user=1&since=0");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"payload\":1"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace cutover
