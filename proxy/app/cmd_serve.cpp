@@ -140,6 +140,9 @@ std::string ingest_metrics(const ingest::stats& s) {
   metric("cutover_ingest_duplicates_total", "counter",
          "Entries skipped as already stored (same id or idempotency key).",
          static_cast<double>(s.duplicates));
+  metric("cutover_ingest_duplicate_keys_total", "counter",
+         "Entries skipped because their idempotency key is already stored for that topic.",
+         static_cast<double>(s.duplicate_keys));
   metric("cutover_dead_letters_total", "counter",
          "Entries ingest could not keep, stored in dead_letters with a reason.",
          static_cast<double>(s.dead_letters));

@@ -71,6 +71,7 @@ struct stats {  // a snapshot, safe to take from any thread
   std::string last_error;
   std::uint64_t entries_committed = 0;  // new notifications stored
   std::uint64_t duplicates = 0;         // same id again, or an idempotency key already stored
+  std::uint64_t duplicate_keys = 0;     // of those: a key already stored for the same topic
   std::uint64_t dead_letters = 0;
   std::uint64_t pubsub_messages = 0;  // received on the pub/sub connection
   std::uint64_t reconnects = 0;       // successful reconnections after a lost link

@@ -78,6 +78,7 @@ void status_board::on_commit(const store::append_batch& batch, const store::appe
   std::lock_guard lk(mu_);
   s_.entries_committed += out.added.size();
   s_.duplicates += out.duplicate_ids + out.duplicate_keys;
+  s_.duplicate_keys += out.duplicate_keys;
   s_.dead_letters += out.dead_letters;
   ++s_.batches;
   s_.last_commit_seconds = seconds;

@@ -95,5 +95,29 @@ TEST(OwnerLock, SecondServeOnOneStoreExitsOneNamingTheHolderAndReadersStillWork)
   EXPECT_NE(r.body.find("\"payload\":1"), std::string::npos) << r.body;
 }
 
+// ---- 2. idempotency keys per topic -------------------------------------------------------
+
+TEST(IdempotencyKey, SameKeyOnAnotherTopicIsDeliveredAndRepeatsAreCountedByKey) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  cutover_server srv(redis, with(kInsecure, {"--poll-timeout", "1s"}));
+  auto add = [&](const std::string& topic, const std::string& data) {
+    return pub.xadd("cutover:notifications",
+                    {{"topic", topic}, {"data", data}, {"key", "order-7"}});
+  };
+  add("user:1", "1");
+  add("user:2", "2");  // another topic: another entry
+  add("user:1", "3");  // the same key on the same topic: stored once
+  add("user:2", "4");
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_duplicate_keys_total", 2))
+      << srv.metric("cutover_ingest_entries_total").value_or(-1);
+  EXPECT_EQ(srv.metric("cutover_ingest_entries_total"), 2);
+  EXPECT_EQ(srv.metric("cutover_dead_letters_total"), 0);
+  auto r = http_get(srv.port(), "/api/notifications/poll?user=2&since=0");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"payload\":2"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("\"payload\":4"), std::string::npos) << r.body;
+}
+
 }  // namespace
 }  // namespace cutover
