@@ -38,12 +38,14 @@ struct serve_opts {
   std::vector<std::string> streams;
   std::string stream_start = "0";
   bool pubsub = false;
+  std::chrono::milliseconds pubsub_lock_ttl{std::chrono::seconds(5)};
   std::vector<std::string> shared_topics;
   std::size_t max_payload = 64 * 1024;
   std::chrono::milliseconds retain_age{std::chrono::hours(24 * 7)};
   std::int64_t retain_per_topic = 10000;
   std::chrono::milliseconds prune_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds ready_max_lag{std::chrono::seconds(10)};
+  std::chrono::milliseconds max_clock_skew{std::chrono::seconds(5)};
   std::size_t store_readers = 2;
   std::size_t cache_entries = 200'000;
   std::size_t cache_mb = 128;
@@ -147,7 +149,20 @@ std::string ingest_metrics(const ingest::stats& s) {
          "Entries ingest could not keep, stored in dead_letters with a reason.",
          static_cast<double>(s.dead_letters));
   metric("cutover_ingest_pubsub_messages_total", "counter",
-         "Messages received on the pub/sub connection.", static_cast<double>(s.pubsub_messages));
+         "Messages received on the pub/sub connection while this instance was the bridge.",
+         static_cast<double>(s.pubsub_messages));
+  metric("cutover_pubsub_bridged_total", "counter",
+         "Pub/sub messages this instance copied into the stream as the bridge.",
+         static_cast<double>(s.pubsub_bridged));
+  metric("cutover_pubsub_bridge_refused_total", "counter",
+         "Pub/sub messages received but not copied (the bridge lock was lost, or Redis failed).",
+         static_cast<double>(s.pubsub_refused));
+  metric("cutover_pubsub_bridge_active", "gauge",
+         "1 while this instance holds the pub/sub bridge lock and is subscribed.",
+         s.bridge_active ? 1.0 : 0.0);
+  metric("cutover_ingest_ids_ahead_total", "counter",
+         "Stored ids ahead of this instance's clock by more than --max-clock-skew, or past 2248.",
+         static_cast<double>(s.ids_ahead));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
   metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
@@ -367,7 +382,8 @@ void run_serve(serve_opts& o) {
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
-  legacy::longpoll_route poll({&profile, o.server.poll_batch, o.server.ws_path});
+  legacy::longpoll_route poll(
+      {&profile, o.server.poll_batch, o.server.ws_path, [&h] { return h.head_ingested_ms(); }});
   ctx.routes[o.server.poll_path] = &poll;
 
   // ---- ingest
@@ -377,22 +393,32 @@ void run_serve(serve_opts& o) {
   io.streams = o.streams;
   io.stream_start = o.stream_start;
   io.pubsub = o.pubsub;
+  io.pubsub_lock_ttl = o.pubsub_lock_ttl;
+  io.pubsub_maxlen = o.publish_maxlen;
   io.limits.max_payload = o.max_payload;
   if (o.retain_age.count() > 0) io.retention.max_age = o.retain_age;
   if (o.retain_per_topic > 0) io.retention.max_per_topic = o.retain_per_topic;
   io.prune_interval = o.prune_interval;
+  io.max_clock_skew = o.max_clock_skew;
   io.store_cache_kib = o.store_cache_mb * 1024;
   ingest::ingest in(io, h);
   ctx.ready = [&in, &o] {
     auto s = in.snapshot();
     bool connected = s.state == ingest::link_state::connected;
     bool lag_ok = s.lag_ms >= 0 && s.lag_ms <= o.ready_max_lag.count();
+    // An id ahead of the clock (DESIGN §2): not ready until the clock passes it.
+    auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    bool clock_ok = !s.ahead_id || s.ahead_id->ms <= now;
     net::readiness r;
-    r.ready = connected && lag_ok;
-    r.detail = std::string("{\"ready\":") + (r.ready ? "true" : "false") +
-               ",\"store\":\"open\",\"redis\":\"" + ingest::to_string(s.state) +
-               "\",\"lag_ms\":" + std::to_string(s.lag_ms) + ",\"committed\":" +
-               (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
+    r.ready = connected && lag_ok && clock_ok;
+    r.detail =
+        std::string("{\"ready\":") + (r.ready ? "true" : "false") +
+        ",\"store\":\"open\",\"redis\":\"" + ingest::to_string(s.state) +
+        "\",\"lag_ms\":" + std::to_string(s.lag_ms) +
+        ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) +
+        (clock_ok ? std::string() : ",\"id_ahead_of_clock\":\"" + s.ahead_id->str() + "\"") + "}";
     return r;
   };
   ctx.extra_metrics = [&ctx, &in, pass = upstream.get(), identity = upstream_identity.get()] {
@@ -518,7 +544,12 @@ void add_serve_command(CLI::App& app) {
                   "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
       ->capture_default_str();
   cmd->add_flag("--pubsub", o->pubsub,
-                "Also PSUBSCRIBE cutover:topic:* (fire-and-forget, instance-local ids)");
+                "Bridge PUBLISH cutover:topic:* into the first --stream: one instance at a time "
+                "(a Redis lock) copies each message with XADD; messages published while no "
+                "bridge is subscribed are lost");
+  add_duration(*cmd, "--pubsub-lock-ttl", o->pubsub_lock_ttl,
+               "TTL of the pub/sub bridge lock (renewed every third of it; another instance "
+               "takes over this long after the bridge dies)");
   cmd->add_option("--shared-topic", o->shared_topics,
                   "Topic every user also reads, e.g. all (repeatable)");
   cmd->add_option("--legacy-profile", o->legacy_profile,
@@ -570,6 +601,9 @@ void add_serve_command(CLI::App& app) {
   add_duration(*cmd, "--prune-interval", o->prune_interval, "How often retention runs");
   add_duration(*cmd, "--ready-max-lag", o->ready_max_lag,
                "/readyz fails while ingest lags more than this");
+  add_duration(*cmd, "--max-clock-skew", o->max_clock_skew,
+               "An id further ahead of this clock (or past 2248) is stored, counted, and keeps "
+               "/readyz failing until the clock passes it");
   cmd->add_option("--threads", o->server.threads, "I/O threads (0 = the CPUs this process may use)")
       ->capture_default_str();
   cmd->add_option("--store-readers", o->store_readers, "Threads reading old cursors from the store")

@@ -40,6 +40,27 @@ void status_board::add_pubsub_messages(std::uint64_t n) {
   s_.pubsub_messages += n;
 }
 
+void status_board::add_pubsub_bridged(std::uint64_t n) {
+  std::lock_guard lk(mu_);
+  s_.pubsub_bridged += n;
+}
+
+void status_board::add_pubsub_refused(std::uint64_t n) {
+  std::lock_guard lk(mu_);
+  s_.pubsub_refused += n;
+}
+
+void status_board::set_bridge_active(bool on) {
+  std::lock_guard lk(mu_);
+  s_.bridge_active = on;
+}
+
+void status_board::add_ids_ahead(std::uint64_t n, stream_id newest) {
+  std::lock_guard lk(mu_);
+  s_.ids_ahead += n;
+  if (!s_.ahead_id || *s_.ahead_id < newest) s_.ahead_id = newest;
+}
+
 void status_board::set_lag(std::int64_t ms, std::uint64_t entries_hint) {
   std::lock_guard lk(mu_);
   s_.lag_ms = ms;

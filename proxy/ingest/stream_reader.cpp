@@ -281,9 +281,9 @@ void stream_reader::parse(const redisReply* reply, work_batch& out) {
         b.dead.push_back(
             {std::string(key), std::string(id_text), raw_fields_json(fields_), std::move(reason)});
       };
-      if (!id->is_storable()) {
+      if (!id->fits_store()) {
         dead("id " + id->str() +
-             " cannot be stored: its time is after year 2248 or its sequence is too large");
+             " cannot be stored: its time or its sequence is beyond 64-bit legacyIds");
         continue;
       }
       if (pairs == 0) {

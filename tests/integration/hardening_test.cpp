@@ -119,5 +119,79 @@ TEST(IdempotencyKey, SameKeyOnAnotherTopicIsDeliveredAndRepeatsAreCountedByKey) 
   EXPECT_EQ(r.body.find("\"payload\":4"), std::string::npos) << r.body;
 }
 
+// ---- 3. ids ahead of the clock ----------------------------------------------------------
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::size_t count_of(const std::string& body, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto p = body.find(needle); p != std::string::npos; p = body.find(needle, p + 1)) ++n;
+  return n;
+}
+
+TEST(IdsAhead, ATailIdAheadOfTheClockIsDeliveredOnceWithoutALegacyClientSpinning) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  cutover_server srv(redis, with(kInsecure, {"--poll-timeout", "2500ms"}));
+  // One entry a minute ahead, in a millisecond's tail (seq >= 1023): before the fix its
+  // tail stayed "open" for that minute, and every poll answered it again at once.
+  const std::string ahead = std::to_string(now_ms() + 60'000) + "-5000";
+  auto add = pub.command(
+      {"XADD", "cutover:notifications", ahead, "topic", "user:1", "data", R"({"ahead":true})"});
+  ASSERT_EQ(add->type, REDIS_REPLY_STRING);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_ids_ahead_total", 1));
+  auto ready = http_get(srv.port(), "/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("\"id_ahead_of_clock\":\"" + ahead + "\""), std::string::npos)
+      << ready.body;
+  EXPECT_EQ(http_get(srv.port(), "/healthz").status, 200);
+
+  auto first = http_get(srv.port(), "/api/notifications/poll?user=1&since=0", {}, 15s);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(count_of(first.body, "\"ahead\":true"), 1u) << first.body;
+  std::string last = json_field(first.body, "lastId");
+  // The client follows lastId: nothing again, twice (a spinning client gets it every time).
+  for (int i = 0; i < 2; ++i) {
+    auto next = http_get(srv.port(), "/api/notifications/poll?user=1&since=" + last, {}, 15s);
+    ASSERT_EQ(next.status, 200);
+    EXPECT_EQ(count_of(next.body, "\"ahead\":true"), 0u) << "poll " << i << ": " << next.body;
+    last = json_field(next.body, "lastId");
+  }
+}
+
+TEST(IdsAhead, AnIdPast2248IsStoredAndEveryLaterEntryToo) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  cutover_server srv(redis, with(kInsecure, {"--poll-timeout", "1s"}));
+  // 9000000000000 ms is in 2255. Redis gives every later `*` entry an id after it, so
+  // before the fix every one of them was dead-lettered.
+  pub.command({"XADD", "cutover:notifications", "9000000000000-0", "topic", "user:2", "data", "0"});
+  for (int i = 1; i <= 3; ++i)
+    pub.xadd("cutover:notifications", {{"topic", "user:2"}, {"data", std::to_string(i)}});
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 4))
+      << srv.metric("cutover_dead_letters_total").value_or(-1);
+  EXPECT_EQ(srv.metric("cutover_dead_letters_total"), 0);
+  EXPECT_EQ(srv.metric("cutover_ingest_ids_ahead_total"), 4);
+  EXPECT_EQ(http_get(srv.port(), "/readyz").status, 503);
+  auto r = http_get(srv.port(), "/api/notifications/poll?user=2&since=0");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(count_of(r.body, "\"payload\":"), 4u) << r.body;
+  // The WebSocket shows the stream ids as they are.
+  raw_ws ws(srv.port(), "/v1/ws?user=2&since=0");
+  ASSERT_EQ(ws.handshake_status(), 101);
+  std::vector<std::string> ids;
+  while (ids.size() < 4) {
+    auto f = ws.next_text();
+    ASSERT_TRUE(f);
+    if (json_field(*f, "type") == "notification") ids.push_back(json_field(*f, "id"));
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"9000000000000-0", "9000000000000-1", "9000000000000-2",
+                                           "9000000000000-3"}));
+}
+
 }  // namespace
 }  // namespace cutover
