@@ -193,5 +193,87 @@ TEST(IdsAhead, AnIdPast2248IsStoredAndEveryLaterEntryToo) {
                                            "9000000000000-3"}));
 }
 
+// ---- 4. the pub/sub bridge --------------------------------------------------------------
+
+TEST(PubsubBridge, PublishInterleavedWithXaddReachesALiveWebSocketWholeAndInIdOrder) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  cutover_server srv(redis, with(kInsecure, {"--pubsub"}));
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_pubsub_bridge_active", 1));
+  raw_ws ws(srv.port(), "/v1/ws?user=1", 1 << 20);
+  ASSERT_EQ(ws.handshake_status(), 101);
+  auto hello = ws.next_text();
+  ASSERT_TRUE(hello && json_field(*hello, "type") == "hello") << hello.value_or("");
+
+  constexpr int kEach = 3000;
+  std::thread publisher([&] {
+    redis_client c(redis.port());
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = 0; i < 2 * kEach; ++i) {
+      std::string n = std::to_string(i);
+      if (i % 2 == 0)
+        cmds.push_back({"PUBLISH", "cutover:topic:user:1", R"({"type":"p","data":)" + n + "}"});
+      else
+        cmds.push_back(
+            {"XADD", "cutover:notifications", "*", "topic", "user:1", "type", "s", "data", n});
+      if (cmds.size() == 100) {
+        c.pipeline(cmds);
+        cmds.clear();
+      }
+    }
+    if (!cmds.empty()) c.pipeline(cmds);
+  });
+  std::vector<std::string> ids;
+  std::vector<int> seen(2 * kEach, 0);
+  while (ids.size() < 2 * kEach) {
+    auto f = ws.next_text(20s);
+    if (!f) break;
+    if (json_field(*f, "type") != "notification") continue;
+    ids.push_back(json_field(*f, "id"));
+    int n = std::stoi(json_field(*f, "data"));
+    ASSERT_GE(n, 0);
+    ASSERT_LT(n, 2 * kEach);
+    ++seen[static_cast<std::size_t>(n)];
+  }
+  publisher.join();
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(2 * kEach));
+  for (int n = 0; n < 2 * kEach; ++n) EXPECT_EQ(seen[static_cast<std::size_t>(n)], 1) << n;
+  auto parse = [](const std::string& id) {
+    auto d = id.find('-');
+    return std::pair<std::uint64_t, std::uint64_t>(std::stoull(id.substr(0, d)),
+                                                   std::stoull(id.substr(d + 1)));
+  };
+  for (std::size_t i = 1; i < ids.size(); ++i)
+    ASSERT_LT(parse(ids[i - 1]), parse(ids[i])) << ids[i - 1] << " then " << ids[i];
+  EXPECT_EQ(srv.metric("cutover_dead_letters_total"), 0);
+  EXPECT_EQ(srv.metric("cutover_pubsub_bridged_total"), kEach);
+  // Every pub/sub message is in the stream once, under the id the client saw.
+  EXPECT_EQ(pub.xrange("cutover:notifications").size(), static_cast<std::size_t>(2 * kEach));
+}
+
+TEST(PubsubBridge, OneCopyWithTwoInstancesAndTheOtherTakesOverWhenTheBridgeIsKilled) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  const std::vector<std::string> flags =
+      with(kInsecure, {"--pubsub", "--pubsub-lock-ttl", "500ms", "--poll-timeout", "1s"});
+  auto a = std::make_unique<cutover_server>(redis, flags);
+  ASSERT_TRUE(a->wait_metric_at_least("cutover_pubsub_bridge_active", 1));
+  cutover_server b(redis, flags);
+  EXPECT_EQ(b.metric("cutover_pubsub_bridge_active"), 0);
+  for (int i = 0; i < 20; ++i) pub.command({"PUBLISH", "cutover:topic:user:1", std::to_string(i)});
+  ASSERT_TRUE(a->wait_metric_at_least("cutover_ingest_entries_total", 20));
+  ASSERT_TRUE(b.wait_metric_at_least("cutover_ingest_entries_total", 20));
+  EXPECT_EQ(pub.xrange("cutover:notifications").size(), 20u);  // one copy, not two
+
+  a->process().signal(SIGKILL);  // no hand-over: the lock must expire
+  ASSERT_TRUE(a->process().wait_exit(10s));
+  a.reset();
+  ASSERT_TRUE(b.wait_metric_at_least("cutover_pubsub_bridge_active", 1, 10s));
+  pub.command({"PUBLISH", "cutover:topic:user:1", "20"});
+  ASSERT_TRUE(b.wait_metric_at_least("cutover_ingest_entries_total", 21));
+  EXPECT_EQ(pub.xrange("cutover:notifications").size(), 21u);
+  EXPECT_EQ(b.metric("cutover_dead_letters_total"), 0);
+}
+
 }  // namespace
 }  // namespace cutover
