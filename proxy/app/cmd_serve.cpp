@@ -1,6 +1,9 @@
 // `cutover serve`: the proxy (DESIGN §9). Wiring only: store, hub, reader pool, server,
 // the legacy route, ingest; then wait for a signal and shut down in order.
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
@@ -25,6 +28,10 @@
 
 namespace cutover::app {
 namespace {
+
+// /readyz says not ready below this much free space on the store's file system: a commit
+// would soon fail with "database or disk is full".
+constexpr unsigned long long kMinFreeBytes = 1 << 20;
 
 struct serve_opts {
   std::string listen = "127.0.0.1:8080";
@@ -58,6 +65,8 @@ struct serve_opts {
   std::string auth_url;
   std::chrono::milliseconds auth_cache_ttl{std::chrono::seconds(30)};
   std::chrono::milliseconds auth_refusal_ttl{std::chrono::seconds(5)};
+  std::size_t auth_threads = 4;
+  std::chrono::milliseconds token_max_ttl{std::chrono::hours(24 * 7)};
   std::string admin_token;
   std::size_t publish_maxlen = 1'000'000;
   std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
@@ -66,6 +75,21 @@ struct serve_opts {
   bool poll_path_given = false, poll_batch_given = false, poll_timeout_given = false;
   net::server_options server;
 };
+
+struct serve_option_refs {
+  CLI::Option *poll_timeout, *poll_batch, *poll_path;
+};
+serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o);
+
+// What the parse says beyond the values: the config file, and which profile settings a
+// flag, the environment or the file overrides.
+void note_given(const CLI::App& app, const serve_option_refs& refs, serve_opts& o) {
+  if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
+    o.config_path = cfg->as<std::string>();
+  o.poll_timeout_given = refs.poll_timeout->count() > 0;
+  o.poll_batch_given = refs.poll_batch->count() > 0;
+  o.poll_path_given = refs.poll_path->count() > 0;
+}
 
 // Adapts ingest's background publisher to the server's publish interface.
 class redis_publish_sink final : public net::publish_sink {
@@ -80,31 +104,6 @@ class redis_publish_sink final : public net::publish_sink {
  private:
   ingest::publisher pub_;
 };
-
-// Re-reads the rollout settings from the [serve] section of the config file (SIGHUP).
-std::optional<net::rollout_config> reload_rollout(const std::string& path, std::string& why) {
-  CLI::App app;
-  app.set_config("--config");
-  app.allow_config_extras(true);
-  auto* serve = app.add_subcommand("serve");
-  serve->allow_extras();
-  serve->allow_config_extras(true);
-  net::rollout_config rc;
-  std::vector<std::string> allow, deny;
-  serve->add_option("--ws-rollout-percent", rc.percent)->check(CLI::Range(0.0, 100.0));
-  serve->add_option("--ws-rollout-allow", allow);
-  serve->add_option("--ws-rollout-deny", deny);
-  try {
-    // CLI11 takes a vector in reverse order: this is `--config PATH serve`.
-    app.parse(std::vector<std::string>{"serve", path, "--config"});
-  } catch (const CLI::ParseError& e) {
-    why = e.what();
-    return std::nullopt;
-  }
-  rc.allow.insert(allow.begin(), allow.end());
-  rc.deny.insert(deny.begin(), deny.end());
-  return rc;
-}
 
 std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
   std::string host;
@@ -163,6 +162,9 @@ std::string ingest_metrics(const ingest::stats& s) {
   metric("cutover_ingest_ids_ahead_total", "counter",
          "Stored ids ahead of this instance's clock by more than --max-clock-skew, or past 2248.",
          static_cast<double>(s.ids_ahead));
+  metric("cutover_ingest_trimmed_gaps_total", "counter",
+         "Times Redis trimmed stream entries before this store read them (entries lost here).",
+         static_cast<double>(s.trimmed_gaps));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
   metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
@@ -214,7 +216,19 @@ std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream
   return out;
 }
 
-void run_serve(serve_opts& o) {
+// Everything `serve` refuses as a usage error (exit 2), checked before anything is
+// touched; also what a SIGHUP reload must pass before any setting applies.
+struct checked_serve {
+  std::optional<legacy::profile> loaded;
+  net::auth_config auth;
+  std::vector<net::web_origin> origins;
+  std::string host;
+  std::optional<net::upstream_target> upstream_target, auth_target;
+  const legacy::profile& profile() const { return loaded ? *loaded : legacy::builtin_profile(); }
+};
+
+checked_serve check_serve(serve_opts& o) {
+  checked_serve chk;
   // ---- options
   // The legacy endpoint's wire format; its path, batch and timeout unless flags say else.
   std::optional<legacy::profile> loaded;
@@ -224,7 +238,8 @@ void run_serve(serve_opts& o) {
       throw usage_failure("--legacy-profile " + e->text());
     loaded = std::get<legacy::profile>(std::move(r));
   }
-  const legacy::profile& profile = loaded ? *loaded : legacy::builtin_profile();
+  chk.loaded = std::move(loaded);
+  const legacy::profile& profile = chk.profile();
   if (!o.poll_path_given) o.server.poll_path = profile.path;
   if (!o.poll_batch_given) o.server.poll_batch = profile.batch;
   if (!o.poll_timeout_given) o.server.poll_timeout = profile.timeout;
@@ -245,9 +260,10 @@ void run_serve(serve_opts& o) {
     while (!base.empty() && base.back() == '/') base.pop_back();
     o.auth_url = base + profile.identity.path;
   }
-  net::auth_config auth;
+  net::auth_config& auth = chk.auth;
   auth.mode = *mode;
   auth.token_secret = o.token_secret;
+  auth.token_max_ttl = std::chrono::duration_cast<std::chrono::seconds>(o.token_max_ttl);
   if (*mode == net::auth_mode::token && o.token_secret.empty())
     throw usage_failure(
         "--auth token (the default) needs --token-secret or CUTOVER_TOKEN_SECRET; "
@@ -264,7 +280,7 @@ void run_serve(serve_opts& o) {
     if (!c) throw usage_failure("--trusted-peer: '" + p + "' is not an IPv4 or IPv6 CIDR");
     auth.trusted_peers.push_back(*c);
   }
-  std::vector<net::web_origin> allowed_origins;
+  std::vector<net::web_origin>& allowed_origins = chk.origins;
   for (const auto& a : o.allow_origins) {
     auto w = net::parse_origin(a);
     if (!w)
@@ -279,16 +295,39 @@ void run_serve(serve_opts& o) {
         "--ws-silence-timeout must be longer than --ws-ping-interval (a peer answers pings), "
         "and both above zero");
   auto [host, port] = split_listen(o.listen);
+  chk.host = host;
   o.server.host = host;
   o.server.port = port;
   o.server.shared_topics = o.shared_topics;
-  for (const auto& t : o.shared_topics)
+  for (const auto& t : o.shared_topics) {
     if (auto p = topic_problem(t, {})) throw usage_failure("--shared-topic '" + t + "': " + *p);
+    // A shared topic is read by every user: user:<id> would hand one user's notifications
+    // to all (DESIGN §7).
+    if (t.starts_with("user:"))
+      throw usage_failure("--shared-topic '" + t +
+                          "': user:... topics belong to one user; a shared topic may not be "
+                          "named user:...");
+  }
+  // Numbers with a floor: zero readers would hang every old-cursor poll, zero connections
+  // refuse everyone, a negative count means nothing (issue 12).
+  if (o.store_readers < 1 || o.store_readers > 64)
+    throw usage_failure("--store-readers must be between 1 and 64, got " +
+                        std::to_string(o.store_readers));
+  if (o.server.max_connections < 1) throw usage_failure("--max-connections must be at least 1");
+  if (o.retain_per_topic < 0)
+    throw usage_failure("--retain-per-topic must be 0 (no limit) or more, got " +
+                        std::to_string(o.retain_per_topic));
+  if (o.auth_threads < 1 || o.auth_threads > 256)
+    throw usage_failure("--auth-threads must be between 1 and 256, got " +
+                        std::to_string(o.auth_threads));
+  if (auto why = ingest::stream_start_problem(o.stream_start))
+    throw usage_failure("--stream-start: " + *why);
   if (o.streams.empty()) o.streams.push_back(ingest::kDefaultStream);
   if (auto ep = ingest::parse_redis_url(o.redis); !ep)
     throw usage_failure("--redis: " + ep.err().message);
   // Every usage error is found before the store is created or touched.
-  std::optional<net::upstream_target> upstream_target, auth_target;
+  std::optional<net::upstream_target>&upstream_target = chk.upstream_target,
+  &auth_target = chk.auth_target;
   if (!o.upstream.empty()) {
     auto t = net::parse_upstream_url(o.upstream);
     if (!t) throw usage_failure("--upstream: " + t.err().message);
@@ -299,6 +338,55 @@ void run_serve(serve_opts& o) {
     if (!t) throw usage_failure("--auth-url: " + t.err().message);
     auth_target = *t;
   }
+
+  return chk;
+}
+
+// SIGHUP (DESIGN §8): the command line is parsed again as at start, with the config file
+// as it is now, and every option checked as at start; only then does the rollout change.
+// A file that is missing, unreadable or invalid in any part changes nothing.
+std::optional<net::rollout_config> reload_rollout(std::string& why) {
+  CLI::App app;
+  app.name("cutover");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_config("--config", "", "", true);  // required: a reload without its file is refused
+  // An unknown key in the file is an error here: a typo must not reset a setting to its
+  // default (a misspelt ws-rollout-percent dropped the whole cohort).
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  auto* cmd = app.add_subcommand("serve");
+  cmd->fallthrough();
+  cmd->allow_config_extras(CLI::config_extras_mode::error);
+  serve_opts fresh;
+  auto refs = add_serve_options(cmd, &fresh);
+  try {
+    const auto& args = remembered_args();
+    // CLI11 takes a vector in reverse order.
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+    if (cmd->count() == 0) throw usage_failure("the command line has no serve");
+    note_given(app, refs, fresh);
+    (void)check_serve(fresh);
+  } catch (const CLI::Error& e) {
+    why = e.what();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    why = e.what();
+    return std::nullopt;
+  }
+  net::rollout_config rc;
+  rc.percent = fresh.rollout_percent;
+  rc.allow.insert(fresh.rollout_allow.begin(), fresh.rollout_allow.end());
+  rc.deny.insert(fresh.rollout_deny.begin(), fresh.rollout_deny.end());
+  return rc;
+}
+
+void run_serve(serve_opts& o) {
+  checked_serve checked = check_serve(o);
+  const legacy::profile& profile = checked.profile();
+  net::auth_config& auth = checked.auth;
+  std::vector<net::web_origin>& allowed_origins = checked.origins;
+  const std::string& host = checked.host;
+  std::optional<net::upstream_target>&upstream_target = checked.upstream_target,
+  &auth_target = checked.auth_target;
 
   // ---- store and hub
   std::filesystem::path dbp(o.db);
@@ -363,7 +451,7 @@ void run_serve(serve_opts& o) {
   }
   if (auth_target) {
     net::upstream_options uo;
-    uo.threads = 4;
+    uo.threads = o.auth_threads;
     uo.timeout = std::chrono::seconds(5);
     uo.max_response_bytes = 64 * 1024;
     auth_pool = std::make_unique<net::upstream_pool>(*auth_target, uo);
@@ -402,8 +490,27 @@ void run_serve(serve_opts& o) {
   io.max_clock_skew = o.max_clock_skew;
   io.store_cache_kib = o.store_cache_mb * 1024;
   ingest::ingest in(io, h);
-  ctx.ready = [&in, &o] {
+  // The store file as opened: readiness notices it deleted or replaced under us.
+  struct stat opened {};
+  if (::stat(o.db.c_str(), &opened) != 0) throw runtime_failure("cannot stat the store " + o.db);
+  const std::string db_dir = dbp.has_parent_path() ? dbp.parent_path().string() : std::string(".");
+  ctx.ready = [&in, &o, opened, db_dir] {
     auto s = in.snapshot();
+    // The store (DESIGN §8 "store open"): its file still there, space left on its disk, and
+    // the last commit succeeded. A few syscalls, no SQLite: fine on an I/O thread.
+    const char* store_state = "open";
+    struct stat now_st {};
+    struct statvfs fs {};
+    if (::stat(o.db.c_str(), &now_st) != 0)
+      store_state = "missing";
+    else if (now_st.st_ino != opened.st_ino || now_st.st_dev != opened.st_dev)
+      store_state = "replaced";
+    else if (::statvfs(db_dir.c_str(), &fs) == 0 &&
+             static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize < kMinFreeBytes)
+      store_state = "disk_full";
+    else if (s.failing_commits > 0)
+      store_state = "commit_failing";
+    bool store_ok = std::string_view(store_state) == "open";
     bool connected = s.state == ingest::link_state::connected;
     bool lag_ok = s.lag_ms >= 0 && s.lag_ms <= o.ready_max_lag.count();
     // An id ahead of the clock (DESIGN §2): not ready until the clock passes it.
@@ -412,10 +519,10 @@ void run_serve(serve_opts& o) {
                                               .count());
     bool clock_ok = !s.ahead_id || s.ahead_id->ms <= now;
     net::readiness r;
-    r.ready = connected && lag_ok && clock_ok;
+    r.ready = connected && lag_ok && clock_ok && store_ok;
     r.detail =
-        std::string("{\"ready\":") + (r.ready ? "true" : "false") +
-        ",\"store\":\"open\",\"redis\":\"" + ingest::to_string(s.state) +
+        std::string("{\"ready\":") + (r.ready ? "true" : "false") + ",\"store\":\"" + store_state +
+        "\",\"redis\":\"" + ingest::to_string(s.state) +
         "\",\"lag_ms\":" + std::to_string(s.lag_ms) +
         ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) +
         (clock_ok ? std::string() : ",\"id_ahead_of_clock\":\"" + s.ahead_id->str() + "\"") + "}";
@@ -457,13 +564,15 @@ void run_serve(serve_opts& o) {
         std::fprintf(stderr, "cutover: SIGHUP: no --config file to reload the rollout from\n");
       } else {
         std::string why;
-        if (auto next = reload_rollout(o.config_path, why)) {
+        if (auto next = reload_rollout(why)) {
           ctx.rollout->replace(*next);
           std::fprintf(stderr,
                        "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n",
                        next->percent, next->allow.size(), next->deny.size(), o.config_path.c_str());
         } else {
-          std::fprintf(stderr, "cutover: SIGHUP: rollout unchanged, cannot read %s: %s\n",
+          std::fprintf(stderr,
+                       "cutover: SIGHUP: nothing changed, every setting stays; %s is refused: "
+                       "%s\n",
                        o.config_path.c_str(), why.c_str());
         }
       }
@@ -488,12 +597,9 @@ void run_serve(serve_opts& o) {
   std::fprintf(stderr, "cutover: stopped in %lld ms\n", static_cast<long long>(took.count()));
 }
 
-}  // namespace
-
-void add_serve_command(CLI::App& app) {
-  auto o = std::make_shared<serve_opts>();
-  auto* cmd = app.add_subcommand(
-      "serve", "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis");
+// Every `serve` option, into `o`: used for the command line and again, into a fresh
+// serve_opts, by a SIGHUP reload.
+serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->envname("CUTOVER_LISTEN")
       ->capture_default_str();
@@ -523,6 +629,13 @@ void add_serve_command(CLI::App& app) {
                "How long an upstream identity is cached");
   add_duration(*cmd, "--auth-refusal-ttl", o->auth_refusal_ttl,
                "How long an upstream refusal (401/403) is cached");
+  cmd->add_option("--auth-threads", o->auth_threads,
+                  "Threads (and connections) asking --auth-url, 1-256; concurrent lookups of one "
+                  "credential share one request")
+      ->capture_default_str();
+  add_duration(*cmd, "--token-max-ttl", o->token_max_ttl,
+               "Refuse tokens without exp, or valid for longer than this from now (0: accept "
+               "tokens without exp)");
   cmd->add_option(
          "--upstream", o->upstream,
          "Forward every request Cutover does not own to this legacy app (http://host:port)")
@@ -620,12 +733,22 @@ void add_serve_command(CLI::App& app) {
                "Close an idle keep-alive HTTP connection after this");
   add_duration(*cmd, "--header-timeout", o->server.header_timeout,
                "A request's headers must arrive within this (else 408)");
-  cmd->callback([o, &app, poll_timeout, poll_batch, poll_path] {
-    if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
-      o->config_path = cfg->as<std::string>();
-    o->poll_timeout_given = poll_timeout->count() > 0;
-    o->poll_batch_given = poll_batch->count() > 0;
-    o->poll_path_given = poll_path->count() > 0;
+  return {poll_timeout, poll_batch, poll_path};
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<serve_opts>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis (options also from "
+      "--config FILE, before or after `serve`, section [serve]; SIGHUP re-reads it)");
+  // `cutover serve --config FILE` as well as `cutover --config FILE serve`.
+  cmd->fallthrough();
+  auto refs = add_serve_options(cmd, o.get());
+  cmd->callback([o, &app, refs] {
+    note_given(app, refs, *o);
     run_serve(*o);
   });
 }

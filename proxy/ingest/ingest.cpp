@@ -31,6 +31,12 @@ result<std::optional<stream_id>> parse_stream_start(const std::string& text) {
 
 }  // namespace
 
+std::optional<std::string> stream_start_problem(const std::string& text) {
+  auto r = parse_stream_start(text);
+  if (r) return std::nullopt;
+  return r.err().message;
+}
+
 struct ingest::impl {
   impl(options o, commit_listener& l)
       : opt(std::move(o)),

@@ -40,6 +40,11 @@ void status_board::add_pubsub_messages(std::uint64_t n) {
   s_.pubsub_messages += n;
 }
 
+void status_board::add_trimmed_gap() {
+  std::lock_guard lk(mu_);
+  ++s_.trimmed_gaps;
+}
+
 void status_board::add_pubsub_bridged(std::uint64_t n) {
   std::lock_guard lk(mu_);
   s_.pubsub_bridged += n;
@@ -131,6 +136,7 @@ stats status_board::snapshot() const {
   stats out = s_;
   out.commit_seconds = commit_seconds_.read();
   out.batch_entries = batch_entries_.read();
+  out.failing_commits = failing_commits_;
   if (stopped_) {
     out.state = link_state::stopped;
     return out;

@@ -26,6 +26,7 @@ class status_board {
   void add_reconnect();
   void add_pubsub_messages(std::uint64_t n);
   void add_pubsub_bridged(std::uint64_t n);
+  void add_trimmed_gap();
   void add_pubsub_refused(std::uint64_t n);
   void set_bridge_active(bool on);
   // `n` ids ahead of the clock were stored; `newest` the newest of them.

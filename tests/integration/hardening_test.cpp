@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
@@ -273,6 +274,137 @@ TEST(PubsubBridge, OneCopyWithTwoInstancesAndTheOtherTakesOverWhenTheBridgeIsKil
   ASSERT_TRUE(b.wait_metric_at_least("cutover_ingest_entries_total", 21));
   EXPECT_EQ(pub.xrange("cutover:notifications").size(), 21u);
   EXPECT_EQ(b.metric("cutover_dead_letters_total"), 0);
+}
+
+// ---- 5. operations ------------------------------------------------------------------------
+
+TEST(Operations, BoundedNumbersAndAUserSharedTopicExitTwoBeforeTheStore) {
+  temp_dir dir;
+  const std::vector<std::vector<std::string>> bad = {
+      {"--store-readers", "0"},      {"--max-connections", "0"},   {"--retain-per-topic", "-5"},
+      {"--stream-start", "garbage"}, {"--shared-topic", "user:5"}, {"--auth-threads", "0"},
+      {"--store-readers", "100000"},
+  };
+  for (const auto& flags : bad) {
+    auto r = run_cutover(
+        with({"serve", "--db", dir.file("never.db"), "--auth", "insecure-query"}, flags));
+    EXPECT_EQ(r.code, 2) << flags[0] << " " << flags[1] << ": " << r.out;
+    EXPECT_NE(r.out.find(flags[0]), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("never.db")));
+}
+
+// The cohort header a poll of `user` gets (empty when not in the cohort).
+std::string upgrade_header(int port, const std::string& user) {
+  auto r = http_get(port, "/api/notifications/poll?user=" + user + "&since=0", {}, 5s);
+  auto it = r.headers.find("x-cutover-upgrade");
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
+TEST(Operations, ServeTakesConfigAfterTheSubcommandAndABrokenReloadChangesNothing) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  temp_dir dir;
+  const std::string cfg = dir.file("cutover.toml");
+  std::ofstream(cfg) << "[serve]\nauth = \"insecure-query\"\nws-rollout-percent = 100\n"
+                        "poll-timeout = \"300ms\"\n";
+  // `serve --config FILE`, as --help offers it (it was refused: "not expected").
+  cutover_server srv(redis, {"--config", cfg});
+  pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", "1"}});
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 1));
+  ASSERT_EQ(upgrade_header(srv.port(), "1"), "/v1/ws");
+
+  auto reload = [&](const std::string& expect) {
+    auto from = srv.process().line_count();
+    srv.process().signal(SIGHUP);
+    return srv.process().wait_for_line(expect, 10s, from);
+  };
+  // A typo'd key: before, the percentage silently became 0 and the cohort was dropped.
+  std::ofstream(cfg) << "[serve]\nauth = \"insecure-query\"\nws-rollout-precent = 50\n";
+  auto line = reload("SIGHUP: nothing changed");
+  ASSERT_TRUE(line) << srv.process().output();
+  EXPECT_NE(line->find("ws-rollout-precent"), std::string::npos) << *line;
+  EXPECT_EQ(upgrade_header(srv.port(), "1"), "/v1/ws");
+  // Any invalid part refuses the whole file, reloadable or not.
+  std::ofstream(cfg) << "[serve]\nauth = \"insecure-query\"\nws-rollout-percent = 0\n"
+                        "store-readers = 0\n";
+  ASSERT_TRUE(reload("SIGHUP: nothing changed")) << srv.process().output();
+  EXPECT_EQ(upgrade_header(srv.port(), "1"), "/v1/ws");
+  std::filesystem::remove(cfg);
+  ASSERT_TRUE(reload("SIGHUP: nothing changed")) << srv.process().output();
+  EXPECT_EQ(upgrade_header(srv.port(), "1"), "/v1/ws");
+  // A valid file applies.
+  std::ofstream(cfg) << "[serve]\nauth = \"insecure-query\"\nws-rollout-percent = 0\n";
+  ASSERT_TRUE(reload("SIGHUP: rollout now 0%")) << srv.process().output();
+  EXPECT_EQ(upgrade_header(srv.port(), "1"), "");
+}
+
+TEST(Operations, ReadyzIsNotReadyWhenTheStoreFileIsDeleted) {
+  redis_server redis;
+  cutover_server srv(redis, kInsecure);
+  std::string body;
+  for (int i = 0; i < 200 && body.find("\"ready\":true") == std::string::npos; ++i)
+    body = http_get(srv.port(), "/readyz").body;  // paced by the server's answers
+  ASSERT_NE(body.find("\"ready\":true"), std::string::npos) << body;
+  std::filesystem::remove(srv.db());
+  auto r = http_get(srv.port(), "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("\"store\":\"missing\""), std::string::npos) << r.body;
+  EXPECT_EQ(http_get(srv.port(), "/healthz").status, 200);
+}
+
+TEST(Operations, ReadyzIsNotReadyWithAFullDisk) {
+  temp_dir dir;
+  const std::string small = dir.file("small");
+  std::filesystem::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0)
+    GTEST_SKIP() << "mounting a tmpfs needs root (CAP_SYS_ADMIN)";
+  struct unmount {
+    std::string where;
+    ~unmount() { ::umount2(where.c_str(), MNT_DETACH); }
+  } guard{small};
+  redis_server redis;
+  {
+    cutover_server srv(redis, kInsecure, small + "/cutover.db");
+    std::string body;
+    for (int i = 0; i < 200 && body.find("\"ready\":true") == std::string::npos; ++i)
+      body = http_get(srv.port(), "/readyz").body;
+    ASSERT_NE(body.find("\"ready\":true"), std::string::npos) << body;
+    auto free_bytes = std::filesystem::space(small).available;
+    {
+      std::ofstream filler(small + "/filler", std::ios::binary);
+      filler << std::string(free_bytes - 64 * 1024, '\0');
+    }
+    auto r = http_get(srv.port(), "/readyz");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_NE(r.body.find("\"store\":\"disk_full\""), std::string::npos) << r.body;
+    std::filesystem::remove(small + "/filler");
+    EXPECT_EQ(http_get(srv.port(), "/readyz").status, 200);
+  }
+}
+
+TEST(Operations, EntriesTrimmedBeforeIngestReadThemAreCountedAndLogged) {
+  redis_server redis;
+  redis_client pub(redis.port());
+  temp_dir dir;
+  const std::string db = dir.file("trim.db");
+  for (int i = 0; i < 10; ++i)
+    pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", std::to_string(i)}});
+  {
+    cutover_server srv(redis, kInsecure, db);
+    ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 10));
+    srv.process().signal(SIGTERM);
+    ASSERT_EQ(srv.process().wait_exit(10s), 0);
+  }
+  // While no serve reads: 100 more, then a trim to the newest 10 (90 lost to this store).
+  for (int i = 10; i < 110; ++i)
+    pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", std::to_string(i)}});
+  pub.command({"XTRIM", "cutover:notifications", "MAXLEN", "10"});
+  cutover_server srv(redis, kInsecure, db);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_trimmed_gaps_total", 1))
+      << srv.process().output();
+  EXPECT_TRUE(srv.process().wait_for_line("were trimmed in Redis", 5s)) << srv.process().output();
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 10));
 }
 
 }  // namespace
