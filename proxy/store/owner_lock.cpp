@@ -49,6 +49,16 @@ result<owner_lock> owner_lock::acquire(const std::string& db_path, const std::st
   l.path_ = path_for(db_path);
   // O_CLOEXEC: a child (none today) must not keep the store locked after we die.
   l.fd_ = ::open(l.path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (l.fd_ < 0 && (errno == EROFS || errno == EACCES)) {
+    // A directory no one may write in: an existing lock file can still be locked; without
+    // one no process can write the store here either (SQLite needs its -wal beside it), so
+    // go on unlocked and let opening the store say what is wrong with it.
+    l.fd_ = ::open(l.path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (l.fd_ < 0) {
+      l.path_.clear();
+      return l;
+    }
+  }
   if (l.fd_ < 0)
     return error{"cannot open the store's lock file " + l.path_ + ": " + std::strerror(errno)};
   if (::flock(l.fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -62,7 +72,8 @@ result<owner_lock> owner_lock::acquire(const std::string& db_path, const std::st
   }
   std::string record =
       "pid " + std::to_string(::getpid()) + " on host " + host_name() + " (" + what + ")\n";
-  // Rewritten in place; a failure here leaves the lock held and only the record missing.
+  // Rewritten in place; a failure here (a read-only lock file) leaves the lock held and
+  // only the record stale.
   if (::ftruncate(l.fd_, 0) == 0) {
     ssize_t n = ::pwrite(l.fd_, record.data(), record.size(), 0);
     (void)n;

@@ -31,6 +31,8 @@ class owner_lock {
   // `what` names the taker in the holder's record ("serve", "import").
   static result<owner_lock> acquire(const std::string& db_path, const std::string& what);
 
+  // False when the lock file could not be created because nothing may be written beside the
+  // store (a read-only file system or directory): opening the store then says why.
   bool held() const noexcept { return fd_ >= 0; }
   const std::string& path() const noexcept { return path_; }
 
