@@ -353,6 +353,9 @@ std::optional<net::rollout_config> reload_rollout(std::string& why) {
   // An unknown key in the file is an error here: a typo must not reset a setting to its
   // default (a misspelt ws-rollout-percent dropped the whole cohort).
   app.allow_config_extras(CLI::config_extras_mode::error);
+  // Top-level options of main() (--log-format, ...) were checked at start and are not
+  // reloaded: let them pass.
+  app.allow_extras();
   auto* cmd = app.add_subcommand("serve");
   cmd->fallthrough();
   cmd->allow_config_extras(CLI::config_extras_mode::error);

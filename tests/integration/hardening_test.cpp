@@ -309,7 +309,8 @@ TEST(Operations, ServeTakesConfigAfterTheSubcommandAndABrokenReloadChangesNothin
   std::ofstream(cfg) << "[serve]\nauth = \"insecure-query\"\nws-rollout-percent = 100\n"
                         "poll-timeout = \"300ms\"\n";
   // `serve --config FILE`, as --help offers it (it was refused: "not expected").
-  cutover_server srv(redis, {"--config", cfg});
+  // A top-level option next to it (--log-format) must not make the reload refuse.
+  cutover_server srv(redis, {"--config", cfg, "--log-format", "text"});
   pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", "1"}});
   ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 1));
   ASSERT_EQ(upgrade_header(srv.port(), "1"), "/v1/ws");
