@@ -541,6 +541,10 @@ void run_serve(serve_opts& o) {
   net::server srv(ctx);
   srv.prepare();  // fan-out targets exist before the first commit
   if (auto st = in.start(); !st) throw runtime_failure(st.err().message);
+  // Handlers before anyone can see the listener: a SIGTERM right after "listening" (a
+  // supervisor, a test) must shut down cleanly, not kill the process (exit 143).
+  boost::asio::io_context signals_io(1);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   auto bound = srv.start();
   if (!bound) {
     in.stop();
@@ -557,8 +561,6 @@ void run_serve(serve_opts& o) {
                o.redis.c_str());
 
   // ---- wait for a signal
-  boost::asio::io_context signals_io(1);
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                       int sig) {
     if (ec) return;
