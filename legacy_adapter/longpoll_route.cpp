@@ -87,11 +87,11 @@ void longpoll_route::handle(const net::request_view& req, const net::caller& who
 }
 
 void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor since,
-                          std::uint64_t since_wire, std::size_t limit) {
+                          std::uint64_t since_wire, std::size_t limit, bool held) {
   // Per request: SIGHUP may have moved the cohort.
   bool cohort = opt_.rollout && opt_.rollout->in_cohort(who.user);
-  ex.wait_for({since.after, limit}, [this, &ex, &who, since, since_wire, limit,
-                                     cohort](net::wait_result r) {
+  ex.wait_for({since.after, limit}, [this, &ex, &who, since, since_wire, limit, cohort,
+                                     held](net::wait_result r) {
     const profile& p = *opt_.prof;
     auto& m = net::global_metrics();
     std::vector<net::header> extra;
@@ -105,9 +105,25 @@ void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor sinc
     if (c.need_more && limit < kMaxGroupRead)
       return wait(ex, who, since, since_wire, kMaxGroupRead);
     std::span<const notification_ptr> sent(r.entries.data(), c.count);
+    const std::uint64_t ingested = opt_.head_ingested_ms ? opt_.head_ingested_ms() : 0;
+    if (!sent.empty() && !r.shutting_down && sent.back()->id.seq >= stream_id::kLegacyTail &&
+        tail_may_grow(sent.back()->id, ex.head(), ingested, wall_ms())) {
+      // The batch ends in a millisecond's tail that may still grow: a lastId inside it would
+      // make the client read it again. Send what comes before it; if the tail is all there
+      // is, hold the poll once until something arrives after it (or the poll times out),
+      // then answer: no repeats, and no client polling in a loop (DESIGN §2).
+      if (std::size_t keep = before_last_group(sent); keep > 0) {
+        sent = sent.first(keep);
+      } else if (!held) {
+        return ex.wait_for({sent.back()->id, 1},
+                           [this, &ex, &who, since, since_wire, limit](net::wait_result) {
+                             wait(ex, who, since, since_wire, limit, true);
+                           });
+      }
+    }
     std::uint64_t last = since_wire;
     if (!sent.empty()) {
-      last = to_wire(p, last_id_for(sent, 0, ex.head(), wall_ms()));
+      last = to_wire(p, last_id_for(sent, 0, ex.head(), ingested, wall_ms()));
     } else if (r.expired && r.pruned_through) {
       // Nothing left of an expired range: move the client past what was removed, or it
       // would be told "reset" forever.

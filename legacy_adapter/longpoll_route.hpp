@@ -3,6 +3,7 @@
 // answer the way the profile says the old app did, and lets the server do the waiting.
 // Runs on the connection's I/O thread; keeps no state between requests.
 
+#include <functional>
 #include <string>
 
 #include "legacy_adapter/profile.hpp"
@@ -16,6 +17,9 @@ struct longpoll_options {
   std::size_t batch = 100;                   // --poll-batch, else the profile's batch
   std::string upgrade_path = "/v1/ws";       // X-Cutover-Upgrade value for the rollout cohort
   const rollout_policy* rollout = nullptr;   // nullptr: nobody is in the cohort
+  // Wall-clock ms when this instance last ingested an entry (the hub's head_ingested_ms):
+  // whether a millisecond's tail may still grow. Empty: never (every tail is closed).
+  std::function<std::uint64_t()> head_ingested_ms;
 };
 
 class longpoll_route final : public net::route {
@@ -28,7 +32,7 @@ class longpoll_route final : public net::route {
 
  private:
   void wait(net::exchange& ex, const net::caller& who, cursor since, std::uint64_t since_wire,
-            std::size_t limit);
+            std::size_t limit, bool held = false);
   void refuse(net::exchange& ex, const answer_spec& a, std::string_view message,
               std::vector<net::header> extra);
 

@@ -26,18 +26,28 @@ cut cut_batch(std::span<const notification_ptr> entries, std::size_t batch, bool
 }
 
 std::uint64_t last_id_for(std::span<const notification_ptr> sent, std::uint64_t since,
-                          std::optional<stream_id> head, std::uint64_t now_ms) {
+                          std::optional<stream_id> head, std::uint64_t head_ingested_ms,
+                          std::uint64_t now_ms) {
   if (sent.empty()) return since;
   const stream_id& last = sent.back()->id;
   if (last.seq < stream_id::kLegacyTail) return last.legacy_id();
-  if (!tail_may_grow(last, head, now_ms)) return last.legacy_id();
+  if (!tail_may_grow(last, head, head_ingested_ms, now_ms)) return last.legacy_id();
   return last.ms * 1024 + (stream_id::kLegacyTail - 1);
 }
 
-bool tail_may_grow(const stream_id& last, std::optional<stream_id> head, std::uint64_t now_ms) {
+bool tail_may_grow(const stream_id& last, std::optional<stream_id> head,
+                   std::uint64_t head_ingested_ms, std::uint64_t now_ms) {
   bool stream_moved_on = head && head->ms > last.ms;
-  bool millisecond_long_past = now_ms > last.ms + 2000;
-  return !stream_moved_on && !millisecond_long_past;
+  bool ingest_quiet = now_ms >= head_ingested_ms + kTailOpenMs;
+  return !stream_moved_on && !ingest_quiet;
+}
+
+std::size_t before_last_group(std::span<const notification_ptr> sent) {
+  if (sent.empty()) return 0;
+  std::uint64_t last = sent.back()->legacy_id();
+  std::size_t start = sent.size();
+  while (start > 0 && sent[start - 1]->legacy_id() == last) --start;
+  return start;
 }
 
 }  // namespace cutover::legacy

@@ -4,6 +4,21 @@
 
 namespace cutover::app {
 
+namespace {
+std::vector<std::string>& args_store() {
+  static std::vector<std::string> args;
+  return args;
+}
+}  // namespace
+
+void remember_args(int argc, char** argv) {
+  args_store().assign(argv + (argc > 0 ? 1 : 0), argv + argc);
+}
+
+const std::vector<std::string>& remembered_args() {
+  return args_store();
+}
+
 CLI::Option* add_db_option(CLI::App& cmd, std::string& path) {
   path = kDefaultDb;
   return cmd.add_option("--db", path, "SQLite store file")

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace cutover::app {
 
@@ -26,6 +27,11 @@ CLI::Option* add_db_option(CLI::App& cmd, std::string& path);
 // A duration option (`500ms`, `30s`, `2m`, `1h`, `7d`, bare seconds).
 CLI::Option* add_duration(CLI::App& cmd, const std::string& name, std::chrono::milliseconds& target,
                           const std::string& description);
+
+// The command line as main() got it (without argv[0]), so `serve` can parse it again on
+// SIGHUP exactly as at start.
+void remember_args(int argc, char** argv);
+const std::vector<std::string>& remembered_args();
 
 // Registers subcommands; each sets its own callback.
 void add_db_commands(CLI::App& app);

@@ -16,6 +16,7 @@
 #include "app/cli_common.hpp"
 #include "legacy_adapter/export_rows.hpp"
 #include "store/importer.hpp"
+#include "store/owner_lock.hpp"
 
 namespace cutover::app {
 namespace {
@@ -142,6 +143,9 @@ void run_import(const import_opts& o) {
     std::error_code ec;
     std::filesystem::create_directories(dbp.parent_path(), ec);
   }
+  // One writer per store (DESIGN §3): an import under a running serve is refused.
+  auto owner = store::owner_lock::acquire(o.db, "import");
+  if (!owner) throw runtime_failure(owner.err().message);
   auto im = store::importer::open(o.db);
   if (!im) throw runtime_failure(im.err().message);
   auto recorded = im->recorded_offset();

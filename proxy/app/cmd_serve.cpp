@@ -1,6 +1,9 @@
 // `cutover serve`: the proxy (DESIGN §9). Wiring only: store, hub, reader pool, server,
 // the legacy route, ingest; then wait for a signal and shut down in order.
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
@@ -21,11 +24,16 @@
 #include "net/server_render.hpp"
 #include "net/upstream.hpp"
 #include "store/history_reader.hpp"
+#include "store/owner_lock.hpp"
 #include "store/reader_pool.hpp"
 #include "store/store.hpp"
 
 namespace cutover::app {
 namespace {
+
+// /readyz says not ready below this much free space on the store's file system: a commit
+// would soon fail with "database or disk is full".
+constexpr unsigned long long kMinFreeBytes = 1 << 20;
 
 struct serve_opts {
   std::string listen = "127.0.0.1:8080";
@@ -39,12 +47,14 @@ struct serve_opts {
   std::vector<std::string> streams;
   std::string stream_start = "0";
   bool pubsub = false;
+  std::chrono::milliseconds pubsub_lock_ttl{std::chrono::seconds(5)};
   std::vector<std::string> shared_topics;
   std::size_t max_payload = 64 * 1024;
   std::chrono::milliseconds retain_age{std::chrono::hours(24 * 7)};
   std::int64_t retain_per_topic = 10000;
   std::chrono::milliseconds prune_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds ready_max_lag{std::chrono::seconds(10)};
+  std::chrono::milliseconds max_clock_skew{std::chrono::seconds(5)};
   std::size_t store_readers = 2;
   std::size_t cache_entries = 200'000;
   std::size_t cache_mb = 128;
@@ -57,6 +67,8 @@ struct serve_opts {
   std::string auth_url;
   std::chrono::milliseconds auth_cache_ttl{std::chrono::seconds(30)};
   std::chrono::milliseconds auth_refusal_ttl{std::chrono::seconds(5)};
+  std::size_t auth_threads = 4;
+  std::chrono::milliseconds token_max_ttl{std::chrono::hours(24 * 7)};
   std::string admin_token;
   std::size_t publish_maxlen = 1'000'000;
   std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
@@ -68,6 +80,21 @@ struct serve_opts {
   bool poll_path_given = false, poll_batch_given = false, poll_timeout_given = false;
   net::server_options server;
 };
+
+struct serve_option_refs {
+  CLI::Option *poll_timeout, *poll_batch, *poll_path;
+};
+serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o);
+
+// What the parse says beyond the values: the config file, and which profile settings a
+// flag, the environment or the file overrides.
+void note_given(const CLI::App& app, const serve_option_refs& refs, serve_opts& o) {
+  if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
+    o.config_path = cfg->as<std::string>();
+  o.poll_timeout_given = refs.poll_timeout->count() > 0;
+  o.poll_batch_given = refs.poll_batch->count() > 0;
+  o.poll_path_given = refs.poll_path->count() > 0;
+}
 
 // Adapts ingest's background publisher to the server's publish interface.
 class redis_publish_sink final : public net::publish_sink {
@@ -82,31 +109,6 @@ class redis_publish_sink final : public net::publish_sink {
  private:
   ingest::publisher pub_;
 };
-
-// Re-reads the rollout settings from the [serve] section of the config file (SIGHUP).
-std::optional<legacy::rollout_config> reload_rollout(const std::string& path, std::string& why) {
-  CLI::App app;
-  app.set_config("--config");
-  app.allow_config_extras(true);
-  auto* serve = app.add_subcommand("serve");
-  serve->allow_extras();
-  serve->allow_config_extras(true);
-  legacy::rollout_config rc;
-  std::vector<std::string> allow, deny;
-  serve->add_option("--ws-rollout-percent", rc.percent)->check(CLI::Range(0.0, 100.0));
-  serve->add_option("--ws-rollout-allow", allow);
-  serve->add_option("--ws-rollout-deny", deny);
-  try {
-    // CLI11 takes a vector in reverse order: this is `--config PATH serve`.
-    app.parse(std::vector<std::string>{"serve", path, "--config"});
-  } catch (const CLI::ParseError& e) {
-    why = e.what();
-    return std::nullopt;
-  }
-  rc.allow.insert(allow.begin(), allow.end());
-  rc.deny.insert(deny.begin(), deny.end());
-  return rc;
-}
 
 std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
   std::string host;
@@ -144,11 +146,30 @@ std::string ingest_metrics(const ingest::stats& s) {
   metric("cutover_ingest_duplicates_total", "counter",
          "Entries skipped as already stored (same id or idempotency key).",
          static_cast<double>(s.duplicates));
+  metric("cutover_ingest_duplicate_keys_total", "counter",
+         "Entries skipped because their idempotency key is already stored for that topic.",
+         static_cast<double>(s.duplicate_keys));
   metric("cutover_dead_letters_total", "counter",
          "Entries ingest could not keep, stored in dead_letters with a reason.",
          static_cast<double>(s.dead_letters));
   metric("cutover_ingest_pubsub_messages_total", "counter",
-         "Messages received on the pub/sub connection.", static_cast<double>(s.pubsub_messages));
+         "Messages received on the pub/sub connection while this instance was the bridge.",
+         static_cast<double>(s.pubsub_messages));
+  metric("cutover_pubsub_bridged_total", "counter",
+         "Pub/sub messages this instance copied into the stream as the bridge.",
+         static_cast<double>(s.pubsub_bridged));
+  metric("cutover_pubsub_bridge_refused_total", "counter",
+         "Pub/sub messages received but not copied (the bridge lock was lost, or Redis failed).",
+         static_cast<double>(s.pubsub_refused));
+  metric("cutover_pubsub_bridge_active", "gauge",
+         "1 while this instance holds the pub/sub bridge lock and is subscribed.",
+         s.bridge_active ? 1.0 : 0.0);
+  metric("cutover_ingest_ids_ahead_total", "counter",
+         "Stored ids ahead of this instance's clock by more than --max-clock-skew, or past 2248.",
+         static_cast<double>(s.ids_ahead));
+  metric("cutover_ingest_trimmed_gaps_total", "counter",
+         "Times Redis trimmed stream entries before this store read them (entries lost here).",
+         static_cast<double>(s.trimmed_gaps));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
   metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
@@ -200,7 +221,19 @@ std::string upstream_metrics(const net::upstream_pool* pass, const net::upstream
   return out;
 }
 
-void run_serve(serve_opts& o) {
+// Everything `serve` refuses as a usage error (exit 2), checked before anything is
+// touched; also what a SIGHUP reload must pass before any setting applies.
+struct checked_serve {
+  std::optional<legacy::profile> loaded;
+  net::auth_config auth;
+  std::vector<net::web_origin> origins;
+  std::string host;
+  std::optional<net::upstream_target> upstream_target, auth_target;
+  const legacy::profile& profile() const { return loaded ? *loaded : legacy::builtin_profile(); }
+};
+
+checked_serve check_serve(serve_opts& o) {
+  checked_serve chk;
   // ---- options
   // The legacy endpoint's wire format; its path, batch and timeout unless flags say else.
   std::optional<legacy::profile> loaded;
@@ -210,7 +243,8 @@ void run_serve(serve_opts& o) {
       throw usage_failure("--legacy-profile " + e->text());
     loaded = std::get<legacy::profile>(std::move(r));
   }
-  const legacy::profile& profile = loaded ? *loaded : legacy::builtin_profile();
+  chk.loaded = std::move(loaded);
+  const legacy::profile& profile = chk.profile();
   if (!o.poll_path_given) o.poll_path = profile.path;
   if (!o.poll_batch_given) o.poll_batch = profile.batch;
   if (!o.poll_timeout_given) o.server.poll_timeout = profile.timeout;
@@ -230,9 +264,10 @@ void run_serve(serve_opts& o) {
     while (!base.empty() && base.back() == '/') base.pop_back();
     o.auth_url = base + profile.identity.path;
   }
-  net::auth_config auth;
+  net::auth_config& auth = chk.auth;
   auth.mode = *mode;
   auth.token_secret = o.token_secret;
+  auth.token_max_ttl = std::chrono::duration_cast<std::chrono::seconds>(o.token_max_ttl);
   if (*mode == net::auth_mode::token && o.token_secret.empty())
     throw usage_failure(
         "--auth token (the default) needs --token-secret or CUTOVER_TOKEN_SECRET; "
@@ -249,7 +284,7 @@ void run_serve(serve_opts& o) {
     if (!c) throw usage_failure("--trusted-peer: '" + p + "' is not an IPv4 or IPv6 CIDR");
     auth.trusted_peers.push_back(*c);
   }
-  std::vector<net::web_origin> allowed_origins;
+  std::vector<net::web_origin>& allowed_origins = chk.origins;
   for (const auto& a : o.allow_origins) {
     auto w = net::parse_origin(a);
     if (!w)
@@ -266,16 +301,39 @@ void run_serve(serve_opts& o) {
   if (o.server.sse_keepalive.count() <= 0 || o.server.sse_retry.count() <= 0)
     throw usage_failure("--sse-keepalive and --sse-retry must be above zero");
   auto [host, port] = split_listen(o.listen);
+  chk.host = host;
   o.server.host = host;
   o.server.port = port;
   o.server.shared_topics = o.shared_topics;
-  for (const auto& t : o.shared_topics)
+  for (const auto& t : o.shared_topics) {
     if (auto p = topic_problem(t, {})) throw usage_failure("--shared-topic '" + t + "': " + *p);
+    // A shared topic is read by every user: user:<id> would hand one user's notifications
+    // to all (DESIGN §7).
+    if (t.starts_with("user:"))
+      throw usage_failure("--shared-topic '" + t +
+                          "': user:... topics belong to one user; a shared topic may not be "
+                          "named user:...");
+  }
+  // Numbers with a floor: zero readers would hang every old-cursor poll, zero connections
+  // refuse everyone, a negative count means nothing (issue 12).
+  if (o.store_readers < 1 || o.store_readers > 64)
+    throw usage_failure("--store-readers must be between 1 and 64, got " +
+                        std::to_string(o.store_readers));
+  if (o.server.max_connections < 1) throw usage_failure("--max-connections must be at least 1");
+  if (o.retain_per_topic < 0)
+    throw usage_failure("--retain-per-topic must be 0 (no limit) or more, got " +
+                        std::to_string(o.retain_per_topic));
+  if (o.auth_threads < 1 || o.auth_threads > 256)
+    throw usage_failure("--auth-threads must be between 1 and 256, got " +
+                        std::to_string(o.auth_threads));
+  if (auto why = ingest::stream_start_problem(o.stream_start))
+    throw usage_failure("--stream-start: " + *why);
   if (o.streams.empty()) o.streams.push_back(ingest::kDefaultStream);
   if (auto ep = ingest::parse_redis_url(o.redis); !ep)
     throw usage_failure("--redis: " + ep.err().message);
   // Every usage error is found before the store is created or touched.
-  std::optional<net::upstream_target> upstream_target, auth_target;
+  std::optional<net::upstream_target>&upstream_target = chk.upstream_target,
+  &auth_target = chk.auth_target;
   if (!o.upstream.empty()) {
     auto t = net::parse_upstream_url(o.upstream);
     if (!t) throw usage_failure("--upstream: " + t.err().message);
@@ -287,12 +345,68 @@ void run_serve(serve_opts& o) {
     auth_target = *t;
   }
 
+  return chk;
+}
+
+// SIGHUP (DESIGN §8): the command line is parsed again as at start, with the config file
+// as it is now, and every option checked as at start; only then does the rollout change.
+// A file that is missing, unreadable or invalid in any part changes nothing.
+std::optional<legacy::rollout_config> reload_rollout(std::string& why) {
+  CLI::App app;
+  app.name("cutover");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_config("--config", "", "", true);  // required: a reload without its file is refused
+  // An unknown key in the file is an error here: a typo must not reset a setting to its
+  // default (a misspelt ws-rollout-percent dropped the whole cohort).
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  // Top-level options of main() (--log-format, ...) were checked at start and are not
+  // reloaded: let them pass.
+  app.allow_extras();
+  auto* cmd = app.add_subcommand("serve");
+  cmd->fallthrough();
+  cmd->allow_config_extras(CLI::config_extras_mode::error);
+  serve_opts fresh;
+  auto refs = add_serve_options(cmd, &fresh);
+  try {
+    const auto& args = remembered_args();
+    // CLI11 takes a vector in reverse order.
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+    if (cmd->count() == 0) throw usage_failure("the command line has no serve");
+    note_given(app, refs, fresh);
+    (void)check_serve(fresh);
+  } catch (const CLI::Error& e) {
+    why = e.what();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    why = e.what();
+    return std::nullopt;
+  }
+  legacy::rollout_config rc;
+  rc.percent = fresh.rollout_percent;
+  rc.allow.insert(fresh.rollout_allow.begin(), fresh.rollout_allow.end());
+  rc.deny.insert(fresh.rollout_deny.begin(), fresh.rollout_deny.end());
+  return rc;
+}
+
+void run_serve(serve_opts& o) {
+  checked_serve checked = check_serve(o);
+  const legacy::profile& profile = checked.profile();
+  net::auth_config& auth = checked.auth;
+  std::vector<net::web_origin>& allowed_origins = checked.origins;
+  const std::string& host = checked.host;
+  std::optional<net::upstream_target>&upstream_target = checked.upstream_target,
+  &auth_target = checked.auth_target;
+
   // ---- store and hub
   std::filesystem::path dbp(o.db);
   if (dbp.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(dbp.parent_path(), ec);
   }
+  // One owner per store (DESIGN §3), held until this function returns (after ingest
+  // stopped); taken before the store is opened, so a second serve touches nothing.
+  auto owner = store::owner_lock::acquire(o.db, "serve");
+  if (!owner) throw runtime_failure(owner.err().message);
   {
     auto db = store::open_and_migrate(o.db);
     if (!db) throw runtime_failure(db.err().message);
@@ -347,7 +461,7 @@ void run_serve(serve_opts& o) {
   }
   if (auth_target) {
     net::upstream_options uo;
-    uo.threads = 4;
+    uo.threads = o.auth_threads;
     uo.timeout = std::chrono::seconds(5);
     uo.max_response_bytes = 64 * 1024;
     auth_pool = std::make_unique<net::upstream_pool>(*auth_target, uo);
@@ -366,7 +480,8 @@ void run_serve(serve_opts& o) {
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
-  legacy::longpoll_route poll({&profile, o.poll_batch, o.server.ws_path, rollout.get()});
+  legacy::longpoll_route poll({&profile, o.poll_batch, o.server.ws_path, rollout.get(),
+                               [&h] { return h.head_ingested_ms(); }});
   ctx.routes[o.poll_path] = &poll;
 
   // ---- ingest
@@ -376,22 +491,51 @@ void run_serve(serve_opts& o) {
   io.streams = o.streams;
   io.stream_start = o.stream_start;
   io.pubsub = o.pubsub;
+  io.pubsub_lock_ttl = o.pubsub_lock_ttl;
+  io.pubsub_maxlen = o.publish_maxlen;
   io.limits.max_payload = o.max_payload;
   if (o.retain_age.count() > 0) io.retention.max_age = o.retain_age;
   if (o.retain_per_topic > 0) io.retention.max_per_topic = o.retain_per_topic;
   io.prune_interval = o.prune_interval;
+  io.max_clock_skew = o.max_clock_skew;
   io.store_cache_kib = o.store_cache_mb * 1024;
   ingest::ingest in(io, h);
-  ctx.ready = [&in, &o] {
+  // The store file as opened: readiness notices it deleted or replaced under us.
+  struct stat opened {};
+  if (::stat(o.db.c_str(), &opened) != 0) throw runtime_failure("cannot stat the store " + o.db);
+  const std::string db_dir = dbp.has_parent_path() ? dbp.parent_path().string() : std::string(".");
+  ctx.ready = [&in, &o, opened, db_dir] {
     auto s = in.snapshot();
+    // The store (DESIGN §8 "store open"): its file still there, space left on its disk, and
+    // the last commit succeeded. A few syscalls, no SQLite: fine on an I/O thread.
+    const char* store_state = "open";
+    struct stat now_st {};
+    struct statvfs fs {};
+    if (::stat(o.db.c_str(), &now_st) != 0)
+      store_state = "missing";
+    else if (now_st.st_ino != opened.st_ino || now_st.st_dev != opened.st_dev)
+      store_state = "replaced";
+    else if (::statvfs(db_dir.c_str(), &fs) == 0 &&
+             static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize < kMinFreeBytes)
+      store_state = "disk_full";
+    else if (s.failing_commits > 0)
+      store_state = "commit_failing";
+    bool store_ok = std::string_view(store_state) == "open";
     bool connected = s.state == ingest::link_state::connected;
     bool lag_ok = s.lag_ms >= 0 && s.lag_ms <= o.ready_max_lag.count();
+    // An id ahead of the clock (DESIGN §2): not ready until the clock passes it.
+    auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    bool clock_ok = !s.ahead_id || s.ahead_id->ms <= now;
     net::readiness r;
-    r.ready = connected && lag_ok;
-    r.detail = std::string("{\"ready\":") + (r.ready ? "true" : "false") +
-               ",\"store\":\"open\",\"redis\":\"" + ingest::to_string(s.state) +
-               "\",\"lag_ms\":" + std::to_string(s.lag_ms) + ",\"committed\":" +
-               (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) + "}";
+    r.ready = connected && lag_ok && clock_ok && store_ok;
+    r.detail =
+        std::string("{\"ready\":") + (r.ready ? "true" : "false") + ",\"store\":\"" + store_state +
+        "\",\"redis\":\"" + ingest::to_string(s.state) +
+        "\",\"lag_ms\":" + std::to_string(s.lag_ms) +
+        ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) +
+        (clock_ok ? std::string() : ",\"id_ahead_of_clock\":\"" + s.ahead_id->str() + "\"") + "}";
     return r;
   };
   ctx.extra_metrics = [&ctx, &in, pass = upstream.get(), identity = upstream_identity.get()] {
@@ -405,15 +549,15 @@ void run_serve(serve_opts& o) {
   net::server srv(ctx);
   srv.prepare();  // fan-out targets exist before the first commit
   if (auto st = in.start(); !st) throw runtime_failure(st.err().message);
+  // Handlers before anyone can see the listener: a SIGTERM right after "listening" (a
+  // supervisor, a test) must shut down cleanly, not kill the process (exit 143).
+  boost::asio::io_context signals_io(1);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   auto bound = srv.start();
   if (!bound) {
     in.stop();
     throw runtime_failure(bound.err().message);
   }
-  // Signals are caught from before the port is announced: a client that reads the port
-  // and sends SIGTERM at once gets a clean shutdown, not the default action.
-  boost::asio::io_context signals_io(1);
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
@@ -433,13 +577,15 @@ void run_serve(serve_opts& o) {
         std::fprintf(stderr, "cutover: SIGHUP: no --config file to reload the rollout from\n");
       } else {
         std::string why;
-        if (auto next = reload_rollout(o.config_path, why)) {
+        if (auto next = reload_rollout(why)) {
           rollout->replace(*next);
           std::fprintf(stderr,
                        "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n",
                        next->percent, next->allow.size(), next->deny.size(), o.config_path.c_str());
         } else {
-          std::fprintf(stderr, "cutover: SIGHUP: rollout unchanged, cannot read %s: %s\n",
+          std::fprintf(stderr,
+                       "cutover: SIGHUP: nothing changed, every setting stays; %s is refused: "
+                       "%s\n",
                        o.config_path.c_str(), why.c_str());
         }
       }
@@ -464,12 +610,9 @@ void run_serve(serve_opts& o) {
   std::fprintf(stderr, "cutover: stopped in %lld ms\n", static_cast<long long>(took.count()));
 }
 
-}  // namespace
-
-void add_serve_command(CLI::App& app) {
-  auto o = std::make_shared<serve_opts>();
-  auto* cmd = app.add_subcommand(
-      "serve", "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis");
+// Every `serve` option, into `o`: used for the command line and again, into a fresh
+// serve_opts, by a SIGHUP reload.
+serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->envname("CUTOVER_LISTEN")
       ->capture_default_str();
@@ -499,6 +642,13 @@ void add_serve_command(CLI::App& app) {
                "How long an upstream identity is cached");
   add_duration(*cmd, "--auth-refusal-ttl", o->auth_refusal_ttl,
                "How long an upstream refusal (401/403) is cached");
+  cmd->add_option("--auth-threads", o->auth_threads,
+                  "Threads (and connections) asking --auth-url, 1-256; concurrent lookups of one "
+                  "credential share one request")
+      ->capture_default_str();
+  add_duration(*cmd, "--token-max-ttl", o->token_max_ttl,
+               "Refuse tokens without exp, or valid for longer than this from now (0: accept "
+               "tokens without exp)");
   cmd->add_option(
          "--upstream", o->upstream,
          "Forward every request Cutover does not own to this legacy app (http://host:port)")
@@ -520,7 +670,12 @@ void add_serve_command(CLI::App& app) {
                   "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
       ->capture_default_str();
   cmd->add_flag("--pubsub", o->pubsub,
-                "Also PSUBSCRIBE cutover:topic:* (fire-and-forget, instance-local ids)");
+                "Bridge PUBLISH cutover:topic:* into the first --stream: one instance at a time "
+                "(a Redis lock) copies each message with XADD; messages published while no "
+                "bridge is subscribed are lost");
+  add_duration(*cmd, "--pubsub-lock-ttl", o->pubsub_lock_ttl,
+               "TTL of the pub/sub bridge lock (renewed every third of it; another instance "
+               "takes over this long after the bridge dies)");
   cmd->add_option("--shared-topic", o->shared_topics,
                   "Topic every user also reads, e.g. all (repeatable)");
   cmd->add_option("--legacy-profile", o->legacy_profile,
@@ -576,6 +731,9 @@ void add_serve_command(CLI::App& app) {
   add_duration(*cmd, "--prune-interval", o->prune_interval, "How often retention runs");
   add_duration(*cmd, "--ready-max-lag", o->ready_max_lag,
                "/readyz fails while ingest lags more than this");
+  add_duration(*cmd, "--max-clock-skew", o->max_clock_skew,
+               "An id further ahead of this clock (or past 2248) is stored, counted, and keeps "
+               "/readyz failing until the clock passes it");
   cmd->add_option("--threads", o->server.threads, "I/O threads (0 = the CPUs this process may use)")
       ->capture_default_str();
   cmd->add_option("--store-readers", o->store_readers, "Threads reading old cursors from the store")
@@ -592,12 +750,22 @@ void add_serve_command(CLI::App& app) {
                "Close an idle keep-alive HTTP connection after this");
   add_duration(*cmd, "--header-timeout", o->server.header_timeout,
                "A request's headers must arrive within this (else 408)");
-  cmd->callback([o, &app, poll_timeout, poll_batch, poll_path] {
-    if (auto* cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
-      o->config_path = cfg->as<std::string>();
-    o->poll_timeout_given = poll_timeout->count() > 0;
-    o->poll_batch_given = poll_batch->count() > 0;
-    o->poll_path_given = poll_path->count() > 0;
+  return {poll_timeout, poll_batch, poll_path};
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<serve_opts>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the proxy: legacy long-poll and WebSocket endpoints fed by Redis (options also from "
+      "--config FILE, before or after `serve`, section [serve]; SIGHUP re-reads it)");
+  // `cutover serve --config FILE` as well as `cutover --config FILE serve`.
+  cmd->fallthrough();
+  auto refs = add_serve_options(cmd, o.get());
+  cmd->callback([o, &app, refs] {
+    note_given(app, refs, *o);
     run_serve(*o);
   });
 }

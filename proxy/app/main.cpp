@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add_import_command(app);
 
   const cutover::core::logger log("");
+  remember_args(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

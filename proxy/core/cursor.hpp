@@ -22,12 +22,17 @@ struct stream_id {
   // seq above it means "after every entry of that millisecond".
   static constexpr std::uint64_t kSeqTail = (std::uint64_t{1} << 63) - 1;
   static constexpr std::uint64_t kLegacyTail = 1023;
+  // Largest ms the store keeps: its legacyId still fits 64 bits (exact in JavaScript only up
+  // to kMaxMs, year 2248; DESIGN §2 stores and delivers later ids anyway, counted).
+  static constexpr std::uint64_t kMaxStoredMs = (UINT64_MAX - kLegacyTail) / 1024;
 
   friend constexpr auto operator<=>(const stream_id&, const stream_id&) = default;
 
   bool is_zero() const noexcept { return ms == 0 && seq == 0; }
   // True for ids a notification may carry (legacyId exact, seq fits SQLite).
   bool is_storable() const noexcept { return ms <= kMaxMs && seq < kSeqTail; }
+  // True for ids ingest stores: is_storable() or past 2248 (legacyId no longer exact).
+  bool fits_store() const noexcept { return ms <= kMaxStoredMs && seq < kSeqTail; }
 
   // Saturates at the largest uint64 for cursors far beyond any storable id (no wrap).
   std::uint64_t legacy_id() const noexcept {

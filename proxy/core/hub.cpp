@@ -1,6 +1,7 @@
 #include "core/hub.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 namespace cutover {
@@ -31,6 +32,10 @@ void hub::on_committed(const notification_batch& added) {
       if (!head_ || *head_ < n->id) head_ = n->id;
     }
     evict_locked();
+    head_ingested_ms_.store(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()));
   }
   // Fan out outside the lock: one shared batch for every I/O thread.
   auto batch = std::make_shared<const notification_batch>(added);

@@ -7,6 +7,7 @@
 // Thread use: on_committed/on_pruned run on the store writer thread; fetch/head/expired
 // from any thread (a shared lock guards the cache; fan-out happens outside it).
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <map>
@@ -66,6 +67,10 @@ class hub final : public commit_listener {
 
   // Newest committed id (nullopt while the store is empty).
   std::optional<stream_id> head() const;
+  // Wall-clock ms when this instance last committed an entry (0: none since start). A
+  // millisecond's tail may still grow only shortly after that (DESIGN §2), whatever the
+  // id's own time says.
+  std::uint64_t head_ingested_ms() const noexcept { return head_ingested_ms_.load(); }
 
   // True when retention removed entries of one of `topics` that came after `after`.
   bool expired(std::span<const std::string> topics, stream_id after) const;
@@ -84,6 +89,7 @@ class hub final : public commit_listener {
   std::optional<stream_id> head_;
   std::map<std::string, stream_id> marks_;
   std::vector<fanout_target*> targets_;
+  std::atomic<std::uint64_t> head_ingested_ms_{0};
 };
 
 }  // namespace cutover

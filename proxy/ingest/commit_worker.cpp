@@ -17,15 +17,15 @@ std::uint64_t wall_ms() {
 
 commit_worker::commit_worker(store::writer w, const options& opt, work_queue& queue,
                              status_board& board, const core::logger& log,
-                             commit_listener& listener, stream_id newest)
+                             commit_listener& listener)
     : writer_(std::move(w)),
       opt_(opt),
       queue_(queue),
       board_(board),
       log_(log),
       noisy_(log),
+      ahead_log_(log),
       listener_(listener),
-      newest_(newest),
       next_prune_(clock::now()) {}
 
 bool commit_worker::retention_enabled() const {
@@ -44,16 +44,6 @@ void commit_worker::run() {
   }
 }
 
-void commit_worker::assign_local_ids(work_batch& wb) {
-  // (receive ms, local seq), strictly after everything this store already holds.
-  for (std::size_t i = 0; i < wb.batch.entries.size(); ++i) {
-    stream_id id{wb.received_ms[i], 0};
-    if (id <= newest_) id = newest_.next();
-    wb.batch.entries[i].id = id;
-    newest_ = id;
-  }
-}
-
 void commit_worker::commit(work_batch& wb) {
   // Under a backlog, several read batches make one transaction: SQLite writes each touched
   // index page once per transaction, so fewer, larger transactions write far less.
@@ -66,7 +56,6 @@ void commit_worker::commit(work_batch& wb) {
     if (!std::is_sorted(wb.batch.entries.begin(), wb.batch.entries.end(), by_id))
       std::stable_sort(wb.batch.entries.begin(), wb.batch.entries.end(), by_id);
   }
-  if (wb.from == work_batch::origin::pubsub) assign_local_ids(wb);
   auto t0 = clock::now();
   auto out = writer_.append(wb.batch);
   double seconds = std::chrono::duration<double>(clock::now() - t0).count();
@@ -80,14 +69,12 @@ void commit_worker::commit(work_batch& wb) {
                   "offsets after backoff");
     } else {
       noisy_.line("store: commit failed: " + out.err().message + "; " +
-                  std::to_string(wb.batch.entries.size() + wb.batch.dead.size()) +
-                  " pub/sub messages lost (pub/sub cannot be re-read)");
+                  std::to_string(wb.batch.dead.size()) +
+                  " pub/sub dead letters lost (pub/sub cannot be re-read)");
     }
     failing_ = true;
     return;
   }
-  for (const auto& p : wb.batch.entries)
-    if (newest_ < p.id) newest_ = p.id;
   board_.on_commit(wb.batch, *out, seconds);
   if (failing_) log_.line("store: commits recovered");
   failing_ = false;
@@ -105,7 +92,33 @@ void commit_worker::commit(work_batch& wb) {
   if (out->dead_letters > wb.batch.dead.size())
     noisy_.line("dead letters: " + std::to_string(out->dead_letters - wb.batch.dead.size()) +
                 " entries reuse an id already stored with different content (see dead_letters)");
+  check_ahead(out->added);
   if (!out->added.empty()) listener_.on_committed(out->added);
+}
+
+void commit_worker::check_ahead(const notification_batch& added) {
+  const std::uint64_t now = wall_ms();
+  const auto skew =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, opt_.max_clock_skew.count()));
+  std::uint64_t n = 0;
+  const notification* newest = nullptr;
+  for (const auto& e : added) {
+    if (e->id.ms <= now + skew && e->id.ms <= stream_id::kMaxMs) continue;
+    ++n;
+    if (!newest || newest->id < e->id) newest = e.get();
+  }
+  if (n == 0) return;
+  board_.add_ids_ahead(n, newest->id);
+  std::string why = newest->id.ms > stream_id::kMaxMs
+                        ? "is past year 2248 (its legacyId is no longer exact in JavaScript)"
+                        : "is " + std::to_string(newest->id.ms - now) +
+                              " ms ahead of this instance's clock (--max-clock-skew " +
+                              std::to_string(skew) + " ms)";
+  ahead_log_.line("warning: id " + newest->id.str() + " (topic " + newest->topic + ") " + why +
+                  "; " + std::to_string(n) +
+                  " such entries in this batch are stored and delivered, /readyz is not ready "
+                  "until the clock passes it; check the publisher's explicit ids and Redis's "
+                  "clock");
 }
 
 void commit_worker::prune_chunk() {

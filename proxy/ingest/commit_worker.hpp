@@ -17,15 +17,14 @@ namespace cutover::ingest {
 
 class commit_worker {
  public:
-  // `newest`: the newest id the store holds, so pub/sub ids are assigned after it.
   commit_worker(store::writer w, const options& opt, work_queue& queue, status_board& board,
-                const core::logger& log, commit_listener& listener, stream_id newest);
+                const core::logger& log, commit_listener& listener);
   void run();  // the thread body; returns once the queue is closed and drained
 
  private:
   void commit(work_batch& wb);
-  void assign_local_ids(work_batch& wb);
   void prune_chunk();
+  void check_ahead(const notification_batch& added);
   bool retention_enabled() const;
 
   store::writer writer_;
@@ -34,8 +33,8 @@ class commit_worker {
   status_board& board_;
   const core::logger& log_;
   core::rate_limited_log noisy_;
+  core::rate_limited_log ahead_log_;  // ids ahead of the clock: own budget, never hidden
   commit_listener& listener_;
-  stream_id newest_;
   bool failing_ = false;
   std::chrono::steady_clock::time_point next_prune_;
 };

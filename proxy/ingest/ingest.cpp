@@ -31,6 +31,12 @@ result<std::optional<stream_id>> parse_stream_start(const std::string& text) {
 
 }  // namespace
 
+std::optional<std::string> stream_start_problem(const std::string& text) {
+  auto r = parse_stream_start(text);
+  if (r) return std::nullopt;
+  return r.err().message;
+}
+
 struct ingest::impl {
   impl(options o, commit_listener& l)
       : opt(std::move(o)),
@@ -74,7 +80,9 @@ status ingest::start() {
   if (m.started) return error{"ingest already started"};
   const options& o = m.opt;
 
-  if (o.streams.empty() && !o.pubsub) return error{"nothing to ingest: no stream and no pub/sub"};
+  if (o.streams.empty()) return error{"nothing to ingest: no stream"};
+  if (o.pubsub && o.pubsub_lock_ttl.count() < 30)
+    return error{"the pub/sub bridge lock TTL must be at least 30 ms"};
   std::set<std::string> seen;
   for (const auto& s : o.streams) {
     if (s.empty()) return error{"empty stream key"};
@@ -98,6 +106,16 @@ status ingest::start() {
   auto head = r->head();
   if (!head) return head.err();
   stream_id newest = head->value_or(stream_id{});
+  // A store that already holds an id ahead of the clock stays not ready until it passes.
+  if (*head) {
+    auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    if (newest.ms > stream_id::kMaxMs ||
+        newest.ms >
+            now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.max_clock_skew.count())))
+      m.board.add_ids_ahead(0, newest);
+  }
 
   std::vector<std::optional<stream_id>> start(o.streams.size());
   for (std::size_t i = 0; i < o.streams.size(); ++i) {
@@ -106,7 +124,6 @@ status ingest::start() {
     if (*off) {
       start[i] = **off;
       m.board.set_committed(i, **off);
-      newest = std::max(newest, **off);
     } else {
       start[i] = *start_at;
     }
@@ -118,15 +135,15 @@ status ingest::start() {
   m.checkpointer.attach(w->db());
 
   if (o.pubsub)
-    m.log.line("warning: pub/sub ingest (PSUBSCRIBE " + std::string(kPubsubPattern) +
-               ") is fire-and-forget and instance-local: messages published while this proxy is "
-               "disconnected are "
-               "lost, and their ids are assigned by this instance, not shared with others; publish "
-               "with XADD to a "
-               "stream for durability and several instances");
+    m.log.line("warning: pub/sub (PSUBSCRIBE " + std::string(kPubsubPattern) +
+               ") is fire-and-forget: one instance at a time (the bridge, lock " +
+               pubsub_bridge_key(o.streams.front()) + ") copies each message into " +
+               o.streams.front() +
+               ", and messages published while no bridge is subscribed (at start, or while the "
+               "bridge hands over) are lost; publish with XADD to a stream where that matters");
 
-  m.writer = std::make_unique<commit_worker>(std::move(*w), m.opt, m.queue, m.board, m.log,
-                                             m.listener, newest);
+  m.writer =
+      std::make_unique<commit_worker>(std::move(*w), m.opt, m.queue, m.board, m.log, m.listener);
   m.writer_thread = std::thread([&m] { m.writer->run(); });
   if (!o.streams.empty()) {
     m.reader = std::make_unique<stream_reader>(m.context(), std::move(start));

@@ -36,11 +36,16 @@ struct options {
   std::string redis_url = "redis://127.0.0.1:6379";
   std::vector<std::string> streams{kDefaultStream};
   std::string stream_start = "0";  // "0", "$" or an explicit id, for a stream with no stored offset
-  bool pubsub = false;             // PSUBSCRIBE cutover:topic:*
-  entry_limits limits;             // max_payload default 64 KiB (--max-payload)
-  std::size_t batch = 1000;        // XREAD COUNT
-  std::chrono::milliseconds block{1000};  // XREAD BLOCK
-  store::prune_policy retention;          // from --retain-age / --retain-per-topic
+  bool pubsub = false;             // bridge PSUBSCRIBE cutover:topic:* into streams.front()
+  std::chrono::milliseconds pubsub_lock_ttl{5000};  // bridge lock TTL; renewed every third
+  std::size_t pubsub_maxlen = 1'000'000;            // MAXLEN ~ of the bridge's XADDs (0: none)
+  entry_limits limits;                              // max_payload default 64 KiB (--max-payload)
+  std::size_t batch = 1000;                         // XREAD COUNT
+  std::chrono::milliseconds block{1000};            // XREAD BLOCK
+  store::prune_policy retention;                    // from --retain-age / --retain-per-topic
+  // An id more than this ahead of this instance's clock, or past 2248, is stored and
+  // delivered, but counted, logged, and not ready until the clock passes it (DESIGN §2).
+  std::chrono::milliseconds max_clock_skew{std::chrono::seconds(5)};
   std::chrono::milliseconds prune_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds backoff_cap{std::chrono::seconds(5)};
 
@@ -71,11 +76,19 @@ struct stats {  // a snapshot, safe to take from any thread
   std::string last_error;
   std::uint64_t entries_committed = 0;  // new notifications stored
   std::uint64_t duplicates = 0;         // same id again, or an idempotency key already stored
+  std::uint64_t duplicate_keys = 0;     // of those: a key already stored for the same topic
   std::uint64_t dead_letters = 0;
-  std::uint64_t pubsub_messages = 0;  // received on the pub/sub connection
+  std::uint64_t pubsub_messages = 0;  // received on the pub/sub connection (as the bridge)
+  std::uint64_t pubsub_bridged = 0;   // of those, copied into the stream by this instance
+  std::uint64_t pubsub_refused = 0;   // of those, not copied: the lock was lost, or Redis failed
+  bool bridge_active = false;         // this instance holds the bridge lock and is subscribed
+  std::uint64_t ids_ahead = 0;  // stored ids ahead of the clock by > max_clock_skew, or past 2248
+  std::optional<stream_id> ahead_id;  // the newest such id; not ready until the clock passes it
   std::uint64_t reconnects = 0;       // successful reconnections after a lost link
   std::uint64_t batches = 0;          // committed store transactions
   std::uint64_t commit_failures = 0;
+  std::uint64_t failing_commits = 0;   // consecutive failed commits now (0: the last one worked)
+  std::uint64_t trimmed_gaps = 0;      // times Redis trimmed entries before this store read them
   std::optional<stream_id> committed;  // newest committed stream id (max over streams)
   std::int64_t lag_ms = -1;  // newest id in Redis minus committed, ms (0 caught up; -1 unknown)
   std::uint64_t lag_entries_hint = 0;        // 0 if unknown
@@ -83,6 +96,10 @@ struct stats {  // a snapshot, safe to take from any thread
   core::histogram::snapshot commit_seconds;  // store transaction durations
   core::histogram::snapshot batch_entries;   // entries per committed transaction
 };
+
+// Why `text` is not a valid options::stream_start ("0", "$", "<ms>-<seq>" or "<ms>"), or
+// nullopt when it is; for usage errors before anything starts.
+std::optional<std::string> stream_start_problem(const std::string& text);
 
 class ingest {
  public:

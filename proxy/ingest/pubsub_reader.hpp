@@ -1,16 +1,26 @@
 #pragma once
-// The pub/sub reader (DESIGN §3, compatibility with PUBLISH publishers): runs on its own
-// thread with its own connection in subscribed mode, PSUBSCRIBE cutover:topic:*, and hands
-// messages to the writer, which gives them local ids. Fire-and-forget by nature: messages
-// published while it is disconnected are lost, which it says when the link drops.
+// The pub/sub bridge (DESIGN §3, compatibility with PUBLISH publishers). Runs on its own
+// thread with two connections of its own: a command connection that competes for the
+// bridge lock (a Redis key with a TTL, renewed by its holder) and, while this instance
+// holds it, a subscribed connection (PSUBSCRIBE cutover:topic:*). The holder copies each
+// message into the first stream with XADD, in a script that first checks it still holds
+// the lock, so a paused former bridge never adds a second copy. Pub/sub never gives ids
+// of its own: every instance, the bridge included, ingests the copies from the stream.
+// Messages published while no bridge is subscribed are lost (fire-and-forget by nature);
+// those a bridge received after losing the lock are counted as refused.
 
 #include <chrono>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "ingest/backoff.hpp"
 #include "ingest/reader_context.hpp"
 
 namespace cutover::ingest {
+
+// Redis key of the bridge lock for `stream`; its value names the holder (host pid token).
+std::string pubsub_bridge_key(const std::string& stream);
 
 class pubsub_reader {
  public:
@@ -18,17 +28,26 @@ class pubsub_reader {
   void run();  // the thread body; returns once stop is requested
 
  private:
-  bool connect();
+  bool connect_command();
+  bool subscribe();
   void lost(const error& e);
-  // Handles one reply; true when it was a message added to `out`.
-  bool handle(const redisReply* reply, work_batch& out);
+  void step_down(const std::string& why);
+  bool try_acquire();
+  bool renew();
+  // Copies buffered messages into the stream; false when the connection failed.
+  bool bridge(std::vector<redisReply*> messages);
+  // A decoded message's XADD script call, or a dead letter for `out`.
+  void handle_message(const redisReply* reply, std::vector<std::vector<std::string>>& calls,
+                      work_batch& out);
 
   reader_context ctx_;
-  std::optional<redis_connection> conn_;
+  const std::string stream_, lock_key_, token_;
+  std::optional<redis_connection> cmd_, sub_;
   backoff pace_;
   link_log link_;
-  bool ever_connected_ = false;
-  bool ping_outstanding_ = false;
+  bool holder_ = false;
+  bool subscribed_ = false;
+  std::chrono::steady_clock::time_point next_renew_{};
 };
 
 }  // namespace cutover::ingest

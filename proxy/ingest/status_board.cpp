@@ -40,6 +40,32 @@ void status_board::add_pubsub_messages(std::uint64_t n) {
   s_.pubsub_messages += n;
 }
 
+void status_board::add_trimmed_gap() {
+  std::lock_guard lk(mu_);
+  ++s_.trimmed_gaps;
+}
+
+void status_board::add_pubsub_bridged(std::uint64_t n) {
+  std::lock_guard lk(mu_);
+  s_.pubsub_bridged += n;
+}
+
+void status_board::add_pubsub_refused(std::uint64_t n) {
+  std::lock_guard lk(mu_);
+  s_.pubsub_refused += n;
+}
+
+void status_board::set_bridge_active(bool on) {
+  std::lock_guard lk(mu_);
+  s_.bridge_active = on;
+}
+
+void status_board::add_ids_ahead(std::uint64_t n, stream_id newest) {
+  std::lock_guard lk(mu_);
+  s_.ids_ahead += n;
+  if (!s_.ahead_id || *s_.ahead_id < newest) s_.ahead_id = newest;
+}
+
 void status_board::set_lag(std::int64_t ms, std::uint64_t entries_hint) {
   std::lock_guard lk(mu_);
   s_.lag_ms = ms;
@@ -78,6 +104,7 @@ void status_board::on_commit(const store::append_batch& batch, const store::appe
   std::lock_guard lk(mu_);
   s_.entries_committed += out.added.size();
   s_.duplicates += out.duplicate_ids + out.duplicate_keys;
+  s_.duplicate_keys += out.duplicate_keys;
   s_.dead_letters += out.dead_letters;
   ++s_.batches;
   s_.last_commit_seconds = seconds;
@@ -109,6 +136,7 @@ stats status_board::snapshot() const {
   stats out = s_;
   out.commit_seconds = commit_seconds_.read();
   out.batch_entries = batch_entries_.read();
+  out.failing_commits = failing_commits_;
   if (stopped_) {
     out.state = link_state::stopped;
     return out;

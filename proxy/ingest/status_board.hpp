@@ -25,6 +25,12 @@ class status_board {
   void set_link(link_kind which, link_state s, const std::string& error = {});
   void add_reconnect();
   void add_pubsub_messages(std::uint64_t n);
+  void add_pubsub_bridged(std::uint64_t n);
+  void add_trimmed_gap();
+  void add_pubsub_refused(std::uint64_t n);
+  void set_bridge_active(bool on);
+  // `n` ids ahead of the clock were stored; `newest` the newest of them.
+  void add_ids_ahead(std::uint64_t n, stream_id newest);
   void set_lag(std::int64_t ms, std::uint64_t entries_hint = 0);
   void set_stopped();
 

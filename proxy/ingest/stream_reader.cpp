@@ -39,6 +39,7 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       initial_(start),
       pos_(std::move(start)),
       warned_deleted_(pos_.size()),
+      warned_trimmed_(pos_.size()),
       pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       commit_pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       link_(ctx.log, "stream") {
@@ -93,6 +94,7 @@ bool stream_reader::connect() {
     return false;
   }
   conn_.emplace(std::move(*c));
+  next_lag_ = {};  // check for a trim before the first read: a restart is when it shows
   std::string what = std::string(ever_connected_ ? "reconnected to " : "connected to ") +
                      ctx_.endpoint.display() + "; " + (ever_connected_ ? "resuming " : "reading ") +
                      positions();
@@ -218,6 +220,20 @@ void stream_reader::measure_lag() {
                  pos_[i]->str() + "); they are lost here: raise MAXLEN or reduce the ingest lag");
     }
     warned_deleted_[i] = losing ? deleted : std::nullopt;
+
+    // A trim (XTRIM, MAXLEN ~) does not move max-deleted-entry-id (Redis 7.0): it shows only
+    // as a first entry newer than the read position. Counted and logged once per gap; the
+    // reset to clients belongs to the loss detection of DESIGN §3. (A trim that removed
+    // exactly up to the read position looks the same; it is counted too.)
+    bool trimmed = first && pos_[i] && !pos_[i]->is_zero() && *first > pos_[i]->next();
+    if (trimmed && warned_trimmed_[i] != first) {
+      ctx_.board.add_trimmed_gap();
+      link_.line("warning: " + key + ": entries after " + pos_[i]->str() + " and before " +
+                 first->str() +
+                 " were trimmed in Redis (XTRIM or MAXLEN) before this store read them; they "
+                 "are lost here: raise MAXLEN or reduce the ingest lag");
+      warned_trimmed_[i] = first;
+    }
   }
   ctx_.board.set_lag(lag);
 }
@@ -281,9 +297,9 @@ void stream_reader::parse(const redisReply* reply, work_batch& out) {
         b.dead.push_back(
             {std::string(key), std::string(id_text), raw_fields_json(fields_), std::move(reason)});
       };
-      if (!id->is_storable()) {
+      if (!id->fits_store()) {
         dead("id " + id->str() +
-             " cannot be stored: its time is after year 2248 or its sequence is too large");
+             " cannot be stored: its time or its sequence is beyond 64-bit legacyIds");
         continue;
       }
       if (pairs == 0) {

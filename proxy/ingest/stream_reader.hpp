@@ -35,7 +35,7 @@ class stream_reader {
   reader_context ctx_;
   const std::vector<std::optional<stream_id>> initial_;
   std::vector<std::optional<stream_id>> pos_;
-  std::vector<std::optional<stream_id>> warned_deleted_;
+  std::vector<std::optional<stream_id>> warned_deleted_, warned_trimmed_;
   std::optional<redis_connection> conn_;
   std::uint64_t epoch_ = 0;
   backoff pace_, commit_pace_;

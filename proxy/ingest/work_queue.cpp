@@ -69,8 +69,6 @@ std::size_t work_queue::pop_more(work_batch& into, std::size_t max_entries, std:
         else
           a.offsets.push_back(std::move(o));
       }
-      into.received_ms.insert(into.received_ms.end(), next.received_ms.begin(),
-                              next.received_ms.end());
       into.bytes += next.bytes;
       bytes_ -= next.bytes;
       q_.pop_front();

@@ -18,10 +18,9 @@ namespace cutover::ingest {
 struct work_batch {
   enum class origin { stream, pubsub };
   origin from = origin::stream;
-  std::uint64_t epoch = 0;                 // stream batches: queue epoch when read
-  store::append_batch batch;               // stream: ids from Redis, offsets of the streams read
-  std::vector<std::uint64_t> received_ms;  // pubsub: receive time per entry; the writer assigns ids
-  std::size_t bytes = 0;                   // approximate memory held, for the queue's bound
+  std::uint64_t epoch = 0;    // stream batches: queue epoch when read
+  store::append_batch batch;  // stream: ids from Redis, offsets; pubsub: dead letters only
+  std::size_t bytes = 0;      // approximate memory held, for the queue's bound
 
   // Sets `bytes` from the contents (call once the batch is filled).
   void account() noexcept;

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <cstring>
 
 #include "core/json_text.hpp"
@@ -150,6 +151,10 @@ token_check token_verifier::verify(std::string_view token, std::int64_t now) con
     auto e = as_seconds(*exp);
     if (!e) return refuse("token exp is not a number");
     if (now >= *e) return refuse("token expired");
+    if (max_ttl_.count() > 0 && *e - now > max_ttl_.count())
+      return refuse("token exp is further ahead than --token-max-ttl allows");
+  } else if (max_ttl_.count() > 0) {
+    return refuse("token has no exp (it would never expire; see --token-max-ttl)");
   }
   if (const auto* nbf = claims.if_contains("nbf")) {
     auto n = as_seconds(*nbf);
@@ -221,7 +226,14 @@ bool cidr::contains(const std::array<std::uint8_t, 16>& addr) const {
 
 std::optional<std::string_view> find_token(const credentials& c) {
   std::string_view a = c.authorization;
-  if (a.size() > 7 && (a.substr(0, 7) == "Bearer " || a.substr(0, 7) == "bearer ")) {
+  // The scheme is case-insensitive (RFC 9110 §11.1): "Bearer", "bearer", "BEARER".
+  auto is_bearer = [](std::string_view s) {
+    constexpr std::string_view kScheme = "bearer ";
+    for (std::size_t i = 0; i < kScheme.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(s[i])) != kScheme[i]) return false;
+    return true;
+  };
+  if (a.size() > 7 && is_bearer(a)) {
     a.remove_prefix(7);
     while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
     return a;

@@ -27,13 +27,17 @@ struct token_check {
 
 class token_verifier {
  public:
-  explicit token_verifier(std::string secret) : secret_(std::move(secret)) {}
+  // `max_ttl` above zero: a token must carry `exp`, at most that far from now (a token
+  // without one would never expire); zero accepts tokens without `exp` (`--token-max-ttl 0`).
+  explicit token_verifier(std::string secret, std::chrono::seconds max_ttl = {})
+      : secret_(std::move(secret)), max_ttl_(max_ttl) {}
   // `now` in seconds since the epoch. Refuses anything but a well-formed HS256 JWT with
   // a valid signature, a non-empty `sub`, and `exp`/`nbf` (when present) satisfied.
   token_check verify(std::string_view token, std::int64_t now) const;
 
  private:
   std::string secret_;
+  std::chrono::seconds max_ttl_;
 };
 
 // A token for `user` valid for `ttl` from `now` (seconds): what `cutover token` prints.
@@ -70,15 +74,17 @@ struct auth_outcome {
 struct auth_config {
   auth_mode mode = auth_mode::token;
   std::string token_secret;
-  std::string header_name;          // header mode
-  std::vector<cidr> trusted_peers;  // header mode
+  std::string header_name;               // header mode
+  std::vector<cidr> trusted_peers;       // header mode
+  std::chrono::seconds token_max_ttl{};  // token mode; 0: tokens without exp are accepted
 };
 
 // Token, header and insecure-query modes (synchronous). Upstream mode is asynchronous
 // and handled by its own client; `identify` refuses to guess for it.
 class authenticator {
  public:
-  explicit authenticator(auth_config cfg) : cfg_(std::move(cfg)), tokens_(cfg_.token_secret) {}
+  explicit authenticator(auth_config cfg)
+      : cfg_(std::move(cfg)), tokens_(cfg_.token_secret, cfg_.token_max_ttl) {}
   auth_outcome identify(const credentials& c, std::int64_t now) const;
   const auth_config& config() const { return cfg_; }
 

@@ -56,14 +56,14 @@ TEST(BuiltinGolden, Data) {
   const auto& p = builtin_profile();
   notification_batch b = {n({1700000000000, 0}, "task.completed", R"({"a":1,"x":1.50})"),
                           n({1700000000000, 1}, "x\"y", R"(["\u00e9",null])")};
-  expect_golden("data", list(p.data, b, last_id_for(b, 0, std::nullopt, 0)));
+  expect_golden("data", list(p.data, b, last_id_for(b, 0, std::nullopt, 0, 0)));
 }
 
 TEST(BuiltinGolden, TailIdsShareTheTailValue) {
   const auto& p = builtin_profile();
   notification_batch b = {n({1700000000000, 1022}, "t", "1"), n({1700000000000, 1023}, "t", "2"),
                           n({1700000000000, 1500}, "t", "3")};
-  expect_golden("tail", list(p.data, b, last_id_for(b, 0, stream_id{1700000000001, 0}, 0)));
+  expect_golden("tail", list(p.data, b, last_id_for(b, 0, stream_id{1700000000001, 0}, 0, 0)));
 }
 
 TEST(BuiltinGolden, Timeout) {

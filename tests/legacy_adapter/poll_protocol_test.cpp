@@ -31,21 +31,33 @@ TEST(PollProtocol, CutNeverSplitsALegacyIdGroup) {
 
 TEST(PollProtocol, LastIdStopsBeforeAnOpenTail) {
   notification_batch sent = {n(5, 1), n(5, 1023), n(5, 1024)};
-  // The stream is still in ms 5 and it is recent: re-read the tail next time.
-  EXPECT_EQ(last_id_for(sent, 0, stream_id{5, 1024}, 5 + 100), 5u * 1024 + 1022);
-  // The stream moved on, or the millisecond is long past: the tail is complete.
-  EXPECT_EQ(last_id_for(sent, 0, stream_id{6, 0}, 5 + 100), 5u * 1024 + 1023);
-  EXPECT_EQ(last_id_for(sent, 0, stream_id{5, 1024}, 5 + 5000), 5u * 1024 + 1023);
-  EXPECT_EQ(last_id_for({}, 99, std::nullopt, 0), 99u);
+  // The stream is still in ms 5 and ingest added to it just now: re-read the tail next time.
+  EXPECT_EQ(last_id_for(sent, 0, stream_id{5, 1024}, 1000, 1000 + 100), 5u * 1024 + 1022);
+  // The stream moved on, or ingest has been quiet for 2 s: the tail is complete.
+  EXPECT_EQ(last_id_for(sent, 0, stream_id{6, 0}, 1000, 1000 + 100), 5u * 1024 + 1023);
+  EXPECT_EQ(last_id_for(sent, 0, stream_id{5, 1024}, 1000, 1000 + 5000), 5u * 1024 + 1023);
+  EXPECT_EQ(last_id_for({}, 99, std::nullopt, 0, 0), 99u);
   notification_batch plain = {n(5, 7)};
-  EXPECT_EQ(last_id_for(plain, 0, stream_id{5, 7}, 6), 5u * 1024 + 7);
+  EXPECT_EQ(last_id_for(plain, 0, stream_id{5, 7}, 6, 6), 5u * 1024 + 7);
 }
 
-TEST(PollProtocol, TailMayGrowUntilTheStreamMovesOnOrTwoSecondsPass) {
-  EXPECT_TRUE(tail_may_grow({5, 1023}, stream_id{5, 1030}, 5 + 2000));
-  EXPECT_FALSE(tail_may_grow({5, 1023}, stream_id{5, 1030}, 5 + 2001));
-  EXPECT_FALSE(tail_may_grow({5, 1023}, stream_id{6, 0}, 5));
-  EXPECT_TRUE(tail_may_grow({5, 1023}, std::nullopt, 5));
+TEST(PollProtocol, TailMayGrowUntilTheStreamMovesOnOrIngestIsQuietForTwoSeconds) {
+  const std::uint64_t ingested = 1'700'000'000'000;
+  EXPECT_TRUE(tail_may_grow({5, 1023}, stream_id{5, 1030}, ingested, ingested + 1999));
+  EXPECT_FALSE(tail_may_grow({5, 1023}, stream_id{5, 1030}, ingested, ingested + 2000));
+  EXPECT_FALSE(tail_may_grow({5, 1023}, stream_id{6, 0}, ingested, ingested));
+  EXPECT_TRUE(tail_may_grow({5, 1023}, std::nullopt, ingested, ingested));
+  // An id an hour ahead of the clock: its own time says nothing; ingest time closes it.
+  const std::uint64_t ahead = ingested + 3'600'000;
+  EXPECT_TRUE(tail_may_grow({ahead, 5000}, stream_id{ahead, 5000}, ingested, ingested + 10));
+  EXPECT_FALSE(tail_may_grow({ahead, 5000}, stream_id{ahead, 5000}, ingested, ingested + 2000));
+}
+
+TEST(PollProtocol, BeforeLastGroupCountsWhatPrecedesTheTail) {
+  notification_batch sent = {n(5, 1), n(5, 1023), n(5, 1024)};
+  EXPECT_EQ(before_last_group(sent), 1u);
+  notification_batch only = {n(5, 1023), n(5, 1024)};
+  EXPECT_EQ(before_last_group(only), 0u);
 }
 
 }  // namespace

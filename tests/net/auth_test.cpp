@@ -1,6 +1,8 @@
 #include "net/auth.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "net/upstream.hpp"
 
@@ -24,6 +26,47 @@ std::string b64url(std::string_view in) {
   }
   if (bits) out.push_back(a[(acc << (6 - bits)) & 63]);
   return out;
+}
+
+// An HS256 token with exactly these claims (mint_token always adds exp).
+std::string sign(std::string_view secret, std::string_view claims) {
+  std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." + b64url(claims);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return input + "." + b64url(std::string_view(reinterpret_cast<const char*>(mac), len));
+}
+
+TEST(Auth, TokenMaxTtlRefusesTokensWithoutExpOrValidForLonger) {
+  const auto week = std::chrono::seconds(7 * 86400);
+  token_verifier strict("k", week);
+  auto no_exp = sign("k", R"({"sub":"42"})");
+  EXPECT_EQ(strict.verify(no_exp, kNow).reason,
+            "token has no exp (it would never expire; see --token-max-ttl)");
+  auto far = sign("k", R"({"sub":"42","exp":)" + std::to_string(kNow + 8 * 86400) + "}");
+  EXPECT_FALSE(strict.verify(far, kNow).ok);
+  auto day = mint_token("k", "42", std::chrono::seconds(86400), kNow);
+  EXPECT_TRUE(strict.verify(day, kNow).ok);
+  // --token-max-ttl 0: the old behaviour, for tokens minted elsewhere without exp.
+  token_verifier lenient("k", std::chrono::seconds(0));
+  EXPECT_TRUE(lenient.verify(no_exp, kNow).ok);
+  EXPECT_TRUE(lenient.verify(far, kNow).ok);
+}
+
+TEST(Auth, BearerSchemeIsCaseInsensitive) {
+  auto t = mint_token("k", "7", std::chrono::seconds(60), kNow);
+  for (std::string scheme : {"Bearer ", "bearer ", "BEARER ", "bEaReR "}) {
+    credentials c;
+    std::string h = scheme + t;
+    c.authorization = h;
+    auto found = find_token(c);
+    ASSERT_TRUE(found) << scheme;
+    EXPECT_EQ(*found, t) << scheme;
+  }
+  credentials basic;
+  basic.authorization = "Basic abc";
+  EXPECT_FALSE(find_token(basic));
 }
 
 TEST(Auth, MintedTokenVerifies) {

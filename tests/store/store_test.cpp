@@ -70,6 +70,19 @@ TEST_F(StoreTest, DedupesByIdAndByKey) {
   EXPECT_EQ(ids(read({"user:1"}, {})), (std::vector<std::string>{"1-0", "3-0"}));
 }
 
+// DESIGN §3: a key is unique per topic. The same key on another topic is another entry;
+// before migration 0003 it was silently dropped (not even a dead letter).
+TEST_F(StoreTest, IdempotencyKeysAreScopedPerTopic) {
+  append({entry(1, 0, "user:1", "1", "t", "order-7")});
+  auto out = append({entry(2, 0, "user:2", "2", "t", "order-7"),    // other topic: stored
+                     entry(3, 0, "all", "3", "t", "order-7"),       // and again
+                     entry(4, 0, "user:2", "4", "t", "order-7")});  // repeat on user:2
+  EXPECT_EQ(ids(out.added), (std::vector<std::string>{"2-0", "3-0"}));
+  EXPECT_EQ(out.duplicate_keys, 1u);
+  EXPECT_EQ(out.dead_letters, 0u);
+  EXPECT_EQ(ids(read({"user:2"}, {})), (std::vector<std::string>{"2-0"}));
+}
+
 TEST_F(StoreTest, IdCollisionWithDifferentContentIsADeadLetter) {
   append({entry(1, 0, "user:1", "1")});
   auto out = append({entry(1, 0, "user:2", "2")});

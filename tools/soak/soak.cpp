@@ -43,15 +43,16 @@ using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
 struct options {
-  ms duration = 90s;       // publishing (and faults) for this long
-  double rate = 100;       // notifications per second, all topics together
-  int users = 4;           // topics user:0..N-1, plus the shared topic "all"
-  int ws_clients = 3;      // WebSocket clients that disconnect at random
-  int pollers = 1;         // legacy pollers alternating between the instances
-  int slow_clients = 1;    // WebSocket clients that stop reading for seconds
-  ms fault_every = 5s;     // one fault per period, cycling through the kinds
-  ms drain = 60s;          // after publishing stops, how long clients get to catch up
-  std::uint32_t seed = 0;  // 0: random
+  ms duration = 90s;        // publishing (and faults) for this long
+  double rate = 100;        // notifications per second, all topics together
+  double pubsub_rate = 20;  // PUBLISH per second on topic "pubsub" (0: none), bridged by --pubsub
+  int users = 4;            // topics user:0..N-1, plus the shared topic "all"
+  int ws_clients = 3;       // WebSocket clients that disconnect at random
+  int pollers = 1;          // legacy pollers alternating between the instances
+  int slow_clients = 1;     // WebSocket clients that stop reading for seconds
+  ms fault_every = 5s;      // one fault per period, cycling through the kinds
+  ms drain = 60s;           // after publishing stops, how long clients get to catch up
+  std::uint32_t seed = 0;   // 0: random
   std::string cutover_bin = CUTOVER_BIN;
   std::string redis_bin = "redis-server";
   std::string dir;    // work dir (logs, stores, AOF); default a fresh temp dir
@@ -171,7 +172,10 @@ class cluster {
                                    "--threads",
                                    "1",
                                    "--store-readers",
-                                   "1"},
+                                   "1",
+                                   "--pubsub",
+                                   "--pubsub-lock-ttl",
+                                   "1s"},
           dir_ + "/" + in.name + ".log");
       instances_.push_back(std::move(in));
     }
@@ -264,6 +268,54 @@ class publisher {
   mutable std::mutex mu_;
   published_counts published_;
   std::atomic<std::uint64_t> retries_{0};
+};
+
+// PUBLISHes {"t":"pubsub","s":seq} on cutover:topic:pubsub, next to the stream
+// publisher: the instances' bridge copies them into the stream. Pub/sub keeps nothing, so
+// a message is sent once (no retry) and Redis's answer says whether a subscriber (a
+// bridge) received it: the checker tells messages no bridge received, or a bridge received
+// during a fault or handover and could not copy, from real losses and duplicates.
+class pubsub_publisher {
+ public:
+  pubsub_publisher(int redis_port, double rate) : port_(redis_port), rate_(rate) {}
+
+  void run(const std::atomic<bool>& stop) {
+    if (rate_ <= 0) return;
+    auto period =
+        std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate_));
+    auto next = clock::now();
+    while (!stop.load()) {
+      if (!conn_) conn_ = redis_connect(port_);
+      std::uint64_t seq = receivers_.size() + 1;
+      long long got = -1;  // -1: not sent (Redis down)
+      if (conn_) {
+        std::string data = R"({"t":"pubsub","s":)" + std::to_string(seq) + "}";
+        auto r = redis_command(conn_.get(), {"PUBLISH", "cutover:topic:pubsub", data});
+        if (r && r->type == REDIS_REPLY_INTEGER) got = r->integer;
+        if (!r || conn_->err) conn_.reset();
+      }
+      {
+        std::lock_guard lk(mu_);
+        receivers_.push_back(got);
+      }
+      next += period;
+      auto now = clock::now();
+      if (next < now) next = now;
+      std::this_thread::sleep_until(next);
+    }
+  }
+  // Per seq (index + 1): how many subscribers Redis delivered it to (-1: not sent).
+  std::vector<long long> receivers() const {
+    std::lock_guard lk(mu_);
+    return receivers_;
+  }
+
+ private:
+  int port_;
+  double rate_;
+  redis_ptr conn_;
+  mutable std::mutex mu_;
+  std::vector<long long> receivers_;
 };
 
 // ---- clients ------------------------------------------------------------------------
@@ -596,6 +648,10 @@ class fault_schedule {
 
 struct store_check {
   std::uint64_t notifications = 0, dead_letters = 0, missing = 0, extra = 0;
+  // Pub/sub messages: stored, stored twice (a failure), and missing although a bridge
+  // received them (lost in a fault or a bridge handover, counted apart).
+  std::uint64_t pubsub_stored = 0, pubsub_dup = 0, pubsub_missed = 0;
+  std::vector<int> pubsub_seen;
   bool ok = false;
   std::string error;
 };
@@ -603,7 +659,7 @@ struct store_check {
 // Each store must hold every acknowledged notification exactly once, and every bad entry
 // as one dead letter.
 store_check check_store(const std::string& path, const published_counts& published,
-                        std::uint64_t bad_entries) {
+                        std::uint64_t bad_entries, const std::vector<long long>& pubsub) {
   store_check out;
   auto db = store::sql::open(path, store::sql::open_mode::existing);
   if (!db) {
@@ -612,6 +668,7 @@ store_check check_store(const std::string& path, const published_counts& publish
   }
   std::map<std::string, std::vector<int>> seen;
   for (const auto& [t, n] : published) seen[t].assign(n + 1, 0);
+  out.pubsub_seen.assign(pubsub.size() + 1, 0);
   auto s = store::sql::statement::prepare(db->get(), "SELECT data FROM notifications");
   while (s && s->step() == SQLITE_ROW) {
     ++out.notifications;
@@ -619,6 +676,14 @@ store_check check_store(const std::string& path, const published_counts& publish
     auto v = boost::json::parse(s->text(0), ec);
     std::string topic;
     std::uint64_t seq = 0;
+    if (!ec && read_payload(v, topic, seq) && topic == "pubsub" && seq >= 1 &&
+        seq < out.pubsub_seen.size()) {
+      if (++out.pubsub_seen[seq] > 1)
+        ++out.pubsub_dup;
+      else
+        ++out.pubsub_stored;
+      continue;
+    }
     if (ec || !read_payload(v, topic, seq) || !seen.count(topic) || seq >= seen[topic].size()) {
       ++out.extra;
       continue;
@@ -629,7 +694,10 @@ store_check check_store(const std::string& path, const published_counts& publish
     for (std::size_t i = 1; i < v.size(); ++i) out.missing += v[i] == 0;
   auto d = store::sql::statement::prepare(db->get(), "SELECT count(*) FROM dead_letters");
   if (d && d->step() == SQLITE_ROW) out.dead_letters = static_cast<std::uint64_t>(d->int64(0));
-  out.ok = out.missing == 0 && out.extra == 0 && out.dead_letters == bad_entries;
+  for (std::size_t i = 1; i < out.pubsub_seen.size(); ++i)
+    out.pubsub_missed += out.pubsub_seen[i] == 0 && pubsub[i - 1] > 0;
+  out.ok =
+      out.missing == 0 && out.extra == 0 && out.dead_letters == bad_entries && out.pubsub_dup == 0;
   return out;
 }
 
@@ -742,6 +810,7 @@ int run(options o) {
   for (int u = 0; u < o.users; ++u) topics.push_back("user:" + std::to_string(u));
   topics.push_back("all");
   publisher pub(c.redis_port(), topics, o.rate);
+  pubsub_publisher pubsub(c.redis_port(), o.pubsub_rate);
 
   // Clients: users are shared round robin, so a user's tabs may be on both transports.
   std::vector<std::unique_ptr<ledger>> ledgers;
@@ -777,6 +846,7 @@ int run(options o) {
   for (auto& p : pollers)
     client_threads.emplace_back([&p, &stop_clients] { p->run(stop_clients); });
   std::thread publishing([&] { pub.run(stop_publishing); });
+  std::thread pubsub_publishing([&] { pubsub.run(stop_publishing); });
   fault_schedule faults(c, o, seed);
   std::thread fault_thread([&] { faults.run(stop_faults); });
 
@@ -796,7 +866,9 @@ int run(options o) {
   fault_thread.join();  // the fault in progress finishes: everything is up again
   stop_publishing = true;
   publishing.join();
+  pubsub_publishing.join();
   auto published = pub.published();
+  auto pubsub_sent = pubsub.receivers();
   std::uint64_t total = 0;
   for (const auto& [t, n] : published) total += n;
   say("soak: publishing stopped: %llu notifications acknowledged by Redis (%llu publisher "
@@ -853,9 +925,23 @@ int run(options o) {
       "slow consumer: sessions switched to catching up from the store %.0f times (both instances, "
       "sampled once a second)\n",
       catch_ups.total());
+  std::uint64_t ps_unreceived = 0;
+  for (long long r : pubsub_sent) ps_unreceived += r <= 0;
+  std::printf(
+      "pub/sub: %zu PUBLISH next to the streams, %llu received by no bridge (none subscribed: "
+      "a fault or a handover)\n",
+      pubsub_sent.size(), static_cast<unsigned long long>(ps_unreceived));
+  std::vector<std::vector<int>> ps_sets;
   for (std::size_t i = 0; i < c.instances().size(); ++i) {
     const auto& in = c.instances()[i];
-    auto sc = check_store(in.db, published, fc.bad_entries);
+    auto sc = check_store(in.db, published, fc.bad_entries, pubsub_sent);
+    ps_sets.push_back(sc.pubsub_seen);
+    std::printf(
+        "store %s: pub/sub %llu stored once, %llu duplicated, %llu received by a bridge but not "
+        "stored (fault or handover)%s\n",
+        in.name.c_str(), static_cast<unsigned long long>(sc.pubsub_stored),
+        static_cast<unsigned long long>(sc.pubsub_dup),
+        static_cast<unsigned long long>(sc.pubsub_missed), sc.pubsub_dup ? "   <-- FAILED" : "");
     bool clean_exit = exits[i] && *exits[i] == 0;
     ok = ok && sc.ok && clean_exit;
     std::printf(
@@ -872,6 +958,10 @@ int run(options o) {
             : (sc.error.empty() ? "   <-- FAILED" : ("   <-- " + sc.error).c_str()));
     std::printf("  %s: %s\n", in.name.c_str(), counters[i].c_str());
   }
+  // Every instance ingests the bridge's copies from the stream: the stores agree.
+  bool ps_agree = ps_sets.size() < 2 || ps_sets[0] == ps_sets[1];
+  if (!ps_agree) std::printf("pub/sub: the stores hold different messages   <-- FAILED\n");
+  ok = ok && ps_agree;
   std::printf("soak: %s\n",
               ok ? "PASS: every client got every notification of its topics, in order, at most once"
                  : "FAIL (see the rows marked above; logs kept)");
@@ -910,6 +1000,9 @@ int main(int argc, char** argv) {
                "How long clients get to catch up after publishing stops (default 60s)");
   app.add_option("--rate", o.rate, "Notifications per second, all topics together")
       ->check(CLI::Range(1.0, 5000.0));
+  app.add_option("--pubsub-rate", o.pubsub_rate,
+                 "PUBLISH per second on cutover:topic:pubsub next to the streams (0: none)")
+      ->check(CLI::Range(0.0, 5000.0));
   app.add_option("--users", o.users, "Users (topics user:N), plus the shared topic all")
       ->check(CLI::Range(1, 1000));
   app.add_option("--ws-clients", o.ws_clients, "WebSocket clients that disconnect at random")
