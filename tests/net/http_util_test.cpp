@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "net/rollout.hpp"
-
 namespace cutover::net {
 namespace {
 
@@ -41,28 +39,6 @@ TEST(HttpUtil, ResponseShape) {
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
       "Connection: close\r\nRetry-After: 1\r\nCache-Control: no-store\r\n\r\n{}");
   EXPECT_EQ(json_error_body(400, "bad \"x\""), R"({"error":"bad_request","message":"bad \"x\""})");
-}
-
-TEST(Rollout, StableBucketsAndLists) {
-  EXPECT_EQ(rollout_bucket("42"), rollout_bucket("42"));
-  rollout_config none;
-  rollout_config all;
-  all.percent = 100;
-  int in = 0;
-  for (int i = 0; i < 1000; ++i) {
-    EXPECT_FALSE(in_cohort(none, std::to_string(i)));
-    EXPECT_TRUE(in_cohort(all, std::to_string(i)));
-  }
-  rollout_config half;
-  half.percent = 50;
-  for (int i = 0; i < 10000; ++i) in += in_cohort(half, std::to_string(i));
-  EXPECT_NEAR(in, 5000, 300);
-  half.allow = {"x"};
-  half.deny = {"y"};
-  all.deny = {"7"};
-  EXPECT_FALSE(in_cohort(all, "7"));
-  none.allow = {"7"};
-  EXPECT_TRUE(in_cohort(none, "7"));
 }
 
 }  // namespace
