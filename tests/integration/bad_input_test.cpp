@@ -31,6 +31,7 @@
 #include "cutover_proc.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "tcp_client.hpp"
 
 namespace cutover {
 namespace {
@@ -41,95 +42,11 @@ using testing::json_field;
 using testing::raw_ws;
 using testing::redis_client;
 using testing::redis_server;
+using testing::slurp;
 using testing::subprocess;
+using testing::tcp_client;
 using testing::temp_dir;
 using clock_type = std::chrono::steady_clock;
-
-// ---- a raw TCP client: sends anything, reads only when asked --------------------------
-
-class tcp_client {
- public:
-  explicit tcp_client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-      throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
-  }
-  ~tcp_client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  tcp_client(const tcp_client&) = delete;
-  tcp_client& operator=(const tcp_client&) = delete;
-
-  // False once the peer closed or reset the connection.
-  bool send_all(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  // Waits up to `timeout` for bytes; false when none came (timeout, EOF or reset).
-  bool read_some(std::chrono::milliseconds timeout) {
-    if (closed_) return false;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-    char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) {
-      closed_ = true;
-      return false;
-    }
-    in_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
-  // Reads until one complete HTTP response is buffered (or EOF/timeout).
-  bool read_response(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = clock_type::now() + timeout;
-    while (!response_complete()) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0 || !read_some(left)) return response_complete();
-    }
-    return true;
-  }
-  // Reads until the server closes the connection.
-  bool wait_closed(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = clock_type::now() + timeout;
-    while (!closed_) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0) return false;
-      read_some(left);
-    }
-    return true;
-  }
-  int status() const {
-    return in_.size() >= 12 && in_.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(in_.substr(9, 3)) : 0;
-  }
-  std::string body() const {
-    auto end = in_.find("\r\n\r\n");
-    return end == std::string::npos ? std::string() : in_.substr(end + 4);
-  }
-  const std::string& received() const { return in_; }
-  bool closed() const { return closed_; }
-
- private:
-  bool response_complete() const {
-    auto end = in_.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    auto cl = in_.find("Content-Length: ");
-    std::size_t len = cl == std::string::npos || cl > end ? 0 : std::stoul(in_.substr(cl + 16));
-    return in_.size() >= end + 4 + len;
-  }
-  int fd_ = -1;
-  std::string in_;
-  bool closed_ = false;
-};
 
 // One request on a fresh connection, byte for byte as given; the answer is read.
 std::unique_ptr<tcp_client> exchange(int port, const std::string& request) {
@@ -190,11 +107,6 @@ std::uint64_t legacy_of(const std::string& id) {
   auto dash = id.find('-');
   return std::stoull(id.substr(0, dash)) * 1024 +
          std::min<std::uint64_t>(std::stoull(id.substr(dash + 1)), 1023);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // A tmpfs (or a read-only bind mount) that is unmounted on destruction. Needs root.

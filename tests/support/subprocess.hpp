@@ -76,4 +76,7 @@ class temp_dir {
   std::string path_;
 };
 
+// The whole content of a file ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
 }  // namespace cutover::testing
