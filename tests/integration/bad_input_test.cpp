@@ -696,6 +696,61 @@ TEST_F(BadInput, CorruptionFoundByALaterWriteFailsThatBatchWholeAndKeepsServing)
   EXPECT_EQ(s->int64(0), 21);
 }
 
+// A store that fails every poll read (the topic index overwritten before start; nothing at
+// start reads it) is answered 503 each time, and logged at most once a second with a count
+// of what was held back: not one line per poll. Every line is written between the first
+// request going out and the last answer coming back, and lines are >= 1 s apart on the
+// server's clock, so a window of W seconds holds at most floor(W / 1 s) + 1 of them.
+TEST_F(BadInput, FailingStoreReadsOnThePollPathLogAtMostOneLineASecond) {
+  temp_dir dir;
+  std::string db = dir.file("unreadable.db");
+  make_store(db);
+  std::size_t root = 0, page = 0;
+  {
+    auto h = store::sql::open(db, store::sql::open_mode::existing);
+    auto s = store::sql::statement::prepare(
+        h->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'notifications_by_topic'");
+    ASSERT_TRUE(s && s->step() == SQLITE_ROW);
+    root = static_cast<std::size_t>(s->int64(0));
+    page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
+  }
+  {
+    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>((root - 1) * page));
+    f << std::string(page, '\xA5');
+  }
+  start({}, db);
+  const std::string needle = "poll: store read failed";
+  auto from = srv_->process().line_count();
+  int polls = 0;
+  auto t0 = clock_type::now();
+  // Polls for at least 2.5 s (so a second line, with its count, is due) and 100 polls.
+  while (polls < 100 || clock_type::now() - t0 < 2500ms) {
+    auto r = http_get(srv_->port(), "/api/notifications/poll?user=1&since=0");
+    ASSERT_EQ(r.status, 503) << r.body;
+    ASSERT_EQ(r.headers["retry-after"], "1");
+    ++polls;
+    ASSERT_LT(polls, 100000);
+  }
+  auto window = clock_type::now() - t0;
+  // The second line says how many were held back since the first.
+  auto counted = srv_->process().wait_for_line("similar lines suppressed", 20s, from);
+  ASSERT_TRUE(counted) << srv_->process().output();
+  EXPECT_NE(counted->find(needle), std::string::npos) << *counted;
+  auto out = srv_->process().output();
+  std::size_t lines = 0;
+  for (std::size_t p = out.find(needle); p != std::string::npos; p = out.find(needle, p + 1))
+    ++lines;
+  auto bound =
+      static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(window).count()) +
+      1;
+  EXPECT_GE(lines, 2u);
+  EXPECT_LE(lines, bound) << polls << " polls in " << std::chrono::duration<double>(window).count()
+                          << " s:\n"
+                          << out;
+  EXPECT_EQ(metric("cutover_store_reads_total"), polls) << "each poll did read the store";
+}
+
 TEST_F(BadInput, ReadOnlyStoreExitsOneAndIsLeftUntouched) {
   temp_dir dir;
   make_store(dir.file("ro.db"));
