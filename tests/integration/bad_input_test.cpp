@@ -661,6 +661,26 @@ TEST_F(BadInput, CorruptStoreFilesExitOneAndAreLeftUntouched) {
   expect_refused_untouched(redis_.url(), dir.file("page.db"), "malformed");
 }
 
+// Overwrites the root page of table or index `name` in the store file `db` with garbage.
+void overwrite_root_page(const std::string& db, const std::string& name) {
+  std::size_t root = 0, page = 0;
+  {
+    auto h = store::sql::open(db, store::sql::open_mode::existing);
+    ASSERT_TRUE(h) << h.err().message;
+    auto s = store::sql::statement::prepare(h->get(),
+                                            "SELECT rootpage FROM sqlite_master WHERE name = ?1");
+    ASSERT_TRUE(s);
+    s->bind(1, std::string_view(name));
+    ASSERT_EQ(s->step(), SQLITE_ROW) << name;
+    root = static_cast<std::size_t>(s->int64(0));
+    page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
+  }
+  std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>((root - 1) * page));
+  f << std::string(page, '\xA5');
+  ASSERT_TRUE(f.good()) << db;
+}
+
 // Corruption in a page nothing reads at start (here the dead-letter table) is not seen
 // until a write touches it: that batch fails as a whole and is retried, the process and
 // what was committed stay. A full integrity check at start would cost a scan of the
@@ -669,20 +689,7 @@ TEST_F(BadInput, CorruptionFoundByALaterWriteFailsThatBatchWholeAndKeepsServing)
   temp_dir dir;
   std::string db = dir.file("late.db");
   make_store(db);
-  std::size_t root = 0, page = 0;
-  {
-    auto h = store::sql::open(db, store::sql::open_mode::existing);
-    auto s = store::sql::statement::prepare(
-        h->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'dead_letters'");
-    ASSERT_TRUE(s && s->step() == SQLITE_ROW);
-    root = static_cast<std::size_t>(s->int64(0));
-    page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
-  }
-  {
-    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>((root - 1) * page));
-    f << std::string(page, '\xA5');
-  }
+  overwrite_root_page(db, "dead_letters");
   start({}, db);
   publish_keeper();
   pub_.xadd("cutover:notifications", {{"data", "no topic"}});  // its dead letter needs that page
@@ -705,20 +712,7 @@ TEST_F(BadInput, FailingStoreReadsOnThePollPathLogAtMostOneLineASecond) {
   temp_dir dir;
   std::string db = dir.file("unreadable.db");
   make_store(db);
-  std::size_t root = 0, page = 0;
-  {
-    auto h = store::sql::open(db, store::sql::open_mode::existing);
-    auto s = store::sql::statement::prepare(
-        h->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'notifications_by_topic'");
-    ASSERT_TRUE(s && s->step() == SQLITE_ROW);
-    root = static_cast<std::size_t>(s->int64(0));
-    page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
-  }
-  {
-    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>((root - 1) * page));
-    f << std::string(page, '\xA5');
-  }
+  overwrite_root_page(db, "notifications_by_topic");
   start({}, db);
   const std::string needle = "poll: store read failed";
   auto from = srv_->process().line_count();
