@@ -22,7 +22,7 @@ struct spawn_options {
   std::string cwd;
   // Also appends everything the process writes to this file as it arrives (a log to read
   // while it runs, or after); "" for none.
-  std::string tee_path;
+  std::string tee_path{};
   // SIGKILLed by the kernel when the thread that spawned it ends (PR_SET_PDEATHSIG), so a
   // crashed caller leaves nothing behind. Spawn from a thread that lives as long as it.
   bool die_with_parent = false;
