@@ -8,10 +8,10 @@
 namespace cutover {
 
 constexpr std::uint64_t fnv1a64(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 0xcbf29ce484222325ull;  // offset basis
   for (unsigned char c : s) {
     h ^= c;
-    h *= 1099511628211ull;
+    h *= 0x100000001b3ull;  // FNV prime
   }
   return h;
 }

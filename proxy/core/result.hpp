@@ -7,9 +7,29 @@
 
 namespace cutover {
 
+// Which subsystem an error code belongs to. Codes of different subsystems overlap (SQLite's
+// SQLITE_ERROR is 1, and so is ingest's errc::connection), so a code is never a bare int:
+// it carries its domain, and codes of different domains never compare equal.
+enum class error_domain : unsigned char {
+  none,    // no code: the message is all there is
+  sqlite,  // an SQLite (extended) result code
+  ingest,  // ingest::errc (Redis connections and publishing)
+  store,   // the store's own refusals (store::owner_lock::kBusy)
+};
+
+struct error_code {
+  error_domain domain = error_domain::none;
+  int value = 0;
+
+  constexpr error_code() = default;
+  constexpr error_code(error_domain d, int v) : domain(d), value(v) {}
+  friend constexpr bool operator==(error_code, error_code) = default;
+  constexpr explicit operator bool() const { return domain != error_domain::none; }
+};
+
 struct error {
   std::string message;
-  int code = 0;  // subsystem code (e.g. SQLite extended result code), 0 when none
+  error_code code{};  // the subsystem's code, or none
 };
 
 template <class T>

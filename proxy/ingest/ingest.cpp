@@ -131,7 +131,8 @@ status ingest::start() {
 
   // Last fallible step, so a failed start() leaves no thread behind.
   if (auto st = m.checkpointer.start(o.db_path); !st)
-    return error{"cannot open store '" + o.db_path + "' for checkpoints: " + st.err().message};
+    return error{"cannot open store '" + o.db_path + "' for checkpoints: " + st.err().message,
+                 st.err().code};
   m.checkpointer.attach(w->db());
 
   if (o.pubsub)

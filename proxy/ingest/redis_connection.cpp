@@ -387,7 +387,7 @@ result<redis_connection> redis_connection::connect(const redis_endpoint& ep, con
   return c;
 }
 
-error redis_connection::fail(std::string message, int code) {
+error redis_connection::fail(std::string message, error_code code) {
   broken_ = true;
   last_error_ = message;
   return error{std::move(message), code};

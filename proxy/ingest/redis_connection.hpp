@@ -21,11 +21,16 @@ namespace cutover::ingest {
 
 // error::code values used by this module, so callers can map them (exit codes, HTTP status).
 namespace errc {
-inline constexpr int connection = 1;     // cannot connect, connection lost, timed out
-inline constexpr int invalid_entry = 2;  // the notification itself is refused (never sent)
-inline constexpr int redis_reply = 3;    // Redis answered with an error reply
-inline constexpr int stopped = 4;        // abandoned because stop was requested
-inline constexpr int bad_url = 5;        // the Redis URL does not parse
+// cannot connect, connection lost, timed out
+inline constexpr error_code connection{error_domain::ingest, 1};
+// the notification itself is refused (never sent)
+inline constexpr error_code invalid_entry{error_domain::ingest, 2};
+// Redis answered with an error reply
+inline constexpr error_code redis_reply{error_domain::ingest, 3};
+// abandoned because stop was requested
+inline constexpr error_code stopped{error_domain::ingest, 4};
+// the Redis URL does not parse
+inline constexpr error_code bad_url{error_domain::ingest, 5};
 }  // namespace errc
 
 struct redis_endpoint {
@@ -101,7 +106,7 @@ class redis_connection {
 
  private:
   redis_connection() = default;
-  error fail(std::string message, int code);
+  error fail(std::string message, error_code code);
 
   std::unique_ptr<redisContext, context_deleter> ctx_;
   redis_endpoint endpoint_;

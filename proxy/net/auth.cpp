@@ -46,23 +46,6 @@ std::optional<std::string> b64url_decode(std::string_view in) {
   return out;
 }
 
-std::string b64url_encode(std::string_view in) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(a[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(a[(acc << (6 - bits)) & 63]);
-  return out;
-}
-
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -87,6 +70,23 @@ std::optional<std::int64_t> as_seconds(const boost::json::value& v) {
 }
 
 }  // namespace
+
+std::string base64url_encode(std::string_view in) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(a[(acc >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(a[(acc << (6 - bits)) & 63]);
+  return out;
+}
 
 std::optional<auth_mode> parse_auth_mode(std::string_view s) {
   if (s == "token") return auth_mode::token;
@@ -166,11 +166,11 @@ token_check token_verifier::verify(std::string_view token, std::int64_t now) con
 
 std::string mint_token(std::string_view secret, std::string_view user, std::chrono::seconds ttl,
                        std::int64_t now) {
-  std::string header = b64url_encode(R"({"alg":"HS256","typ":"JWT"})");
+  std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
   std::string claims = "{\"sub\":" + json_text::quoted(user) + ",\"iat\":" + std::to_string(now) +
                        ",\"exp\":" + std::to_string(now + ttl.count()) + "}";
-  std::string signing = header + "." + b64url_encode(claims);
-  return signing + "." + b64url_encode(hmac_sha256(secret, signing));
+  std::string signing = header + "." + base64url_encode(claims);
+  return signing + "." + base64url_encode(hmac_sha256(secret, signing));
 }
 
 std::optional<std::array<std::uint8_t, 16>> parse_ip(std::string_view text) {

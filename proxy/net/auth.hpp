@@ -40,6 +40,9 @@ class token_verifier {
   std::chrono::seconds max_ttl_;
 };
 
+// Base64url without padding (RFC 4648 §5), the encoding of every JWT part.
+std::string base64url_encode(std::string_view in);
+
 // A token for `user` valid for `ttl` from `now` (seconds): what `cutover token` prints.
 std::string mint_token(std::string_view secret, std::string_view user, std::chrono::seconds ttl,
                        std::int64_t now);

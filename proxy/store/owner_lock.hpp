@@ -14,7 +14,7 @@ namespace cutover::store {
 
 class owner_lock {
  public:
-  static constexpr int kBusy = 1;  // error::code when another process holds the lock
+  static constexpr error_code kBusy{error_domain::store, 1};  // another process holds the lock
 
   owner_lock() = default;
   ~owner_lock();

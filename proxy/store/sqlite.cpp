@@ -7,9 +7,9 @@ error last_error(sqlite3* db, std::string_view context) {
   if (db) {
     msg += ": ";
     msg += sqlite3_errmsg(db);
-    return error{std::move(msg), sqlite3_extended_errcode(db)};
+    return error{std::move(msg), sqlite_code(sqlite3_extended_errcode(db))};
   }
-  return error{std::move(msg), SQLITE_ERROR};
+  return error{std::move(msg), sqlite_code(SQLITE_ERROR)};
 }
 
 result<db_handle> open(const std::string& path, open_mode mode) {
@@ -21,7 +21,7 @@ result<db_handle> open(const std::string& path, open_mode mode) {
   if (rc != SQLITE_OK) {
     std::string msg =
         "cannot open database '" + path + "': " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
-    return error{std::move(msg), rc};
+    return error{std::move(msg), sqlite_code(rc)};
   }
   sqlite3_extended_result_codes(raw, 1);
   return db;
@@ -34,7 +34,7 @@ status exec(sqlite3* db, std::string_view sql_text, std::string_view context) {
   if (rc != SQLITE_OK) {
     std::string msg = std::string(context) + ": " + (err ? err : sqlite3_errstr(rc));
     sqlite3_free(err);
-    return error{std::move(msg), rc};
+    return error{std::move(msg), sqlite_code(rc)};
   }
   return ok_status();
 }

@@ -24,6 +24,12 @@ struct stmt_finalizer {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
 
+// An SQLite result code as an error code of its own domain (never equal to another
+// subsystem's code of the same number).
+constexpr error_code sqlite_code(int rc) {
+  return {error_domain::sqlite, rc};
+}
+
 enum class open_mode { create, existing };
 // Opens `path` read-write; `existing` refuses to create a missing file. The error names the path.
 result<db_handle> open(const std::string& path, open_mode mode);

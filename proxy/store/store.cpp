@@ -60,7 +60,7 @@ result<sql::db_handle> open_and_migrate(const std::string& path, const open_opti
     return error{"store '" + path +
                      "' is read-only (file permissions or a read-only file system); "
                      "Cutover must be able to write to it",
-                 SQLITE_READONLY};
+                 sql::sqlite_code(SQLITE_READONLY)};
   // Refuse newer/foreign files before anything (even journal_mode) writes to them.
   if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
   if (auto st = configure(db->get(), opt, true); !st) return st.err();

@@ -30,25 +30,10 @@
 namespace cutover::fuzz {
 namespace {
 
+using net::base64url_encode;
+
 constexpr std::string_view kSecret = "fuzz-secret";
 constexpr std::int64_t kNow = 1'750'000'000;
-
-std::string b64url(std::string_view in) {
-  static constexpr char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += a[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += a[(acc << (6 - bits)) & 63];
-  return out;
-}
 
 std::string sign(std::string_view signing_input) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -56,7 +41,7 @@ std::string sign(std::string_view signing_input) {
   HMAC(EVP_sha256(), kSecret.data(), static_cast<int>(kSecret.size()),
        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
        &len);
-  return b64url(std::string_view(reinterpret_cast<const char*>(mac), len));
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 bool usable_user(std::string_view u) {
@@ -93,7 +78,7 @@ bool holds_at_now(const boost::json::object& claims, const char* name, bool befo
 void signed_claims(byte_reader& in) {
   std::string header(in.string16());
   std::string payload(in.rest());
-  std::string signing = b64url(header) + "." + b64url(payload);
+  std::string signing = base64url_encode(header) + "." + base64url_encode(payload);
   std::string token = signing + "." + sign(signing);
   net::token_verifier v{std::string(kSecret)};
   auto r = v.verify(token, kNow);

@@ -31,6 +31,7 @@
 #include "cutover_proc.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "tcp_client.hpp"
 
 namespace cutover {
 namespace {
@@ -41,95 +42,11 @@ using testing::json_field;
 using testing::raw_ws;
 using testing::redis_client;
 using testing::redis_server;
+using testing::slurp;
 using testing::subprocess;
+using testing::tcp_client;
 using testing::temp_dir;
 using clock_type = std::chrono::steady_clock;
-
-// ---- a raw TCP client: sends anything, reads only when asked --------------------------
-
-class tcp_client {
- public:
-  explicit tcp_client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-      throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
-  }
-  ~tcp_client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  tcp_client(const tcp_client&) = delete;
-  tcp_client& operator=(const tcp_client&) = delete;
-
-  // False once the peer closed or reset the connection.
-  bool send_all(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  // Waits up to `timeout` for bytes; false when none came (timeout, EOF or reset).
-  bool read_some(std::chrono::milliseconds timeout) {
-    if (closed_) return false;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-    char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) {
-      closed_ = true;
-      return false;
-    }
-    in_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
-  // Reads until one complete HTTP response is buffered (or EOF/timeout).
-  bool read_response(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = clock_type::now() + timeout;
-    while (!response_complete()) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0 || !read_some(left)) return response_complete();
-    }
-    return true;
-  }
-  // Reads until the server closes the connection.
-  bool wait_closed(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = clock_type::now() + timeout;
-    while (!closed_) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0) return false;
-      read_some(left);
-    }
-    return true;
-  }
-  int status() const {
-    return in_.size() >= 12 && in_.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(in_.substr(9, 3)) : 0;
-  }
-  std::string body() const {
-    auto end = in_.find("\r\n\r\n");
-    return end == std::string::npos ? std::string() : in_.substr(end + 4);
-  }
-  const std::string& received() const { return in_; }
-  bool closed() const { return closed_; }
-
- private:
-  bool response_complete() const {
-    auto end = in_.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    auto cl = in_.find("Content-Length: ");
-    std::size_t len = cl == std::string::npos || cl > end ? 0 : std::stoul(in_.substr(cl + 16));
-    return in_.size() >= end + 4 + len;
-  }
-  int fd_ = -1;
-  std::string in_;
-  bool closed_ = false;
-};
 
 // One request on a fresh connection, byte for byte as given; the answer is read.
 std::unique_ptr<tcp_client> exchange(int port, const std::string& request) {
@@ -190,11 +107,6 @@ std::uint64_t legacy_of(const std::string& id) {
   auto dash = id.find('-');
   return std::stoull(id.substr(0, dash)) * 1024 +
          std::min<std::uint64_t>(std::stoull(id.substr(dash + 1)), 1023);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // A tmpfs (or a read-only bind mount) that is unmounted on destruction. Needs root.
@@ -749,6 +661,26 @@ TEST_F(BadInput, CorruptStoreFilesExitOneAndAreLeftUntouched) {
   expect_refused_untouched(redis_.url(), dir.file("page.db"), "malformed");
 }
 
+// Overwrites the root page of table or index `name` in the store file `db` with garbage.
+void overwrite_root_page(const std::string& db, const std::string& name) {
+  std::size_t root = 0, page = 0;
+  {
+    auto h = store::sql::open(db, store::sql::open_mode::existing);
+    ASSERT_TRUE(h) << h.err().message;
+    auto s = store::sql::statement::prepare(h->get(),
+                                            "SELECT rootpage FROM sqlite_master WHERE name = ?1");
+    ASSERT_TRUE(s);
+    s->bind(1, std::string_view(name));
+    ASSERT_EQ(s->step(), SQLITE_ROW) << name;
+    root = static_cast<std::size_t>(s->int64(0));
+    page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
+  }
+  std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>((root - 1) * page));
+  f << std::string(page, '\xA5');
+  ASSERT_TRUE(f.good()) << db;
+}
+
 // Corruption in a page nothing reads at start (here the dead-letter table) is not seen
 // until a write touches it: that batch fails as a whole and is retried, the process and
 // what was committed stay. A full integrity check at start would cost a scan of the
@@ -757,20 +689,7 @@ TEST_F(BadInput, CorruptionFoundByALaterWriteFailsThatBatchWholeAndKeepsServing)
   temp_dir dir;
   std::string db = dir.file("late.db");
   make_store(db);
-  std::size_t root = 0, page = 0;
-  {
-    auto h = store::sql::open(db, store::sql::open_mode::existing);
-    auto s = store::sql::statement::prepare(
-        h->get(), "SELECT rootpage FROM sqlite_master WHERE name = 'dead_letters'");
-    ASSERT_TRUE(s && s->step() == SQLITE_ROW);
-    root = static_cast<std::size_t>(s->int64(0));
-    page = static_cast<std::size_t>(*store::sql::pragma_int(h->get(), "page_size"));
-  }
-  {
-    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>((root - 1) * page));
-    f << std::string(page, '\xA5');
-  }
+  overwrite_root_page(db, "dead_letters");
   start({}, db);
   publish_keeper();
   pub_.xadd("cutover:notifications", {{"data", "no topic"}});  // its dead letter needs that page
@@ -782,6 +701,48 @@ TEST_F(BadInput, CorruptionFoundByALaterWriteFailsThatBatchWholeAndKeepsServing)
   auto s = store::sql::statement::prepare(h->get(), "SELECT count(*) FROM notifications");
   ASSERT_TRUE(s && s->step() == SQLITE_ROW);
   EXPECT_EQ(s->int64(0), 21);
+}
+
+// A store that fails every poll read (the topic index overwritten before start; nothing at
+// start reads it) is answered 503 each time, and logged at most once a second with a count
+// of what was held back: not one line per poll. Every line is written between the first
+// request going out and the last answer coming back, and lines are >= 1 s apart on the
+// server's clock, so a window of W seconds holds at most floor(W / 1 s) + 1 of them.
+TEST_F(BadInput, FailingStoreReadsOnThePollPathLogAtMostOneLineASecond) {
+  temp_dir dir;
+  std::string db = dir.file("unreadable.db");
+  make_store(db);
+  overwrite_root_page(db, "notifications_by_topic");
+  start({}, db);
+  const std::string needle = "poll: store read failed";
+  auto from = srv_->process().line_count();
+  int polls = 0;
+  auto t0 = clock_type::now();
+  // Polls for at least 2.5 s (so a second line, with its count, is due) and 100 polls.
+  while (polls < 100 || clock_type::now() - t0 < 2500ms) {
+    auto r = http_get(srv_->port(), "/api/notifications/poll?user=1&since=0");
+    ASSERT_EQ(r.status, 503) << r.body;
+    ASSERT_EQ(r.headers["retry-after"], "1");
+    ++polls;
+    ASSERT_LT(polls, 100000);
+  }
+  auto window = clock_type::now() - t0;
+  // The second line says how many were held back since the first.
+  auto counted = srv_->process().wait_for_line("similar lines suppressed", 20s, from);
+  ASSERT_TRUE(counted) << srv_->process().output();
+  EXPECT_NE(counted->find(needle), std::string::npos) << *counted;
+  auto out = srv_->process().output();
+  std::size_t lines = 0;
+  for (std::size_t p = out.find(needle); p != std::string::npos; p = out.find(needle, p + 1))
+    ++lines;
+  auto bound =
+      static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(window).count()) +
+      1;
+  EXPECT_GE(lines, 2u);
+  EXPECT_LE(lines, bound) << polls << " polls in " << std::chrono::duration<double>(window).count()
+                          << " s:\n"
+                          << out;
+  EXPECT_EQ(metric("cutover_store_reads_total"), polls) << "each poll did read the store";
 }
 
 TEST_F(BadInput, ReadOnlyStoreExitsOneAndIsLeftUntouched) {

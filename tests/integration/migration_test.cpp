@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <future>
+#include <set>
 
 #include "cutover_proc.hpp"
 #include "legacy_adapter/rollout.hpp"
@@ -213,15 +214,13 @@ TEST_F(Migration, CohortIsAStableHashWithAllowAndDenyLists) {
   EXPECT_EQ(has_hint(none, "vip"), "/v1/ws");
   EXPECT_EQ(has_hint(all, "u1"), "/v1/ws");
   EXPECT_EQ(has_hint(all, "legacy"), "");
-  int in = 0;
+  // The cohort at 50 %, pinned (FNV-1a 64 buckets, tests/legacy_adapter/rollout_test.cpp): the
+  // running server must give every instance's answer, not merely one consistent with its own hash.
+  const std::set<int> cohort = {2, 3, 4, 5, 7, 9, 10, 11, 14, 15, 17, 18};
   for (int i = 0; i < 20; ++i) {
     std::string u = "user" + std::to_string(i);
-    bool expected = legacy::rollout_bucket(u) < 5000;  // the same answer on every instance
-    EXPECT_EQ(!has_hint(half, u).empty(), expected) << u;
-    in += expected;
+    EXPECT_EQ(!has_hint(half, u).empty(), cohort.count(i) == 1) << u;
   }
-  EXPECT_GT(in, 0);
-  EXPECT_LT(in, 20);
 }
 
 TEST_F(Migration, SighupReloadsTheCohortWithoutDroppingConnections) {
@@ -324,7 +323,6 @@ TEST_F(Migration, RepublishPutsNotificationsBackWithReplayOf) {
   auto dry = subprocess::spawn(
       {CUTOVER_BIN, "replay", "--db", srv.db(), "--user", "1", "--republish", "--dry-run"});
   ASSERT_EQ(dry->wait_exit(20s), 0);
-  dry->wait_for_line("\x01", 2s);  // collect the rest of the output
   EXPECT_NE(dry->output().find("dry run: would republish 3 notifications"), std::string::npos)
       << dry->output();
   EXPECT_EQ(xlen(), 3);

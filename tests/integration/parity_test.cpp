@@ -226,31 +226,82 @@ TEST_F(LegacySimParity, DataAndPagingFollowingTheCursorHeader) {
   EXPECT_EQ(after, "evt_13");
 }
 
+// The event ids of an answer's page, in order.
+std::vector<std::string> event_ids(const http_reply& r) {
+  std::vector<std::string> ids;
+  auto body = json::parse(r.body);  // kept: the loop below walks into it
+  for (const auto& e : body.at("events").as_array())
+    ids.emplace_back(e.as_object().at("eventId").as_string());
+  return ids;
+}
+
+// The error code of an error answer ({"ok":false,"error":{"code":...}}), or "".
+std::string error_code(const http_reply& r) {
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("error")) return "";
+  return std::string(v.at("error").at("code").as_string());
+}
+
+// Ids as the old app numbered the history of SetUp: 1 user 42, 2 all, 3 user 7, 4-7 user 42,
+// 8 user 7, 9 all, 10-13 user 42.
 TEST_F(LegacySimParity, NoCursorMeansEverythingAndOtherUsersSeeTheirOwn) {
-  both(std::nullopt, cookie_);
-  both(std::nullopt, old_.login("7"));
-  both("evt_3", old_.login("7"));
+  auto first = both(std::nullopt, cookie_);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(event_ids(first), (std::vector<std::string>{"evt_1", "evt_2", "evt_4"}));
+  EXPECT_EQ(first.headers["x-inbox-cursor"], "evt_4");
+  auto seven = both(std::nullopt, old_.login("7"));
+  ASSERT_EQ(seven.status, 200) << seven.body;
+  EXPECT_EQ(event_ids(seven), (std::vector<std::string>{"evt_2", "evt_3", "evt_8"}));
+  auto seven_after = both("evt_3", old_.login("7"));
+  ASSERT_EQ(seven_after.status, 200) << seven_after.body;
+  EXPECT_EQ(event_ids(seven_after), (std::vector<std::string>{"evt_8", "evt_9"}));
+  EXPECT_EQ(seven_after.headers["x-inbox-cursor"], "evt_9");
 }
 
 TEST_F(LegacySimParity, NothingNewIs204WithTheCursorEchoed) {
-  both("evt_13", cookie_);
-  both("evt_999999", cookie_);  // ahead of both: waits, then says so
-  both("evt_007", cookie_);     // leading zeros are the same id
-  both("evt_1023", old_.login("nobody"));
+  // {cursor sent, cursor echoed}: the 204 carries no body and the cursor to come back with.
+  const std::pair<std::string, std::string> cases[] = {
+      {"evt_13", "evt_13"}, {"evt_999999", "evt_999999"},  // ahead of both: waits, then says so
+  };
+  for (const auto& [sent, echoed] : cases) {
+    auto r = both(sent, cookie_);
+    EXPECT_EQ(r.status, 204) << sent << ": " << r.body;
+    EXPECT_EQ(r.body, "") << sent;
+    EXPECT_EQ(r.headers["x-inbox-cursor"], echoed) << sent;
+  }
+  // Leading zeros are the same id: evt_007 is evt_7, answered with what follows it.
+  auto zeros = both("evt_007", cookie_);
+  EXPECT_EQ(zeros.status, 200) << zeros.body;
+  EXPECT_EQ(event_ids(zeros), (std::vector<std::string>{"evt_9", "evt_10", "evt_11"}));
+  auto nobody = both("evt_1023", old_.login("nobody"));
+  EXPECT_EQ(nobody.status, 204) << nobody.body;
+  EXPECT_EQ(nobody.body, "");
+  EXPECT_EQ(nobody.headers["x-inbox-cursor"], "evt_1023");
 }
 
 TEST_F(LegacySimParity, MalformedCursorIs400WithTheSameBody) {
   for (std::string bad : {"", "1", "evt_", "evt_-1", "evt_1.5", "EVT_1", "evt_1x", "evt_%20",
-                          "evt_99999999999999999999", "x%2Fy"})
-    both(bad, cookie_);
+                          "evt_99999999999999999999", "x%2Fy"}) {
+    auto r = both(bad, cookie_);
+    EXPECT_EQ(r.status, 400) << "after=" << bad << ": " << r.body;
+    EXPECT_EQ(error_code(r), "BAD_CURSOR") << "after=" << bad << ": " << r.body;
+  }
 }
 
 TEST_F(LegacySimParity, NoIdentityIs401WithTheSameBody) {
-  both("evt_0", "");
-  both(std::nullopt, "");
-  both("junk", "");                           // identity is checked first on both
-  both("evt_0", "LSESSION=forged");           // a session the old app does not know
-  both("evt_0", "sid=" + cookie_.substr(9));  // the right value under another name
+  const std::pair<std::optional<std::string>, std::string> cases[] = {
+      {"evt_0", ""},
+      {std::nullopt, ""},
+      {"junk", ""},                           // identity is checked first on both
+      {"evt_0", "LSESSION=forged"},           // a session the old app does not know
+      {"evt_0", "sid=" + cookie_.substr(9)},  // the right value under another name
+  };
+  for (const auto& [after, cookie] : cases) {
+    auto r = both(after, cookie);
+    EXPECT_EQ(r.status, 401) << "cookie '" << cookie << "': " << r.body;
+    EXPECT_EQ(error_code(r), "NO_SESSION") << "cookie '" << cookie << "': " << r.body;
+  }
 }
 
 }  // namespace

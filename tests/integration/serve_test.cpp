@@ -124,9 +124,11 @@ TEST_F(Serve, BacklogIsAnsweredAtOnceOldestFirst) {
   auto b = publish("all", R"("everyone")");
   auto c = publish("user:1", R"({"n":3})");
   committed(4);
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = std::chrono::steady_clock::now();  // before the request: the server's hold starts later
   auto r = poll("1", "0");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);  // not the 10 s poll timeout
+  // A backlog held until the 10 s poll timeout would be answered >= 10 s after the server
+  // read the request, so >= 10 s after t0; an answer at once is far below on any load.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "held until the poll timeout";
   ASSERT_EQ(r.status, 200) << r.body;
   auto body = parse_obj(r.body);
   auto& list = body["notifications"].as_array();
@@ -139,37 +141,44 @@ TEST_F(Serve, BacklogIsAnsweredAtOnceOldestFirst) {
   EXPECT_EQ(r.headers["content-type"], "application/json");
 }
 
-TEST_F(Serve, WaitingPollWakesWithinMilliseconds) {
-  start();
-  std::vector<double> latencies;
+// A publish wakes a waiting poll. Proved on the server's own count (every answer is a
+// "data" answer, none a "timeout"), and by time against the server's own reference: the
+// poll timeout starts when the server reads the request, after `sent`, so an answer that
+// came from the timeout would arrive >= 30 s after `sent`. How fast the wake is (a few ms
+// on an idle machine) is a figure, not an assertion: tools/bench/run.sh measures it
+// (loadgen --kind lp, "wake latency" in docs/benchmarks.md).
+TEST_F(Serve, WaitingPollIsWokenByAPublishNotByItsTimeout) {
+  start({"--poll-timeout", "30s"});
   std::string since = "0";
   for (int i = 0; i < 5; ++i) {
-    auto fut = std::async(std::launch::async, [&] { return poll("1", since); });
+    auto sent = std::chrono::steady_clock::now();
+    auto fut = std::async(std::launch::async, [&] { return poll("1", since, 60s); });
     ASSERT_TRUE(srv_->wait_metric_at_least("cutover_waiting_polls", 1));
-    auto t0 = std::chrono::steady_clock::now();
     auto id = publish("user:1", R"({"i":)" + std::to_string(i) + "}");
     auto r = fut.get();
-    latencies.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, 30s) << "answered by the poll timeout";
     ASSERT_EQ(r.status, 200);
     auto body = parse_obj(r.body);
     ASSERT_EQ(body["notifications"].as_array().size(), 1u);
     EXPECT_EQ(body["lastId"].to_number<std::uint64_t>(), legacy_of(id));
     since = std::to_string(legacy_of(id));
   }
-  std::sort(latencies.begin(), latencies.end());
-  EXPECT_LT(latencies[2], 50.0) << "median wake latency in ms";
+  EXPECT_EQ(srv_->metric(R"(cutover_poll_responses_total{outcome="data"})"), 5);
+  EXPECT_EQ(srv_->metric(R"(cutover_poll_responses_total{outcome="timeout"})"), 0);
 }
 
 TEST_F(Serve, TimeoutAnswersEmptyWithLastIdEchoingSince) {
   start({"--poll-timeout", "500ms"});
+  // t0 is before the request is sent; the server starts the 500 ms when it has read it.
   auto t0 = std::chrono::steady_clock::now();
   auto r = poll("1", "1740800000000005");
   auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"notifications":[],"lastId":1740800000000005})");
-  EXPECT_GE(took, 450ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_GE(took, 500ms) << "answered before its timeout";
+  // Well below the 10 s the fixture passes first: a timeout flag not applied would take that.
+  EXPECT_LT(took, 10s);
+  EXPECT_EQ(srv_->metric(R"(cutover_poll_responses_total{outcome="timeout"})"), 1);
   // No since: the head (0 on an empty store) is echoed.
   EXPECT_EQ(poll("1").body, R"({"notifications":[],"lastId":0})");
 }
@@ -299,21 +308,26 @@ TEST_F(Serve, SlowConsumerCatchesUpFromTheStoreWithinItsMemoryBound) {
   ASSERT_EQ(slow.handshake_status(), 101);
   ASSERT_TRUE(slow.next_text());  // hello; live from here, and then we stop reading
   auto rss_before = srv_->rss_bytes();
-  load(kTotal);
-  committed(2 * kTotal);
+  // Twice the warm-up past the slow client (once under ASan, where RSS is not checked),
+  // so that an unbounded queue (~42 MiB) is far above what the server may legitimately
+  // hold meanwhile: ingest's read-ahead queue (8 MiB, options::queue_bytes; full when the
+  // committer falls behind on a loaded machine), the 1 MiB hub cache and allocator slack.
+  const int rounds = kAddressSanitizer ? 1 : 2;
+  for (int r = 1; r <= rounds; ++r) load(r * kTotal);
+  committed((rounds + 1) * kTotal);
   ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ws_slow_consumer_total", 1));
   auto queued = srv_->metric("cutover_ws_queued_bytes");
   ASSERT_TRUE(queued);
   EXPECT_LE(*queued, 65536 + 2048);  // the bound, plus the one frame always admitted
   auto rss_during = srv_->rss_bytes();
-  // 20,000 x 1 KiB went past this client; a queue that never stopped would hold ~21 MiB.
+  // 40,000 x 1 KiB went past this client; a queue that never stopped would hold ~42 MiB.
   // Under AddressSanitizer freed memory sits in its quarantine (up to 256 MiB), so RSS
   // says nothing there; the queued-bytes gauge above still holds the bound.
   if (!kAddressSanitizer) {
-    EXPECT_LT(rss_during, rss_before + 8 * 1024 * 1024) << rss_before << " -> " << rss_during;
+    EXPECT_LT(rss_during, rss_before + 16 * 1024 * 1024) << rss_before << " -> " << rss_during;
   }
   // Now read everything: all of it, in order, once.
-  for (int i = kTotal; i < 2 * kTotal; ++i) {
+  for (int i = kTotal; i < (rounds + 1) * kTotal; ++i) {
     auto t = slow.next_text(20s);
     ASSERT_TRUE(t) << "stopped at " << i;
     ASSERT_EQ(json_field(json_field(*t, "data"), "i"), std::to_string(i));
@@ -458,6 +472,8 @@ TEST_F(Serve, WaitingPollLimitAnswers503WithRetryAfter) {
 
 TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
   start();
+  // Before the polls are sent: their 10 s timeouts start later, on the server.
+  auto t0 = std::chrono::steady_clock::now();
   std::vector<std::future<testing::http_reply>> polls;
   for (int i = 0; i < 3; ++i)
     polls.push_back(
@@ -465,7 +481,6 @@ TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
   ASSERT_TRUE(srv_->wait_metric_at_least("cutover_waiting_polls", 3));
   raw_ws ws(srv_->port(), "/v1/ws?user=1");
   ws.next_text();
-  auto t0 = std::chrono::steady_clock::now();
   srv_->process().signal(SIGTERM);
   for (auto& p : polls) {
     auto r = p.get();
@@ -478,10 +493,11 @@ TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
   EXPECT_EQ((static_cast<unsigned char>(close.payload[0]) << 8) |
                 static_cast<unsigned char>(close.payload[1]),
             1001);
-  auto code = srv_->process().wait_exit(5s);
+  auto code = srv_->process().wait_exit(20s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  // A shutdown that let the polls run out would exit >= 10 s after t0.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "waited for the poll timeouts";
 }
 
 TEST_F(Serve, TokenAuthRefusesWhatItShould) {
@@ -582,24 +598,34 @@ raw_ws::frame until_close(raw_ws& ws, std::chrono::milliseconds within) {
 }
 
 TEST_F(Serve, KeepalivePingsAndClosesSilentPeers) {
-  // Deadlines are checked by a once-a-second sweep: the waits below allow for it.
+  // The server measures silence from the last frame it read from the peer (the handshake,
+  // for a peer that sends nothing) and checks deadlines on a once-a-second sweep, one ping
+  // per sweep at most. Times below are measured from points the server's reference cannot
+  // precede, and counted in sweeps where a bound would depend on the machine's load.
   start({"--ws-ping-interval", "300ms", "--ws-silence-timeout", "2s"});
   // A peer that answers nothing: pinged, then closed with 1001 once silent for 2 s.
+  auto before_connect = std::chrono::steady_clock::now();
   raw_ws quiet(srv_->port(), "/v1/ws?user=quiet");
   ASSERT_EQ(quiet.handshake_status(), 101);
   ASSERT_EQ(quiet.next().opcode, 0x1);  // hello
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(quiet.next(3s).opcode, 0x9) << "a ping";
-  auto closed = until_close(quiet, 6s);
+  EXPECT_EQ(quiet.next(15s).opcode, 0x9) << "a ping";
+  auto closed = until_close(quiet, 30s);
   EXPECT_EQ(close_code(closed), 1001);
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 2s);
+  // The handshake, the last thing the peer sent, was read after `before_connect`.
+  EXPECT_GE(std::chrono::steady_clock::now() - before_connect, 2s)
+      << "closed before 2 s of silence";
   EXPECT_EQ(srv_->metric(R"(cutover_ws_closes_total{reason="idle"})"), 1);
 
-  // A peer that answers the pings stays, past the silence timeout, and still gets notifications.
+  // A peer that answers the pings stays, past the silence timeout, and still gets
+  // notifications. Five pings are five sweeps, the last >= 4 s after the first and so
+  // >= 4 s after the handshake: had the pongs not counted as traffic, the sweep at 2 s of
+  // silence would have sent a close before the fifth ping.
+  auto alive_connect = std::chrono::steady_clock::now();
   raw_ws alive(srv_->port(), "/v1/ws?user=alive");
   ASSERT_EQ(alive.next().opcode, 0x1);
   int pongs = 0;
-  for (auto until = std::chrono::steady_clock::now() + 4s;
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       (pongs < 5 || std::chrono::steady_clock::now() - alive_connect < 3s) &&
        std::chrono::steady_clock::now() < until;) {
     auto f = alive.next(1s);
     ASSERT_NE(f.opcode, 0x8) << "closed although it answered every ping";
@@ -608,7 +634,8 @@ TEST_F(Serve, KeepalivePingsAndClosesSilentPeers) {
       ++pongs;
     }
   }
-  EXPECT_GE(pongs, 3);  // pings go out on the once-a-second sweep
+  ASSERT_GE(pongs, 5) << "pings go out on every sweep";
+  EXPECT_EQ(srv_->metric(R"(cutover_ws_closes_total{reason="idle"})"), 1) << "only the quiet one";
   auto id = publish("user:alive", "1");
   auto n = alive.next_text();
   ASSERT_TRUE(n);

@@ -11,31 +11,27 @@ namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
 
-std::string b64url(std::string_view in) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(a[(acc >> bits) & 63]);
-    }
-  }
-  if (bits) out.push_back(a[(acc << (6 - bits)) & 63]);
-  return out;
+// RFC 4648 §10 vectors, unpadded (§5): the tests below forge tokens with this encoder.
+TEST(Auth, Base64urlIsRfc4648WithoutPadding) {
+  EXPECT_EQ(base64url_encode(""), "");
+  EXPECT_EQ(base64url_encode("f"), "Zg");
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64url_encode("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url_encode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");  // the two URL-safe letters
 }
 
 // An HS256 token with exactly these claims (mint_token always adds exp).
 std::string sign(std::string_view secret, std::string_view claims) {
-  std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." + b64url(claims);
+  std::string input =
+      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(claims);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
-  return input + "." + b64url(std::string_view(reinterpret_cast<const char*>(mac), len));
+  return input + "." + base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 TEST(Auth, TokenMaxTtlRefusesTokensWithoutExpOrValidForLonger) {
@@ -85,13 +81,13 @@ TEST(Auth, RefusesForgedExpiredNoneAndGarbage) {
   EXPECT_EQ(v.verify(good, kNow + 60).reason, "token expired");
   // Payload swapped for another user, signature kept: forged.
   auto dot1 = good.find('.'), dot2 = good.rfind('.');
-  std::string forged =
-      good.substr(0, dot1 + 1) + b64url(R"({"sub":"1","exp":9999999999})") + good.substr(dot2);
+  std::string forged = good.substr(0, dot1 + 1) +
+                       base64url_encode(R"({"sub":"1","exp":9999999999})") + good.substr(dot2);
   EXPECT_FALSE(v.verify(forged, kNow).ok);
-  std::string none =
-      b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(R"({"sub":"42"})") + ".";
+  std::string none = base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
+                     base64url_encode(R"({"sub":"42"})") + ".";
   EXPECT_EQ(v.verify(none, kNow).reason, "token alg must be HS256");
-  std::string hs512 = b64url(R"({"alg":"HS512"})") + "." + good.substr(dot1 + 1);
+  std::string hs512 = base64url_encode(R"({"alg":"HS512"})") + "." + good.substr(dot1 + 1);
   EXPECT_EQ(v.verify(hs512, kNow).reason, "token alg must be HS256");
   for (std::string g : std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "!!!.???.***",
                                                 std::string(10000, 'a')})

@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 #include "store_fixtures.hpp"
 
 namespace cutover::store {
 namespace {
-using unit::scratch_dir;
+using testing::temp_dir;
 using unit::slurp;
 
 TEST(Migrations, EmbeddedInOrderStartingAtOne) {
@@ -21,7 +24,7 @@ TEST(Migrations, EmbeddedInOrderStartingAtOne) {
 }
 
 TEST(Migrations, FreshToLatest) {
-  scratch_dir dir;
+  temp_dir dir;
   migrate_report rep;
   auto db = open_and_migrate(dir.file("a.db"), {}, &rep);
   ASSERT_TRUE(db) << db.err().message;
@@ -35,7 +38,7 @@ TEST(Migrations, FreshToLatest) {
 }
 
 TEST(Migrations, SecondRunChangesNothing) {
-  scratch_dir dir;
+  temp_dir dir;
   auto path = dir.file("a.db");
   { ASSERT_TRUE(open_and_migrate(path)); }
   std::string before = slurp(path);
@@ -46,7 +49,7 @@ TEST(Migrations, SecondRunChangesNothing) {
 }
 
 TEST(Migrations, NewerDatabaseRefusedUntouched) {
-  scratch_dir dir;
+  temp_dir dir;
   auto path = dir.file("a.db");
   {
     auto db = sql::open(path, sql::open_mode::create);
@@ -66,7 +69,7 @@ TEST(Migrations, NewerDatabaseRefusedUntouched) {
 }
 
 TEST(Migrations, ForeignDatabaseRefused) {
-  scratch_dir dir;
+  temp_dir dir;
   auto path = dir.file("a.db");
   {
     auto db = sql::open(path, sql::open_mode::create);
@@ -80,7 +83,7 @@ TEST(Migrations, ForeignDatabaseRefused) {
 }
 
 TEST(Migrations, GarbageFileRefused) {
-  scratch_dir dir;
+  temp_dir dir;
   auto path = dir.file("a.db");
   { std::ofstream(path) << std::string(4096, 'x'); }
   auto db = open_and_migrate(path);
@@ -90,7 +93,7 @@ TEST(Migrations, GarbageFileRefused) {
 }
 
 TEST(Migrations, BrokenStepRollsBackToPreviousVersion) {
-  scratch_dir dir;
+  temp_dir dir;
   auto db = sql::open(dir.file("a.db"), sql::open_mode::create);
   ASSERT_TRUE(db);
   std::vector<migration> steps = embedded_migrations();

@@ -10,8 +10,8 @@
 
 namespace cutover::store {
 namespace {
+using testing::temp_dir;
 using unit::entry;
-using unit::scratch_dir;
 
 std::vector<std::string> ids(const notification_batch& b) {
   std::vector<std::string> out;
@@ -43,7 +43,7 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.err().message;
     return r ? *r : notification_batch{};
   }
-  scratch_dir dir_;
+  temp_dir dir_;
   std::optional<writer> writer_;
   std::optional<reader> reader_;
 };

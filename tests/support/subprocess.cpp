@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +12,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 extern char** environ;
@@ -37,9 +40,22 @@ std::unique_ptr<subprocess> subprocess::spawn(const std::vector<std::string>& ar
   for (auto& e : env_strings) cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
+  int tee = -1;
+  if (!opt.tee_path.empty()) {
+    tee = ::open(opt.tee_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (tee < 0) {
+      for (int fd : {out[0], out[1], err[0], err[1]}) close(fd);
+      throw std::runtime_error("cannot open " + opt.tee_path + ": " + std::strerror(errno));
+    }
+  }
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    if (opt.die_with_parent) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);  // the parent is already gone
+    }
     dup2(out[1], 1);
     dup2(err[1], 2);
     if (!opt.cwd.empty() && chdir(opt.cwd.c_str()) != 0) _exit(126);
@@ -56,6 +72,7 @@ std::unique_ptr<subprocess> subprocess::spawn(const std::vector<std::string>& ar
   p->pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   p->out_fd_ = out[0];
   p->err_fd_ = err[0];
+  p->tee_fd_ = tee;
   p->reader_ = std::thread([raw = p.get()] { raw->pump(); });
   return p;
 }
@@ -67,6 +84,7 @@ subprocess::~subprocess() {
   }
   if (reader_.joinable()) reader_.join();
   if (pidfd_ >= 0) close(pidfd_);
+  if (tee_fd_ >= 0) close(tee_fd_);
 }
 
 void subprocess::pump() {
@@ -90,6 +108,11 @@ void subprocess::pump() {
         fds[i].fd = -1;
         --open_count;
       } else {
+        for (ssize_t done = 0; tee_fd_ >= 0 && done < n;) {
+          ssize_t w = write(tee_fd_, buf + done, static_cast<std::size_t>(n - done));
+          if (w <= 0) break;  // a full disk loses log lines, not the process's output
+          done += w;
+        }
         partial[i]->append(buf, static_cast<std::size_t>(n));
         std::size_t nl;
         while ((nl = partial[i]->find('\n')) != std::string::npos) {
@@ -185,6 +208,11 @@ temp_dir::temp_dir() {
 temp_dir::~temp_dir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace cutover::testing

@@ -20,6 +20,12 @@ namespace cutover::testing {
 struct spawn_options {
   std::map<std::string, std::string> env;  // added to (or overriding) the inherited environment
   std::string cwd;
+  // Also appends everything the process writes to this file as it arrives (a log to read
+  // while it runs, or after); "" for none.
+  std::string tee_path{};
+  // SIGKILLed by the kernel when the thread that spawned it ends (PR_SET_PDEATHSIG), so a
+  // crashed caller leaves nothing behind. Spawn from a thread that lives as long as it.
+  bool die_with_parent = false;
 };
 
 class subprocess {
@@ -52,6 +58,7 @@ class subprocess {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int out_fd_ = -1, err_fd_ = -1;
+  int tee_fd_ = -1;
   std::optional<int> status_;
   std::thread reader_;
   mutable std::mutex mu_;
@@ -75,5 +82,8 @@ class temp_dir {
  private:
   std::string path_;
 };
+
+// The whole content of a file ("" when it cannot be read).
+std::string slurp(const std::string& path);
 
 }  // namespace cutover::testing

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "ingest/ingest.hpp"
+#include "redis_server.hpp"
 
 namespace {
 
@@ -107,74 +108,6 @@ bench_opts parse_args(int argc, char** argv) {
   return o;
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("bind failed");
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A redis-server of our own, stopped on destruction; ready once it says so on stdout.
-class own_redis {
- public:
-  explicit own_redis(const std::string& dir) : port_(free_port()) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) die("pipe failed");
-    pid_ = ::fork();
-    if (pid_ < 0) die("fork failed");
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      std::string port = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-               "--dir", dir.c_str(), "--save", "", "--appendonly", "no", "--protected-mode", "no",
-               static_cast<char*>(nullptr));
-      std::fprintf(stderr, "exec redis-server failed: %s\n", std::strerror(errno));
-      _exit(127);
-    }
-    ::close(out[1]);
-    std::string seen;
-    auto deadline = clock_type::now() + std::chrono::seconds(20);
-    while (seen.find("Ready to accept connections") == std::string::npos) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now())
-              .count();
-      pollfd p{out[0], POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
-        die("redis-server did not start:\n" + seen);
-      char buf[4096];
-      ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) die("redis-server exited:\n" + seen);
-      seen.append(buf, static_cast<std::size_t>(n));
-    }
-    out_ = out[0];
-    // Keep draining its stdout so a chatty server never blocks on a full pipe.
-    drain_ = std::thread([fd = out_] {
-      char buf[4096];
-      while (::read(fd, buf, sizeof buf) > 0) {
-      }
-    });
-  }
-  ~own_redis() {
-    ::kill(pid_, SIGTERM);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    if (drain_.joinable()) drain_.join();
-    ::close(out_);
-  }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::thread drain_;
-};
-
 // Counts committed notifications; the main thread waits on it (no polling).
 class counting_listener : public commit_listener {
  public:
@@ -229,10 +162,15 @@ int main(int argc, char** argv) {
       std::filesystem::temp_directory_path() / ("cutover-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(tmp);
 
-  std::unique_ptr<own_redis> server;
+  // A redis-server of our own unless one is given: the tests' (tests/support), on a free port.
+  std::unique_ptr<testing::redis_server> server;
   std::string url = o.redis;
   if (url.empty()) {
-    server = std::make_unique<own_redis>(tmp.string());
+    try {
+      server = std::make_unique<testing::redis_server>();
+    } catch (const std::exception& e) {
+      die(e.what());
+    }
     url = server->url();
   }
   const std::string stream = "cutover:bench:" + std::to_string(::getpid());

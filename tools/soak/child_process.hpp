@@ -1,15 +1,19 @@
 #pragma once
 // A program the soak runs and abuses (redis-server, `cutover serve`): started with its
-// output in a log file, signalled (SIGKILL, SIGSTOP, SIGCONT, SIGTERM), waited for, and
-// started again with the same arguments. Owned by the fault thread; the kernel also kills
-// it if the soak itself dies (PR_SET_PDEATHSIG), so nothing outlives a crashed run.
+// output appended to a log file, signalled (SIGKILL, SIGSTOP, SIGCONT, SIGTERM), waited
+// for, and started again with the same arguments. Owned by the fault thread; the kernel
+// also kills it if the soak itself dies (PR_SET_PDEATHSIG), so nothing outlives a crashed
+// run. The process itself is the tests' testing::subprocess (tests/support).
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "subprocess.hpp"
 
 namespace cutover::soak {
 
@@ -20,7 +24,7 @@ class child_process {
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
 
-  // Starts the program (appending to its log) and waits until the log, from this start
+  // Starts the program (appending to its log) and waits until its output, from this start
   // on, contains `ready_text`. False (and the process killed) if it exits or times out.
   bool start(const std::string& ready_text, std::chrono::milliseconds timeout);
   void signal(int sig) const;
@@ -32,15 +36,13 @@ class child_process {
 
   const std::string& name() const { return name_; }
   const std::string& log_path() const { return log_path_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
 
  private:
-  std::optional<int> reap(std::chrono::milliseconds timeout);
-
   std::string name_;
   std::vector<std::string> argv_;
   std::string log_path_;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::subprocess> proc_;
 };
 
 }  // namespace cutover::soak

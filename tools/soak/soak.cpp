@@ -34,6 +34,7 @@
 #include "core/duration.hpp"
 #include "ledger.hpp"
 #include "store/sqlite.hpp"
+#include "subprocess.hpp"
 #include "wire.hpp"
 
 namespace cutover::soak {
@@ -73,18 +74,6 @@ void say(const char* fmt, A... args) {
   std::printf(fmt, args...);
   std::printf("\n");
   std::fflush(stdout);
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // ---- Redis commands from the soak itself ------------------------------------------
@@ -129,7 +118,7 @@ struct instance {
 class cluster {
  public:
   explicit cluster(const options& o) : dir_(o.dir) {
-    redis_port_ = free_port();
+    redis_port_ = testing::free_port();
     redis_ = std::make_unique<child_process>(
         "redis",
         std::vector<std::string>{o.redis_bin, "--port", std::to_string(redis_port_), "--bind",
@@ -140,7 +129,7 @@ class cluster {
     for (const char* name : {"a", "b"}) {
       instance in;
       in.name = std::string("cutover-") + name;
-      in.port = free_port();
+      in.port = testing::free_port();
       in.db = dir_ + "/" + in.name + ".db";
       // Retention off: a client away for a while must still find everything (a reset
       // would be a loss the checker cannot tell apart). Small queues: the slow consumer
