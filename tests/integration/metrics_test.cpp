@@ -7,7 +7,6 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -99,10 +98,14 @@ bool exported(const scrape& s, const std::string& name) {
 
 std::set<std::string> metric_names_in(const std::string& text) {
   std::set<std::string> out;
-  static const std::regex name(R"(cutover_[a-z0-9_]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
-       ++it)
-    out.insert(it->str());
+  auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  for (std::size_t at = text.find("cutover_"); at != std::string::npos;
+       at = text.find("cutover_", at)) {
+    std::size_t end = at;
+    while (end < text.size() && word(text[end])) ++end;
+    if (at == 0 || !word(text[at - 1])) out.insert(text.substr(at, end - at));
+    at = end;
+  }
   return out;
 }
 
