@@ -366,6 +366,9 @@ TEST(PushSession, DetachDropsUnsentAndReattachReadsOnFromWhatWasTaken) {
   // A stale wake-up from the old carrier is ignored.
   static_cast<fake_carrier*>(old.get())->open_window(100);
   EXPECT_EQ(notifications(r.wire->text()), ids(1, 1));
+  // The session now belongs to `other`, which is destroyed before `r`: end it first, as a
+  // shard outlives its sessions (UBSan caught the session unsubscribing from a dead host).
+  r.s.reset();
 }
 
 // The Engine.IO case for real: the session starts on one I/O thread (a shard) and moves
