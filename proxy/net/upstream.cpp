@@ -268,16 +268,29 @@ std::optional<auth_outcome> upstream_auth::cached(std::string_view cookie,
 void upstream_auth::lookup(std::string_view cookie, std::string_view authorization,
                            std::function<void(auth_outcome)> done) {
   auto key = key_of(cookie, authorization);
+  std::optional<auth_outcome> answered;
   {
     std::lock_guard lk(mu_);
-    ++stats_.misses;
-    auto [it, fresh] = inflight_.try_emplace(key);
-    it->second.push_back(std::move(done));
-    if (!fresh) {
-      ++stats_.coalesced;
-      return;  // one request already asks for these credentials
+    // The caller missed the cache before coming here; a lookup of the same credentials
+    // may have finished since. Its answer serves: asking again would defeat the cache.
+    if (auto c = cache_.find(key);
+        c != cache_.end() && c->second.expires > std::chrono::steady_clock::now()) {
+      ++stats_.hits;
+      answered = c->second.outcome;
+    } else {
+      ++stats_.misses;
+      auto [it, fresh] = inflight_.try_emplace(key);
+      it->second.push_back(std::move(done));
+      if (!fresh) {
+        ++stats_.coalesced;
+        return;  // one request already asks for these credentials
+      }
+      ++stats_.calls;
     }
-    ++stats_.calls;
+  }
+  if (answered) {
+    done(*answered);  // outside the lock: it may post, or look up again
+    return;
   }
   upstream_request req;
   req.method = "GET";
