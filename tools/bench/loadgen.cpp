@@ -5,6 +5,8 @@
 // It opens --conns subscribers of one kind at a bounded connect rate:
 //   ws        RFC 6455 WebSocket (Cutover /v1/ws, Nchan, Pushpin WebSocket-over-HTTP)
 //   sio       Socket.IO 4 over the Engine.IO v4 WebSocket transport
+//   sse       Server-Sent Events (Cutover /v1/events, Nchan eventsource): one GET whose
+//             answer never ends; each event is scanned once its blank line arrived
 //   lp        HTTP long-poll, re-polling after every answer; --lp-style says how the
 //             cursor travels: cutover (?since=<lastId>), inbox (legacy_sim:
 //             ?after=<X-Inbox-Cursor of the last answer>), nchan
@@ -78,7 +80,7 @@ std::string json_escape(std::string_view s) {
 
 // ---------------------------------------------------------------- options
 
-enum class kind { ws, sio, lp };
+enum class kind { ws, sio, lp, sse };
 enum class lp_style { cutover, inbox, nchan, plain };
 enum class pub_kind { none, redis, http };
 enum class pub_format { raw, pushpin };
@@ -139,7 +141,7 @@ std::vector<step_spec> parse_steps(const std::string& s) {
 
 void usage() {
   std::printf(
-      "usage: loadgen --kind ws|sio|lp --port P --path TEMPLATE [options]\n"
+      "usage: loadgen --kind ws|sio|lp|sse --port P --path TEMPLATE [options]\n"
       "  subscribers: --conns N  --connect-rate R/s  --connect-inflight N  --src-ips K "
       "(127.0.0.1..K)\n"
       "               --lp-style cutover|inbox|nchan|plain  --topic TEMPLATE (all | user:{i} | "
@@ -166,6 +168,7 @@ options parse_args(int argc, char** argv) {
       o.k = v == "ws"    ? kind::ws
             : v == "sio" ? kind::sio
             : v == "lp"  ? kind::lp
+            : v == "sse" ? kind::sse
                          : (die("--kind: " + v), kind::ws);
     } else if (a == "--lp-style") {
       auto v = val();
@@ -651,6 +654,9 @@ void client::on_event(std::size_t i, std::uint32_t ev) {
       c.ready = true;
       ++ready_;
       send_poll(i);
+    } else if (o_.k == kind::sse) {
+      send(i, "GET " + path_of(c) + " HTTP/1.1\r\nHost: " + o_.host + ":" +
+                  std::to_string(o_.port) + "\r\nAccept: text/event-stream\r\n\r\n");
     } else {
       std::string req =
           "GET " + path_of(c) + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
@@ -686,7 +692,23 @@ void client::on_readable(std::size_t i) {
       data = joined;
     }
     std::size_t used = 0;
-    if (c.st == cstate::handshake) {
+    if (c.st == cstate::handshake && o_.k == kind::sse) {
+      // Only the head: the body is the event stream itself.
+      auto he = data.find("\r\n\r\n");
+      if (he == std::string_view::npos) {
+        c.in.assign(data);
+        if (c.in.size() > 65536) fail(i, "oversized answer head");
+        return;
+      }
+      int status = data.size() > 12 ? std::atoi(std::string(data.substr(9, 3)).c_str()) : 0;
+      if (status != 200) return fail(i, ("stream status " + std::to_string(status)).c_str());
+      c.st = cstate::open;
+      --connecting_;
+      ++open_;
+      c.ready = true;
+      ++ready_;
+      used = he + 4;
+    } else if (c.st == cstate::handshake) {
       http_msg m;
       std::size_t k = parse_http(data, m);
       if (k == 0) {
@@ -743,6 +765,16 @@ void client::on_readable(std::size_t i) {
         else
           delayed_polls_.push_back({mono_s() + 1.0, i});  // refused (503, 429): back off
       }
+    } else if (o_.k == kind::sse) {
+      // Complete events only (they end with a blank line); chunk-size lines between
+      // them, if the server frames the stream as chunked, do not look like payloads.
+      auto rest = data.substr(used);
+      auto end = rest.rfind("\n\n");
+      if (end != std::string_view::npos) {
+        scan_payload(i, rest.substr(0, end + 2));
+        used += end + 2;
+      }
+      if (conns_[i].fd >= 0 && data.size() - used > (1u << 20)) return fail(i, "event too large");
     } else {
       used += on_ws_bytes(i, data.substr(used));
     }

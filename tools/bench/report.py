@@ -174,6 +174,17 @@ def target_of(name):
     return parts[1] if len(parts) > 1 else name
 
 
+def variant_of(name):
+    parts = name.split("__")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def label_of(name):
+    # "Nchan (memory)", or "Nchan (memory), SSE" for a run over another transport than WebSocket
+    t = TARGET_NAMES.get(target_of(name), target_of(name))
+    return t + ", SSE" if variant_of(name) == "sse" else t
+
+
 def sustained_steps(run):
     return [s for s in run.get("steps", []) if s.get("sustained")]
 
@@ -195,7 +206,8 @@ def tables(raw_dir, prefix):
 
     # ---- 1. idle
     for transport, title in (("ws", "1a. Idle WebSockets: server RSS per connection"),
-                             ("lp", "1b. Idle parked long-polls: server RSS per waiting request")):
+                             ("lp", "1b. Idle parked long-polls: server RSS per waiting request"),
+                             ("sse", "1c. Idle SSE streams: server RSS per open stream")):
         rows = []
         keys = [k for k in runs if k.startswith(f"idle__") and k.endswith(f"__{transport}")]
         base = runs.get(f"idle__cutover__{transport}")
@@ -211,7 +223,7 @@ def tables(raw_dir, prefix):
         if rows:
             table(title, ["target", "connected", "RSS before (MiB)", "RSS connected (MiB)", "KiB per connection",
                           "Cutover/peer"], rows)
-        if base_pc is not None:
+        if base_pc is not None and transport != "sse":
             summary["goals"].append({"goal": f"idle RSS per {'WebSocket' if transport == 'ws' else 'parked poll'} <= 3 KiB",
                                      "measured_kib": base_pc / 1024, "met": base_pc <= 3 * 1024})
 
@@ -228,10 +240,12 @@ def tables(raw_dir, prefix):
         b1 = first(base) if base else {}
         bb = best(base) if base else None
         rows = []
-        for k in sorted(keys, key=lambda k: (target_of(k) != "cutover", k)):
+        by_variant = lambda k: (variant_of(k) != "ws", variant_of(k), target_of(k) != "cutover", k)
+        for k in sorted(keys, key=by_variant):
             r = runs[k]
             s = first(r)
-            rows.append([TARGET_NAMES.get(target_of(k), target_of(k)), f"{r['ready']:,}",
+            b1 = first(runs[f"fanout__cutover__{variant_of(k)}"]) if f"fanout__cutover__{variant_of(k)}" in runs else {}
+            rows.append([label_of(k), f"{r['ready']:,}",
                          f"{s.get('delivered', 0):,}/{s.get('expected', 0):,}",
                          fmt(s.get("p50_ms"), 2), fmt(s.get("p99_ms"), 2), fmt(s.get("max_ms"), 2),
                          fmt(s.get("last_recipient_max_ms"), 2),
@@ -244,17 +258,19 @@ def tables(raw_dir, prefix):
               "CPU Cutover/peer"], rows,
               "Latency = receive time − the publisher's timestamp in the payload. Server CPU = utime+stime of the target's processes over the step ÷ deliveries.")
         rows = []
-        for k in sorted(keys, key=lambda k: (target_of(k) != "cutover", k)):
+        for k in sorted(keys, key=by_variant):
             r = runs[k]
             s = best(r)
+            vb = runs.get(f"fanout__cutover__{variant_of(k)}")
+            bb = best(vb) if vb else None
             steps = r.get("steps", [])
             failed = [x for x in steps if not x.get("sustained")]
             f = failed[0] if failed else None
             if s is None:
-                rows.append([TARGET_NAMES.get(target_of(k), target_of(k)), "none", "–", "–", "–", "–", "–", "–",
+                rows.append([label_of(k), "none", "–", "–", "–", "–", "–", "–",
                              f"{fmt(f['rate'])} msg/s: p99 {fmt(f.get('p99_ms'))} ms, {f.get('delivered', 0):,}/{f.get('expected', 0):,}" if f else "–", "–"])
                 continue
-            rows.append([TARGET_NAMES.get(target_of(k), target_of(k)), fmt(s["rate"]), fmt(s["deliveries_per_s"]),
+            rows.append([label_of(k), fmt(s["rate"]), fmt(s["deliveries_per_s"]),
                          fmt(s.get("p50_ms"), 2), fmt(s.get("p99_ms"), 2), fmt(s.get("max_ms"), 2),
                          fmt(s.get("server_cpu_us_per_delivery"), 2), fmt(s.get("client_cpu_pct"), 0),
                          f"{fmt(f['rate'])} msg/s: p99 {fmt(f.get('p99_ms'))} ms, {f.get('delivered', 0):,}/{f.get('expected', 0):,}" if f else "not reached",
@@ -263,6 +279,7 @@ def tables(raw_dir, prefix):
               "p50 ms", "p99 ms", "max ms", "server µs/delivery", "client CPU %", "first failing step",
               "deliveries/s Cutover/peer"], rows)
         nchan = runs.get("fanout__nchan__ws")
+        b1 = first(base) if base else {}
         if base and nchan:
             c_cpu = b1.get("server_cpu_us_per_delivery")
             n_cpu = first(nchan).get("server_cpu_us_per_delivery")

@@ -223,6 +223,7 @@ start_target() {
   aux_pids=()
   target_pid=""
   target_connect_rate=$connect_rate
+  sse_path=''  # SSE runs only where a target sets it (Cutover /v1/events, Nchan eventsource)
   case "$t" in
     cutover)
       start_redis || return 1
@@ -236,6 +237,7 @@ start_target() {
       [ -n "$port" ] || return 1
       wait_http "$port" /readyz 20 || true
       ws_path='/v1/ws?user={i}'; lp_path='/api/notifications/poll?user={i}'; lp_style=cutover
+      sse_path='/v1/events?user={i}'
       shared_topic=all; user_topic='user:{i}'; idle_topic='user:{i}'
       pub=(--pub redis --pub-port "$redis_port" --pub-stream cutover:notifications)
       ;;
@@ -285,7 +287,7 @@ http {
   server {
     listen 127.0.0.1:$port backlog=4096;
     location ~ ^/sub/(.+)\$ {
-      nchan_subscriber websocket longpoll;
+      nchan_subscriber websocket longpoll eventsource;
       nchan_channel_id \$1;
       nchan_subscriber_timeout 3600;
       nchan_subscriber_first_message newest;
@@ -304,7 +306,7 @@ EOF
       spawn "nginx-$port" 0 nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log"
       target_pid=$spawned
       wait_http "$port" /nothing 20 || return 1
-      ws_path='/sub/{topic}'; lp_path='/sub/{topic}'; lp_style=nchan
+      ws_path='/sub/{topic}'; lp_path='/sub/{topic}'; lp_style=nchan; sse_path='/sub/{topic}'
       shared_topic=all; user_topic='u{i}'; idle_topic='u{i}'
       pub=(--pub http --pub-port "$port" --pub-path '/pub/{topic}')
       ;;
@@ -405,6 +407,10 @@ stop_target() {
   return 0
 }
 
+has_sse() {  # target: does it serve Server-Sent Events here (sets sse_path when started)
+  case "$1" in cutover|nchan|nchan-redis) return 0 ;; *) return 1 ;; esac
+}
+
 kind_for() {  # target -> loadgen --kind for its WebSocket-like transport
   [ "$1" = socketio ] && echo sio || echo ws
 }
@@ -429,6 +435,11 @@ scenario_idle() {
         --pub none --hold 5
       stop_target
     fi
+    if has_sse "$t"; then
+      up "$t" && loadgen "idle__${t}__sse" --kind sse --path "$sse_path" --topic "$idle_topic" --conns "$idle_n" \
+        --pub none --hold 5
+      stop_target
+    fi
     if [ "$t" != socketio ]; then
       local n=$idle_n
       [ "$t" = legacy ] && [ "$legacy_n" -lt "$n" ] && n=$legacy_n
@@ -445,6 +456,11 @@ scenario_fanout() {
     [ "$t" = legacy ] && continue
     up "$t" || continue
     loadgen "fanout__${t}__ws" --kind "$(kind_for "$t")" --path "$ws_path" --topic "$shared_topic" \
+      --conns "$fanout_n" "${pub[@]}" --steps "$fanout_steps" --drain 10
+    stop_target
+    has_sse "$t" || continue
+    up "$t" || continue
+    loadgen "fanout__${t}__sse" --kind sse --path "$sse_path" --topic "$shared_topic" \
       --conns "$fanout_n" "${pub[@]}" --steps "$fanout_steps" --drain 10
     stop_target
   done
