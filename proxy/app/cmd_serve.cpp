@@ -568,11 +568,12 @@ void run_serve(serve_opts& o) {
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
   std::fprintf(stderr,
-               "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s), auth %s, "
-               "store %s, redis %s\n",
+               "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s, socket.io "
+               "%s), auth %s, store %s, redis %s\n",
                shown.c_str(), profile.method.c_str(), o.poll_path.c_str(), profile.source.c_str(),
-               o.server.ws_path.c_str(), o.server.sse_path.c_str(), o.auth.c_str(), o.db.c_str(),
-               o.redis.c_str());
+               o.server.ws_path.c_str(), o.server.sse_path.c_str(),
+               o.server.sio_path.empty() ? "off" : o.server.sio_path.c_str(), o.auth.c_str(),
+               o.db.c_str(), o.redis.c_str());
 
   // ---- wait for a signal
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,

@@ -412,6 +412,7 @@ void sio_conn::pump() {
           if (it == polls_.end()) break;
           sio_poll req = std::move(it->second);
           polls_.erase(it);
+          if (o.status >= 400) global_metrics().sio_garbage.add();  // Engine.IO refused it
           asio::post(req.from->io(), [h = std::move(req.http), c = o.carrier, status = o.status,
                                       type = o.content_type, body = std::move(o.body),
                                       cors = std::move(req.cors)]() mutable {
