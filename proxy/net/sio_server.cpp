@@ -263,6 +263,9 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   }
   bool ended() const { return !eio_ || eio_->closed(); }
   void set_carrier(eio_carrier* c) { carrier_ = c; }
+  void clear_carrier(const eio_carrier* c) {
+    if (carrier_ == c) carrier_ = nullptr;
+  }
   void ws_drained() { notify_carrier(); }
 
   void pump();
@@ -307,7 +310,12 @@ class eio_carrier final : public carrier {
  public:
   explicit eio_carrier(std::weak_ptr<sio_conn> c) : conn_(std::move(c)) {}
   ~eio_carrier() override {
-    if (auto c = conn_.lock()) c->set_carrier(nullptr);
+    if (auto c = conn_.lock()) c->clear_carrier(this);
+  }
+  // The client left the namespace: the push session reads its end, writes go nowhere.
+  void disown() {
+    disowned_ = true;
+    wake(true, true, true);
   }
   void bind(push_session& s, std::uint64_t generation) override {
     owner_ = &s;
@@ -317,7 +325,7 @@ class eio_carrier final : public carrier {
   std::size_t write(std::span<const asio::const_buffer> bufs, io_status& st) override {
     auto c = conn_.lock();
     st = io_status::ok;
-    if (!c || !c->open()) {
+    if (!c || !c->open() || disowned_) {
       st = io_status::failed;
       return 0;
     }
@@ -345,7 +353,7 @@ class eio_carrier final : public carrier {
   std::size_t read(std::span<char> into, io_status& st) override {
     st = io_status::ok;
     auto c = conn_.lock();
-    if (!c) return 0;
+    if (!c || disowned_) return 0;
     if (auto m = c->take_inbound()) {
       std::size_t n = std::min(m->size(), into.size());  // sio_conn keeps them below it
       std::copy_n(m->data(), n, into.data());
@@ -355,13 +363,18 @@ class eio_carrier final : public carrier {
     st = io_status::would_block;
     return 0;
   }
-  void wait_writable() override { want_write_ = true; }
+  void wait_writable() override {
+    want_write_ = true;
+    if (disowned_) wake(true, false, true);
+  }
   void wait_readable() override {
     want_read_ = true;
+    if (disowned_) return wake(false, true, true);
     if (auto c = conn_.lock()) c->schedule_pump();  // input may already be there
   }
   void shutdown_send() override {}
   void close() override {
+    if (disowned_) return;
     if (auto c = conn_.lock()) c->server_close();
   }
 
@@ -388,6 +401,7 @@ class eio_carrier final : public carrier {
   asio::io_context* io_ = nullptr;
   bool want_write_ = false;
   bool want_read_ = false;
+  bool disowned_ = false;
 };
 
 void sio_conn::notify_carrier() {
@@ -508,7 +522,13 @@ void sio_conn::on_packet(sio::sio_packet& p) {
   if (p.nsp != "/" || !connected_) return garbage();  // not joined: invalid state
   switch (p.type) {
     case sio_type::disconnect:
-      return server_close();
+      // The client left "/": its push session ends, the Engine.IO session stays (it may
+      // CONNECT again) until the connect timeout, as the reference server does.
+      connected_ = false;
+      connect_deadline_ = eio_clock::now() + svc_.connect_timeout;
+      inbound_.clear();
+      if (carrier_) carrier_->disown();
+      return;
     case sio_type::event:
       if (!push_ || p.data.size() + 8 > owner_.scratch().size() || inbound_.size() >= kMaxInbound) {
         global_metrics().sio_ignored_events.add();
