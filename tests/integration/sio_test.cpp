@@ -358,3 +358,40 @@ TEST_F(Sio, MetricsCountSocketIoAsItsOwnTransport) {
 
 }  // namespace
 }  // namespace cutover
+
+namespace cutover {
+namespace {
+
+// The origin check (DESIGN §7) on every Socket.IO request: CORS with credentials for an
+// allowed page's polling, 403 for any other Origin, on polling and on the upgrade.
+TEST_F(Sio, OriginsAreCheckedOnPollingAndOnTheUpgrade) {
+  start({"--allow-origin", "https://app.example"});
+  const int port = srv_->port();
+  const std::string hs = "/socket.io/?EIO=4&transport=polling&user=1";
+  auto r = http_get(port, hs, {{"Origin", "https://app.example"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["access-control-allow-origin"], "https://app.example");
+  EXPECT_EQ(r.headers["access-control-allow-credentials"], "true");
+  auto sid = std::string(json::parse(r.body.substr(1)).at("sid").as_string());
+  // Later requests of the session (answered on the session's thread) carry CORS too.
+  r = http_post(port, "/socket.io/?EIO=4&transport=polling&sid=" + sid, "40",
+                {{"Origin", "https://app.example"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["access-control-allow-origin"], "https://app.example");
+  // Another origin: 403 before identity, on polling and on the WebSocket upgrade.
+  r = http_get(port, hs, {{"Origin", "https://evil.example"}});
+  EXPECT_EQ(r.status, 403);
+  testing::raw_ws ws(port, "/socket.io/?EIO=4&transport=websocket&user=1", 0,
+                     {{"Origin", "https://evil.example"}});
+  EXPECT_EQ(ws.handshake_status(), 403);
+  testing::raw_ws good(port, "/socket.io/?EIO=4&transport=websocket&user=1", 0,
+                       {{"Origin", "https://app.example"}});
+  EXPECT_EQ(good.handshake_status(), 101);
+  auto open = good.next_text();
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->substr(0, 8), "0{\"sid\":");
+  EXPECT_GE(metric("cutover_origin_refusals_total"), 2);
+}
+
+}  // namespace
+}  // namespace cutover
