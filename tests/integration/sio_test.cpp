@@ -276,6 +276,19 @@ TEST_F(Sio, RefusalsAreThoseTheDesignNames) {
   r = http_get(srv_->port(), "/socket.io/?EIO=3&transport=polling&user=1");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body, R"({"code":5,"message":"Unsupported protocol version"})");
+  // The same refusals on a WebSocket upgrade (four of the published suite's WebSocket
+  // refusal tests never await their check): EIO=3, transport=polling on an upgrade, a
+  // sid this instance does not hold.
+  for (const auto& [target, body] : std::vector<std::pair<std::string, std::string>>{
+           {"EIO=3&transport=websocket", R"({"code":5,"message":"Unsupported protocol version"})"},
+           {"EIO=4&transport=polling", R"({"code":0,"message":"Transport unknown"})"},
+           {"EIO=4&transport=websocket&sid=nosuchsid",
+            R"({"code":1,"message":"Session ID unknown"})"},
+       }) {
+    testing::raw_ws ws(srv_->port(), "/socket.io/?user=1&" + target);
+    EXPECT_EQ(ws.handshake_status(), 400) << target;
+    EXPECT_EQ(ws.handshake_body(), body) << target;
+  }
   EXPECT_GE(metric("cutover_socketio_refusals_total{kind=\"connect\"}"), 2);
 }
 
