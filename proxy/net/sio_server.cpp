@@ -6,7 +6,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
-#include <deque>
 #include <unordered_map>
 
 #include "core/json_text.hpp"
@@ -15,6 +14,7 @@
 #include "net/push_carrier.hpp"
 #include "net/push_session.hpp"
 #include "net/shard.hpp"
+#include "net/small_queue.hpp"
 #include "net/ws_protocol.hpp"
 #include "sio/eio_session.hpp"
 #include "sio/sio_packet.hpp"
@@ -165,7 +165,7 @@ class sio_ws : public std::enable_shared_from_this<sio_ws> {
   ws::frame_parser parser_;
   carrier_id id_;
   std::weak_ptr<sio_conn> conn_;
-  std::deque<std::string> tx_;
+  small_queue<std::string> tx_;  // not std::deque: it allocates 512 bytes up front
   std::size_t tx_bytes_ = 0;
   std::size_t in_flight_ = 0;  // frames of tx_ the current write carries
   bool writing_ = false;
@@ -295,7 +295,7 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   std::shared_ptr<sio_ws> ws_;
   std::shared_ptr<push_session> push_;
   eio_carrier* carrier_ = nullptr;  // push_'s, while it lives
-  std::deque<std::string> inbound_;
+  small_queue<std::string> inbound_;
   asio::steady_timer timer_;
   eio_clock::time_point connect_deadline_ = eio_clock::time_point::max();
   eio_clock::time_point armed_at_ = eio_clock::time_point::max();
