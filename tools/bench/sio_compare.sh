@@ -3,7 +3,7 @@
 # (release build) and a fresh Node socket.io 4 server (tools/bench/node/sio_server.js,
 # polling and WebSocket), each measured by tools/bench/sio_bench.mjs with the same clients.
 #
-#   tools/bench/sio_compare.sh [CONNS (1000)] [FANOUT_MSGS (20)]
+#   [MODES="fanout"] tools/bench/sio_compare.sh [CONNS (1000)] [FANOUT_MSGS (20)]
 #
 # Needs: build/release's cutover, redis-server, node, npm ci in tools/bench/node. Prints
 # one JSON line per run and the load average before each.
@@ -30,7 +30,7 @@ wait_line() {  # FILE NEEDLE
   echo "sio_compare: no '$2' in $1" >&2; cat "$1" >&2; return 1
 }
 
-for mode in idle-ws idle-poll fanout; do
+for mode in ${MODES:-idle-ws idle-poll fanout}; do
   for target in cutover node; do
     port=$(free_port)
     if [ "$target" = cutover ]; then
