@@ -300,6 +300,12 @@ checked_serve check_serve(serve_opts& o) {
         "and both above zero");
   if (o.server.sse_keepalive.count() <= 0 || o.server.sse_retry.count() <= 0)
     throw usage_failure("--sse-keepalive and --sse-retry must be above zero");
+  if (o.server.sio_ping_interval.count() <= 0 || o.server.sio_ping_timeout.count() <= 0 ||
+      o.server.sio_connect_timeout.count() <= 0)
+    throw usage_failure(
+        "--sio-ping-interval, --sio-ping-timeout and --sio-connect-timeout must be above zero");
+  if (!o.server.sio_path.empty() && o.server.sio_path.front() != '/')
+    throw usage_failure("--sio-path must start with '/' (or be empty to turn Socket.IO off)");
   auto [host, port] = split_listen(o.listen);
   chk.host = host;
   o.server.host = host;
@@ -562,11 +568,12 @@ void run_serve(serve_opts& o) {
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
   std::fprintf(stderr,
-               "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s), auth %s, "
-               "store %s, redis %s\n",
+               "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s, socket.io "
+               "%s), auth %s, store %s, redis %s\n",
                shown.c_str(), profile.method.c_str(), o.poll_path.c_str(), profile.source.c_str(),
-               o.server.ws_path.c_str(), o.server.sse_path.c_str(), o.auth.c_str(), o.db.c_str(),
-               o.redis.c_str());
+               o.server.ws_path.c_str(), o.server.sse_path.c_str(),
+               o.server.sio_path.empty() ? "off" : o.server.sio_path.c_str(), o.auth.c_str(),
+               o.db.c_str(), o.redis.c_str());
 
   // ---- wait for a signal
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
@@ -711,6 +718,15 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
                "SSE: a ':' comment after this long with nothing sent");
   add_duration(*cmd, "--sse-retry", o->server.sse_retry,
                "SSE: the reconnection delay sent as 'retry:' (also when load is shed)");
+  cmd->add_option("--sio-path", o->server.sio_path,
+                  "Path of the Socket.IO endpoint (DESIGN 6.2; empty: off)")
+      ->capture_default_str();
+  add_duration(*cmd, "--sio-ping-interval", o->server.sio_ping_interval,
+               "Socket.IO: Engine.IO ping interval (pingInterval)");
+  add_duration(*cmd, "--sio-ping-timeout", o->server.sio_ping_timeout,
+               "Socket.IO: close a session whose pong is this late (pingTimeout)");
+  add_duration(*cmd, "--sio-connect-timeout", o->server.sio_connect_timeout,
+               "Socket.IO: close an Engine.IO session that sent no CONNECT this long");
   cmd->add_option("--max-connections", o->server.max_connections,
                   "Open connections before new ones get 503")
       ->capture_default_str();

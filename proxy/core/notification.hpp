@@ -18,7 +18,7 @@ namespace cutover {
 
 // Rendering slots; a transport picks one and renders into it lazily. Core knows the
 // slot numbers, not the formats (the legacy format lives in legacy_adapter/).
-enum class wire_slot : std::size_t { ws_frame = 0, legacy = 1, sse = 2, spare = 3 };
+enum class wire_slot : std::size_t { ws_frame = 0, legacy = 1, sse = 2, socketio = 3 };
 
 struct notification {
   stream_id id;

@@ -26,6 +26,7 @@ namespace cutover::net {
 class route;
 class upstream_pool;
 class upstream_auth;
+class sio_service;
 
 // Where POST /v1/publish sends an entry (the app wires Redis XADD behind it). `done` runs
 // on another thread with the new id or why it failed; never a silent loss.
@@ -55,6 +56,12 @@ struct server_options {
   std::chrono::milliseconds ws_silence_timeout{std::chrono::seconds(60)};
   std::chrono::milliseconds sse_keepalive{std::chrono::seconds(15)};  // `:` comment when idle
   std::chrono::milliseconds sse_retry{std::chrono::seconds(3)};       // the `retry:` line
+  // Socket.IO (DESIGN §6.2); an empty path turns it off.
+  std::string sio_path = "/socket.io/";
+  std::chrono::milliseconds sio_ping_interval{std::chrono::seconds(25)};
+  std::chrono::milliseconds sio_ping_timeout{std::chrono::seconds(20)};
+  std::chrono::milliseconds sio_connect_timeout{std::chrono::seconds(45)};
+  std::size_t sio_max_payload = 1000000;
 
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 8 * 1024 * 1024;  // requests (pass-through bodies included)
@@ -84,6 +91,7 @@ struct server_context {
   upstream_pool* upstream = nullptr;     // --upstream: everything else goes there
   upstream_auth* upstream_identity = nullptr;  // --auth upstream
   publish_sink* publisher = nullptr;           // POST /v1/publish (needs admin_token)
+  std::shared_ptr<sio_service> sio;            // Socket.IO sessions (server::prepare)
   std::string admin_token;
   entry_limits limits;                         // for HTTP publish bodies
   std::function<readiness()> ready;            // /readyz

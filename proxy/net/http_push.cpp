@@ -18,10 +18,8 @@ void http_session::serve_upgrade(const auth_outcome& who) {
   if (!has_token(std::string_view(req[http::field::connection]), "upgrade") ||
       !iequals(std::string_view(req[http::field::upgrade]), "websocket"))
     return reject(426, "this endpoint speaks WebSocket only (send Upgrade: websocket)");
-  if (std::string_view(req[http::field::sec_websocket_version]) != "13")
-    return reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
-  std::string_view key(req[http::field::sec_websocket_key]);
-  if (key.size() != 24) return reject(400, "missing or malformed Sec-WebSocket-Key");
+  auto accept = ws_accept_or_reject();
+  if (!accept) return;
 
   std::optional<cursor> since;
   if (const auto* s = find_param(q, "since")) {
@@ -35,7 +33,21 @@ void http_session::serve_upgrade(const auth_outcome& who) {
   shard_.untrack(*this);
   global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
   start_websocket(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)},
-                  ws::accept_key(key), since, std::move(leftover));
+                  std::move(*accept), since, std::move(leftover));
+}
+
+std::optional<std::string> http_session::ws_accept_or_reject() {
+  auto& req = parser_->get();
+  if (std::string_view(req[http::field::sec_websocket_version]) != "13") {
+    reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
+    return std::nullopt;
+  }
+  std::string_view key(req[http::field::sec_websocket_key]);
+  if (key.size() != 24) {
+    reject(400, "missing or malformed Sec-WebSocket-Key");
+    return std::nullopt;
+  }
+  return ws::accept_key(key);
 }
 
 std::vector<header> http_session::cors_headers() const {

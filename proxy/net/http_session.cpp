@@ -11,6 +11,7 @@
 #include <boost/beast/http/error.hpp>
 #include <cstdio>
 
+#include "net/sio_server.hpp"
 #include "net/user_activity.hpp"
 
 namespace cutover::net {
@@ -179,6 +180,8 @@ void http_session::dispatch() {
            "malformed query string (bad percent-escape, not UTF-8, or more than 64 parameters)");
   } else if (e->kind == route_kind::events && req.method() == http::verb::options) {
     serve_sse_preflight();
+  } else if (e->kind == route_kind::socketio && req.method() == http::verb::options) {
+    serve_sio_preflight();
   } else if (e->kind == route_kind::events && req.method() != http::verb::get) {
     reject(405, "use GET for the event stream");
   } else if (e->kind == route_kind::app && req.method() != e->app->method()) {
@@ -203,6 +206,10 @@ void http_session::dispatch() {
         return identify_then(next_step::websocket);
       case route_kind::events:
         return identify_then(next_step::sse);
+      case route_kind::socketio:
+        serve_sio();
+        if (phase_ == phase::closed) return;  // upgraded: the socket is the session's
+        break;
       case route_kind::app:
         route_ = e->app;
         return identify_then(next_step::route);
@@ -237,7 +244,7 @@ void http_session::release_request() {
   if (phase_ != phase::closed) arm_read();  // notice the client leaving; buffer pipelined bytes
 }
 
-void http_session::identify_then(next_step t) {
+credentials http_session::request_credentials() const {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
   credentials cr;
@@ -250,6 +257,12 @@ void http_session::identify_then(next_step t) {
     if (cr.has_gateway_header) cr.gateway_header = std::string_view(it->value());
   }
   cr.peer = peer_;
+  return cr;
+}
+
+void http_session::identify_then(next_step t) {
+  const auto& ctx = shard_.ctx();
+  credentials cr = request_credentials();
   if (ctx.auth->config().mode != auth_mode::upstream)
     return after_identity(t, ctx.auth->identify(cr, unix_now()));
   if (auto hit = ctx.upstream_identity->cached(cr.cookie, cr.authorization))
@@ -273,6 +286,9 @@ void http_session::after_identity(next_step t, auth_outcome who) {
     if (who.status == 401) global_metrics().unauthorized.add();
     if (who.status == 503) global_metrics().overload_rejections.add();
     route_->refused(who.status, who.reason, *this);
+  } else if (t == next_step::socketio) {
+    serve_sio_after_identity(who);  // refusals are its own (a token may come in auth)
+    if (phase_ == phase::closed) return;
   } else if (!who.ok() && t == next_step::sse && who.status == 503) {
     shed_sse();  // the auth backend is down: EventSource must retry, not give up
   } else if (!who.ok()) {
@@ -367,6 +383,10 @@ void http_session::on_written(boost::system::error_code ec) {
 void http_session::close() {
   if (phase_ == phase::closed) return;
   if (wait_) wait_cancel();
+  if (sio_wait_) {
+    sio_carrier_gone(sio_wait_->conn, sio_wait_->carrier);
+    sio_wait_.reset();
+  }
   phase_ = phase::closed;
   boost::system::error_code ec;
   socket_.close(ec);

@@ -24,6 +24,8 @@
 
 namespace cutover::net {
 
+class sio_conn;
+
 class http_session final : public connection_base,
                            public subscriber,
                            public parked_poll,
@@ -47,6 +49,9 @@ class http_session final : public connection_base,
   void respond(int status, std::string body, std::vector<header> extra = {},
                std::string_view content_type = "application/json") override;
   std::optional<stream_id> head() const override;
+  // Socket.IO: the answer to polling request `carrier`, posted here by its session.
+  void sio_answer(std::uint64_t carrier, int status, std::string_view content_type,
+                  std::string body, std::vector<header> cors);
 
  private:
   using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
@@ -62,7 +67,7 @@ class http_session final : public connection_base,
   void close();
   void reject(int status, std::string_view message, bool count_bad = true);
 
-  enum class next_step : std::uint8_t { route, websocket, sse };
+  enum class next_step : std::uint8_t { route, websocket, sse, socketio };
   void serve_ready();
   void serve_metrics();
   // Resolves the caller (synchronously, or through the who-am-I cache and URL), then
@@ -76,6 +81,15 @@ class http_session final : public connection_base,
   void shed_sse();  // 200, retry:, end of stream (DESIGN §6.1: never 503)
   std::vector<header> cors_headers() const;
   void serve_publish();
+  // Socket.IO (http_sio.cpp): checks, then a handshake (after identity) or a request for
+  // an existing sid (no identity: the sid is the session's credential).
+  void serve_sio();
+  void serve_sio_preflight();
+  void serve_sio_after_identity(const auth_outcome& who);
+  void sio_refuse(int code);  // Engine.IO's {"code":N,"message":..}
+  // The upgrade's accept key, or nullopt after answering the refusal.
+  std::optional<std::string> ws_accept_or_reject();
+  credentials request_credentials() const;
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
@@ -103,6 +117,11 @@ class http_session final : public connection_base,
   bool head_request_ = false;
   std::string tx_;
   std::unique_ptr<waiting> wait_;
+  struct sio_waiting {
+    std::shared_ptr<sio_conn> conn;
+    std::uint64_t carrier = 0;
+  };
+  std::optional<sio_waiting> sio_wait_;  // a polling request its session has not answered
   std::optional<caller> caller_;
   std::string cors_origin_;  // an allowed cross-origin page's Origin, echoed (this request)
   std::array<std::uint8_t, 16> peer_{};

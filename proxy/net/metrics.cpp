@@ -7,6 +7,7 @@ constexpr transport_info kTable[] = {
     {transport::longpoll, "longpoll", false, true},
     {transport::websocket, "websocket", true, true},
     {transport::sse, "sse", true, true},
+    {transport::socketio, "socketio", true, true},
     {transport::http, "http", false, false},
 };
 static_assert(std::size(kTable) == kTransports);

@@ -12,8 +12,14 @@ namespace cutover::net {
 
 // What a connection is counted as. A new transport is one value here and one row of
 // transports() (metrics.cpp); metrics and users_last_hour iterate over that table.
-enum class transport : std::uint8_t { longpoll = 0, websocket = 1, http = 2, sse = 3 };
-inline constexpr std::size_t kTransports = 4;
+enum class transport : std::uint8_t {
+  longpoll = 0,
+  websocket = 1,
+  http = 2,
+  sse = 3,
+  socketio = 4
+};
+inline constexpr std::size_t kTransports = 5;
 
 struct transport_info {
   transport id;
@@ -53,6 +59,14 @@ struct metrics {
   std::array<counter, kTransports> idle_closes;      // ended after the codec's silence timeout
   std::array<gauge, kTransports> queued_bytes;       // bytes in send queues, all together
   counter sse_shed;                                  // SSE requests shed with 200 + retry:
+  // Socket.IO (DESIGN §6.2): Engine.IO sessions by the transport they are on now
+  // (0 polling, 1 WebSocket), upgrades done, refusals by kind, garbage closes.
+  std::array<gauge, 2> sio_sessions;
+  counter sio_upgrades;
+  counter sio_unknown_sid;      // polling/WebSocket requests naming a sid not held here
+  counter sio_refused_connect;  // CONNECTs refused (44): identity, since, namespace
+  counter sio_garbage;          // sessions closed for protocol garbage
+  counter sio_ignored_events;   // client events Cutover does not know, ignored
   counter cache_hits, cache_misses;
   counter store_reads;
   counter store_read_micros;  // summed duration of store reads

@@ -22,6 +22,7 @@ enum class route_kind : std::uint8_t {
   publish,    // POST /v1/publish
   websocket,  // the WebSocket upgrade (DESIGN §5)
   events,     // SSE (DESIGN §6.1)
+  socketio,   // Engine.IO / Socket.IO (DESIGN §6.2): polling, WebSocket, upgrade
   app,        // a route the app plugged in (the legacy poll)
 };
 

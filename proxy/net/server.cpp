@@ -11,6 +11,7 @@
 
 #include "net/http_session.hpp"
 #include "net/route.hpp"
+#include "net/sio_server.hpp"
 
 namespace cutover::net {
 namespace asio = boost::asio;
@@ -57,6 +58,21 @@ void server::prepare() {
   t.add({"/v1/publish", route_kind::publish, auth_policy::admin_token, false, transport::http});
   t.add({ctx_.opt.ws_path, route_kind::websocket, auth_policy::identity, true, transport::http});
   t.add({ctx_.opt.sse_path, route_kind::events, auth_policy::identity, true, transport::http});
+  if (!ctx_.opt.sio_path.empty()) {
+    // socket.io-client asks for "/socket.io/"; a path given without the slash works too.
+    std::string p = ctx_.opt.sio_path;
+    std::string other = p.ends_with('/') ? p.substr(0, p.size() - 1) : p + "/";
+    for (const auto& path : {p, other})
+      if (!path.empty())
+        t.add({path, route_kind::socketio, auth_policy::identity, true, transport::http});
+    sio::eio_config cfg;
+    cfg.ping_interval = ctx_.opt.sio_ping_interval;
+    cfg.ping_timeout = ctx_.opt.sio_ping_timeout;
+    cfg.max_payload = ctx_.opt.sio_max_payload;
+    cfg.max_buffered_bytes = std::max(ctx_.opt.ws_queue_bytes, cfg.max_payload);
+    ctx_.sio =
+        std::make_shared<sio_service>(ctx_.opt.max_connections, cfg, ctx_.opt.sio_connect_timeout);
+  }
   for (const auto& [path, r] : ctx_.routes)
     t.add({path, route_kind::app, auth_policy::identity, false, r->counted_as(), r});
   unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();

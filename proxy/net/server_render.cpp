@@ -135,6 +135,26 @@ std::string render_metrics(const server_context& ctx) {
   help(out, "cutover_sse_shed_total", "counter",
        "SSE requests shed with 200, a retry: line and the end of the stream (never 503).");
   line(out, "cutover_sse_shed_total", "", static_cast<double>(m.sse_shed.get()));
+  help(out, "cutover_socketio_sessions", "gauge",
+       "Engine.IO sessions at /socket.io/ by the transport they are on now.");
+  line(out, "cutover_socketio_sessions", "transport=\"polling\"",
+       static_cast<double>(m.sio_sessions[0].get()));
+  line(out, "cutover_socketio_sessions", "transport=\"websocket\"",
+       static_cast<double>(m.sio_sessions[1].get()));
+  help(out, "cutover_socketio_upgrades_total", "counter",
+       "Engine.IO sessions upgraded from polling to WebSocket.");
+  line(out, "cutover_socketio_upgrades_total", "", static_cast<double>(m.sio_upgrades.get()));
+  help(out, "cutover_socketio_refusals_total", "counter",
+       "Socket.IO requests refused, by kind: a sid not held here (Engine.IO 400), a CONNECT "
+       "answered 44, protocol garbage that closed the session, client events ignored.");
+  line(out, "cutover_socketio_refusals_total", "kind=\"unknown_sid\"",
+       static_cast<double>(m.sio_unknown_sid.get()));
+  line(out, "cutover_socketio_refusals_total", "kind=\"connect\"",
+       static_cast<double>(m.sio_refused_connect.get()));
+  line(out, "cutover_socketio_refusals_total", "kind=\"garbage\"",
+       static_cast<double>(m.sio_garbage.get()));
+  line(out, "cutover_socketio_refusals_total", "kind=\"ignored_event\"",
+       static_cast<double>(m.sio_ignored_events.get()));
   help(out, "cutover_cache_reads_total", "counter",
        "Backlog reads answered from memory (hit) or sent to the store (miss).");
   line(out, "cutover_cache_reads_total", "result=\"hit\"", static_cast<double>(m.cache_hits.get()));

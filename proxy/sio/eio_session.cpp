@@ -321,14 +321,11 @@ void eio_session::flush() {
     return;
   }
   if (!ws_) return;
-  while (!queue_.empty()) {
-    eio_packet p = std::move(queue_.front());
-    queue_.pop_front();
-    if (p.type == eio_type::close) {
-      queue_.clear();
-      buffered_bytes_ = 0;
-      return end("server close", eio_type::close);  // closes the WebSocket
-    }
+  std::vector<eio_packet> packets = std::exchange(queue_, {});
+  buffered_bytes_ = 0;
+  for (auto& p : packets) {
+    if (p.type == eio_type::close)
+      return end("server close", eio_type::close);  // closes the WebSocket; the rest is dropped
     if (p.binary) {
       out_.push_back(frame(eio_output::kind::ws_binary, ws_, std::move(p.data)));
     } else {

@@ -35,7 +35,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -146,7 +145,7 @@ class eio_session {
   eio_clock::time_point next_ping_;
   eio_clock::time_point pong_deadline_ = eio_clock::time_point::max();
   eio_clock::time_point close_deadline_ = eio_clock::time_point::max();
-  std::deque<eio_packet> queue_;
+  std::vector<eio_packet> queue_;  // not std::deque: idle sessions keep no 512-byte block
   std::size_t buffered_bytes_ = 0;
   std::vector<eio_output> out_;
 };

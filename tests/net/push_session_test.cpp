@@ -33,7 +33,7 @@ class line_codec final : public codec {
     return "H" + c.str() + "\n";
   }
   const std::string& notification(const cutover::notification& n) override {
-    return n.rendered(wire_slot::spare,
+    return n.rendered(wire_slot::socketio,  // a slot no other codec of this test uses
                       [](const cutover::notification& x) { return "N" + x.id.str() + "\n"; });
   }
   std::string reset(stream_id oldest) override { return "R" + oldest.str() + "\n"; }

@@ -1,7 +1,7 @@
 // Socket.IO 4 peer for tools/bench/run.sh: a subscriber joins the room named by its
 // ?room= query (e.g. "all", or "u42" for one user); POST /publish/<room> with a JSON
 // body emits it to that room as event "n". WebSocket transport only, as the load client
-// speaks it. Prints "sio: listening on http://127.0.0.1:<port>" once bound.
+// speaks it (SIO_TRANSPORTS widens that). Prints "sio: listening on http://127.0.0.1:<port>" once bound.
 //
 //   node sio_server.js PORT
 
@@ -34,7 +34,8 @@ const httpServer = http.createServer((req, res) => {
 httpServer.keepAliveTimeout = 120000;
 
 const io = new Server(httpServer, {
-  transports: ['websocket'],
+  // SIO_TRANSPORTS=polling,websocket for the polling figures of tools/bench/sio_bench.mjs.
+  transports: (process.env.SIO_TRANSPORTS || 'websocket').split(','),
   serveClient: false,
   perMessageDeflate: false,
   maxHttpBufferSize: 1e5,
