@@ -664,8 +664,10 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--publish-maxlen", o->publish_maxlen,
                   "MAXLEN ~ for HTTP publishes into the stream")
       ->capture_default_str();
-  cmd->add_option("--stream", o->streams,
-                  "Redis stream key to ingest (repeatable; default cutover:notifications)");
+  cmd->add_option(
+      "--stream", o->streams,
+      "Redis stream key to ingest (repeatable; every instance gets the same list in the same "
+      "order: stream i of N stores id <ms>-<seq*N+i>; default cutover:notifications)");
   cmd->add_option("--stream-start", o->stream_start,
                   "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
       ->capture_default_str();

@@ -4,6 +4,7 @@
 // It never commits; after a failed commit it re-reads from the committed offsets.
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/entry.hpp"
 #include "ingest/backoff.hpp"
 #include "ingest/reader_context.hpp"
+#include "ingest/stream_ids.hpp"
 
 namespace cutover::ingest {
 
@@ -25,12 +27,29 @@ class stream_reader {
   bool resolve_ends();
   void measure_lag();
   void read_once();
+  // Sends argv_; a connection error or an error reply is handled (backoff) and gives null.
+  reply_ptr send_argv(const std::string& what);
+  // Several streams (DESIGN §3): entries wait in `held_` until every stream's read has
+  // passed their millisecond (the merge watermark), then leave in the total order of
+  // stream_id_rule. One atomic TIME + XREAD tells how far each caught-up stream is complete.
+  void read_several();
+  void apply_read(const redisReply* reply);  // entries into held_, read positions on
+  void release();
+  void clear_held();
   void resync();
   void on_connection_error(const error& e);
   void on_error_reply(const std::string& what, std::string_view text);
   void on_read_ok();
   std::string positions() const;
   void parse(const redisReply* reply, work_batch& out);
+  struct held_item {
+    stream_id raw;
+    std::optional<store::pending_entry> entry;  // else `dead`
+    std::optional<store::dead_letter> dead;
+  };
+  // Decodes one XREAD entry of stream `idx` into an entry or a dead letter; false when the
+  // reply has no usable id (nothing to move past).
+  bool decode_one(const redisReply* er, std::size_t idx, held_item& out);
 
   reader_context ctx_;
   const std::vector<std::optional<stream_id>> initial_;
@@ -44,6 +63,16 @@ class stream_reader {
   std::chrono::steady_clock::time_point next_lag_{};
   field_list fields_;  // reused per entry: field strings keep their capacity
   std::vector<std::string> argv_;
+
+  const stream_id_rule rule_;
+  std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order
+  // complete_[i]: every entry of stream i with a millisecond below it has been read.
+  std::vector<std::uint64_t> complete_;
+  bool caught_up_ = false;        // the last atomic read found every stream at its end
+  std::uint64_t redis_ms_ = 0;    // Redis's clock at that read
+  std::uint64_t held_count_ = 0;  // entries and dead letters in held_
+  std::optional<stream_id> last_released_;
+  std::chrono::steady_clock::time_point next_late_log_{};
 };
 
 }  // namespace cutover::ingest

@@ -121,6 +121,16 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
   return w;
 }
 
+status writer::put_meta(const std::string& key, const std::string& value) {
+  auto s = prep(db_.get(),
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!s) return s.err();
+  s->bind_static(1, key).bind_static(2, value);
+  if (s->step() != SQLITE_DONE) return sql::last_error(db_.get(), "write meta " + key);
+  return ok_status();
+}
+
 status writer::tune(std::size_t cache_kib) {
   return sql::exec(db_.get(),
                    "PRAGMA cache_size = -" + std::to_string(cache_kib) +

@@ -86,6 +86,10 @@ class writer {
   // Removes one chunk of expired rows (by age, then by count per topic).
   result<prune_outcome> prune_chunk(const prune_policy& policy, std::uint64_t now_ms);
 
+  // Sets a value of the meta table (e.g. the stream list the id rule of several streams
+  // depends on, DESIGN §11).
+  status put_meta(const std::string& key, const std::string& value);
+
   // Per-connection tuning, durability unchanged: a page cache of `cache_kib` KiB (indexes of
   // a large store stay in memory, so a big batch does not re-read pages) and a WAL that is
   // truncated back to 64 MiB after a backlog made it grow.
