@@ -6,9 +6,7 @@
 #include <charconv>
 
 namespace cutover::ingest {
-namespace {
 
-// Value of `name` in a RESP2 map reply (a flat array of name, value, ...).
 const redisReply* map_field(const redisReply* map, std::string_view name) {
   if (!map || map->type != REDIS_REPLY_ARRAY) return nullptr;
   for (std::size_t i = 0; i + 1 < map->elements; i += 2)
@@ -23,6 +21,8 @@ std::optional<stream_id> id_field(const redisReply* map, std::string_view name) 
     v = v->elements ? v->element[0] : nullptr;  // first-entry: [id, fields]
   return v ? parse_stream_id(reply_text(v)) : std::nullopt;
 }
+
+namespace {
 
 // Calls fn(index, entries) for each stream of an XREAD reply that is one of `streams`.
 template <class Fn>
@@ -57,6 +57,7 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       commit_pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       link_(ctx.log, "stream"),
+      warned_missing_(ctx.opt.streams.size(), false),
       rule_(ctx.opt.streams.size()),
       held_(ctx.opt.streams.size()),
       complete_(ctx.opt.streams.size(), 0) {
@@ -223,7 +224,22 @@ void stream_reader::measure_lag() {
       on_connection_error(r.err());
       return;
     }
-    if (is_error_reply(r->get())) continue;  // no stream yet (lag 0), or a wrong type XREAD reports
+    if (is_error_reply(r->get())) {
+      // No such key: a stream deleted, or a Redis restarted without persistence. Nothing to
+      // compare yet; the entries it gets next are judged against the offset (DESIGN §3).
+      auto c = ctx_.board.committed(i);
+      if (c && !c->is_zero() && !warned_missing_[i] &&
+          reply_text(r->get()).find("no such key") != std::string_view::npos) {
+        link_.line("warning: " + key + " no longer exists in Redis (this store committed up to " +
+                   c->str() +
+                   "): deleted, or Redis restarted without persistence; stored entries stay, "
+                   "and what the stream holds when it is back is compared with them");
+        warned_missing_[i] = true;
+      }
+      continue;  // no stream yet (lag 0), or a wrong type XREAD reports
+    }
+    warned_missing_[i] = false;
+    if (check_loss(i, r->get())) return;
     auto newest = id_field(r->get(), "last-generated-id");
     if (!newest) continue;
     auto committed = ctx_.board.committed(i);

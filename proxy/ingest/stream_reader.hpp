@@ -13,8 +13,14 @@
 #include "ingest/backoff.hpp"
 #include "ingest/reader_context.hpp"
 #include "ingest/stream_ids.hpp"
+#include "store/store.hpp"
 
 namespace cutover::ingest {
+
+// Value of `name` in a RESP2 map reply (a flat array of name, value, ...), and the stream id
+// it holds (for first-entry, the entry's id).
+const redisReply* map_field(const redisReply* map, std::string_view name);
+std::optional<stream_id> id_field(const redisReply* map, std::string_view name);
 
 class stream_reader {
  public:
@@ -26,6 +32,13 @@ class stream_reader {
   bool connect();
   bool resolve_ends();
   void measure_lag();
+  // Loss detection (DESIGN §3, stream_reader_loss.cpp): given stream i's XINFO STREAM reply,
+  // true when Redis no longer holds what this store committed; then a loss item went to the
+  // writer and the reader waits for it to rewind (or the connection broke).
+  bool check_loss(std::size_t i, const redisReply* info);
+  // What Redis holds at each of `ids` of stream i (null where nothing): one pipelined round.
+  bool redis_entries(std::size_t i, const std::vector<stream_id>& ids,
+                     std::vector<std::optional<decoded_entry>>& out, std::vector<bool>& held);
   void read_once();
   // Sends argv_; a connection error or an error reply is handled (backoff) and gives null.
   reply_ptr send_argv(const std::string& what);
@@ -64,6 +77,8 @@ class stream_reader {
   field_list fields_;  // reused per entry: field strings keep their capacity
   std::vector<std::string> argv_;
 
+  std::optional<store::reader> store_;  // read-only, for loss detection; opened when needed
+  std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
   const stream_id_rule rule_;
   std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order
   // complete_[i]: every entry of stream i with a millisecond below it has been read.
