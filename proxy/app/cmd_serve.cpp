@@ -170,6 +170,13 @@ std::string ingest_metrics(const ingest::stats& s) {
   metric("cutover_ingest_trimmed_gaps_total", "counter",
          "Times Redis trimmed stream entries before this store read them (entries lost here).",
          static_cast<double>(s.trimmed_gaps));
+  metric("cutover_stream_rewinds_total", "counter",
+         "Times Redis no longer held entries this store had (failover, restart, reused ids): "
+         "they moved to orphans and the offset rewound (DESIGN §3).",
+         static_cast<double>(s.rewinds));
+  metric("cutover_ingest_orphaned_total", "counter",
+         "Stored entries moved to orphans because Redis lost them (cutover replay --orphans).",
+         static_cast<double>(s.orphaned));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
   metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
@@ -429,6 +436,10 @@ void run_serve(serve_opts& o) {
   hl.max_entries = o.cache_entries;
   hl.max_bytes = o.cache_mb * 1024 * 1024;
   hub h(*head, std::move(*marks), hl);
+  // Ranges Redis lost or trimmed (DESIGN §3) expire the cursors inside them, as marks do.
+  auto lost = rd->lost_ranges();
+  if (!lost) throw runtime_failure(lost.err().message);
+  for (const auto& range : *lost) h.on_lost({}, range.after, range.through);
 
   store::reader_pool readers;
   if (auto st = readers.start(o.db, o.store_readers, 10000); !st)

@@ -510,6 +510,24 @@ result<notification_batch> reader::stream_entries_back(stream_id at, std::uint64
   return out;
 }
 
+result<std::vector<orphan>> reader::orphans(std::int64_t after_row, std::size_t limit) {
+  auto s = prep(db_.get(),
+                "SELECT id, stream, entry_id, ms, seq, topic, type, data, orphaned_at, reason FROM "
+                "orphans WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!s) return s.err();
+  s->bind(1, after_row).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<orphan> out;
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW)
+    out.push_back({s->int64(0), std::string(s->text(1)), std::string(s->text(2)),
+                   std::make_shared<const notification>(
+                       id_of(s->int64(3), s->int64(4)), std::string(s->text(5)),
+                       std::string(s->text(6)), std::string(s->text(7))),
+                   s->int64(8), std::string(s->text(9))});
+  if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read orphans");
+  return out;
+}
+
 result<std::vector<lost_range>> reader::lost_ranges() {
   auto s = prep(db_.get(),
                 "SELECT stream, kind, after_ms, after_seq, through_ms, through_seq, entries FROM "

@@ -91,6 +91,14 @@ struct loss_outcome {
   notification_batch removed;  // what left `notifications` for `orphans`, in id order
 };
 
+struct orphan {
+  std::int64_t row = 0;
+  std::string stream, entry_id;  // the Redis stream and id it came from
+  notification_ptr entry;        // as it was stored (its stored id)
+  std::int64_t orphaned_at = 0;  // unix ms
+  std::string reason;
+};
+
 struct lost_range {
   std::string stream, kind;
   stream_id after, through;
@@ -162,6 +170,8 @@ class reader {
   // DESIGN §11), newest first, at most `limit`.
   result<notification_batch> stream_entries_back(stream_id at, std::uint64_t modulus,
                                                  std::uint64_t rest, std::size_t limit);
+  // Orphans (entries Redis lost, DESIGN §3) with row > `after_row`, oldest first.
+  result<std::vector<orphan>> orphans(std::int64_t after_row, std::size_t limit);
   // Every recorded lost or trimmed range, oldest first.
   result<std::vector<lost_range>> lost_ranges();
   // A value of the meta table (e.g. legacy_id_offset, written by `cutover import`).
