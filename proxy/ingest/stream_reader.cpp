@@ -116,9 +116,10 @@ bool stream_reader::connect() {
   }
   conn_.emplace(std::move(*c));
   next_lag_ = {};  // check for a trim before the first read: a restart is when it shows
-  std::string what = std::string(ever_connected_ ? "reconnected to " : "connected to ") +
-                     ctx_.endpoint.display() + "; " + (ever_connected_ ? "resuming " : "reading ") +
-                     positions();
+  std::string where = ctx_.endpoint.display();
+  if (conn_->peer() != where) where += " (master " + conn_->peer() + ")";
+  std::string what = std::string(ever_connected_ ? "reconnected to " : "connected to ") + where +
+                     "; " + (ever_connected_ ? "resuming " : "reading ") + positions();
   if (ever_connected_) ctx_.board.add_reconnect();
   ctx_.board.set_link(link_kind::stream, link_state::connected);
   if (link_.failing())
