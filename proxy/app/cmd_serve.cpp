@@ -629,7 +629,8 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
       ->capture_default_str();
   add_db_option(*cmd, o->db);
   cmd->add_option("--redis", o->redis,
-                  "Redis URL: redis://[user:password@]host:port[/db] or unix:///path")
+                  "Redis URL: redis://[user:password@]host:port[/db], unix:///path or "
+                  "redis+sentinel://host:port,host:port/<master>")
       ->envname("CUTOVER_REDIS")
       ->capture_default_str();
   cmd->add_option("--auth", o->auth, "Identity: token | upstream | header | insecure-query")

@@ -183,5 +183,56 @@ TEST_F(LossDetection, AnUnchangedStreamIsNeverALoss) {
   EXPECT_EQ(log_.count("orphans"), 0u) << log_.text();
 }
 
+TEST(LossByFailover, EntriesTheNewMasterNeverGotBecomeOrphansAndIngestGoesOn) {
+  // A lossy failover with real replication: the replica stops following (promoted) after 50
+  // entries, the old master takes 30 more, and this instance stored all 80 from it.
+  redis_server a;
+  testing::redis_options ro;
+  ro.extra_args = {"--replicaof", "127.0.0.1", std::to_string(a.port())};
+  redis_server b(ro);
+  ASSERT_TRUE(b.process().wait_for_line("sync: Finished with success", kWait));
+  redis_client ca(a.port()), cb(b.port());
+  std::vector<std::string> ids;
+  for (int k = 0; k < 50; ++k)
+    ids.push_back(
+        ca.xadd(kS, {{"topic", "user:" + std::to_string(k % 2)}, {"data", std::to_string(k)}}));
+  auto w = ca.command({"WAIT", "1", "5000"});
+  ASSERT_EQ(w->integer, 1);
+  cb.command({"REPLICAOF", "NO", "ONE"});
+  for (int k = 50; k < 80; ++k)
+    ids.push_back(
+        ca.xadd(kS, {{"topic", "user:" + std::to_string(k % 2)}, {"data", std::to_string(k)}}));
+  temp_dir dir;
+  log_capture log;
+  {
+    recording_listener l;
+    ingest ing(test_options(dir.file("s.db"), a.url(), &log), l);
+    ASSERT_TRUE(ing.start().ok());
+    ASSERT_TRUE(l.wait_for_count(80));
+  }
+  // The instance comes back on the new master, which has moved on with entries of its own.
+  std::string fresh = cb.xadd(kS, {{"topic", "user:0"}, {"data", "\"after\""}});
+  recording_listener l;
+  ingest ing(test_options(dir.file("s.db"), b.url(), &log), l);
+  ASSERT_TRUE(ing.start().ok());
+  ASSERT_TRUE(l.wait_for_count(1)) << log.text();
+  auto line = log.wait_for("moved to orphans");
+  ASSERT_TRUE(line) << log.text();
+  EXPECT_NE(line->find("30 stored entries after " + ids[49]), std::string::npos) << *line;
+  auto orphans = orphan_rows(dir.file("s.db"));
+  ASSERT_EQ(orphans.size(), 30u);
+  for (int k = 0; k < 30; ++k)
+    EXPECT_EQ(orphans[static_cast<std::size_t>(k)].entry_id, ids[static_cast<std::size_t>(50 + k)]);
+  // The store now equals the new master's stream.
+  std::vector<std::string> want;
+  for (const auto& e : cb.xrange(kS)) want.push_back(e.id);
+  std::vector<std::string> have;
+  for (const auto& r : stored_rows(dir.file("s.db"))) have.push_back(r.id);
+  EXPECT_EQ(have, want);
+  EXPECT_EQ(ing.snapshot().rewinds, 1u);
+  EXPECT_EQ(l.all().front()->id.str(), fresh);
+  EXPECT_EQ(ing.snapshot().orphaned, 30u);
+}
+
 }  // namespace
 }  // namespace cutover::ingest::test
