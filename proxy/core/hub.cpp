@@ -136,6 +136,8 @@ void hub::on_lost(const notification_batch& removed, stream_id after, stream_id 
     if (q.empty()) by_topic_.erase(it);
   }
   if (after < through) lost_.emplace_back(after, through);
+  lk.unlock();
+  for (auto* t : targets_) t->lost(after, through);
 }
 
 std::optional<stream_id> hub::lost_resume(stream_id after) const {

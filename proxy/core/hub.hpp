@@ -32,6 +32,9 @@ class fanout_target {
  public:
   virtual ~fanout_target() = default;
   virtual void deliver(shared_batch batch) = 0;
+  // Redis lost the entries after `after` through `through` (DESIGN §3): live sessions whose
+  // cursor lies in that range get the reset and go on after `after`.
+  virtual void lost(stream_id after, stream_id through) { (void)after, (void)through; }
 };
 
 struct hub_limits {
