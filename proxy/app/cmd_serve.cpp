@@ -71,6 +71,7 @@ struct serve_opts {
   std::chrono::milliseconds token_max_ttl{std::chrono::hours(24 * 7)};
   std::string admin_token;
   std::size_t publish_maxlen = 1'000'000;
+  int publish_replicas = 0;
   std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
   std::string legacy_profile;  // empty: the built-in profile
   // Given on the command line, in the environment or the config file (else the profile's).
@@ -99,8 +100,9 @@ void note_given(const CLI::App& app, const serve_option_refs& refs, serve_opts& 
 // Adapts ingest's background publisher to the server's publish interface.
 class redis_publish_sink final : public net::publish_sink {
  public:
-  redis_publish_sink(std::string url, std::string stream, std::size_t maxlen, entry_limits lim)
-      : pub_(std::move(url), std::move(stream), maxlen, 10000, lim) {}
+  redis_publish_sink(std::string url, std::string stream, std::size_t maxlen, entry_limits lim,
+                     int replicas)
+      : pub_(std::move(url), std::move(stream), maxlen, 10000, lim, replicas) {}
   bool publish(decoded_entry e, std::function<void(result<stream_id>)> done) override {
     return pub_.publish(std::move(e), std::move(done));
   }
@@ -487,7 +489,7 @@ void run_serve(serve_opts& o) {
   std::unique_ptr<redis_publish_sink> publisher;
   if (!o.admin_token.empty()) {
     publisher = std::make_unique<redis_publish_sink>(o.redis, o.streams.front(), o.publish_maxlen,
-                                                     ctx.limits);
+                                                     ctx.limits, o.publish_replicas);
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
@@ -675,6 +677,11 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
       ->envname("CUTOVER_ADMIN_TOKEN");
   cmd->add_option("--publish-maxlen", o->publish_maxlen,
                   "MAXLEN ~ for HTTP publishes into the stream")
+      ->capture_default_str();
+  cmd->add_option("--publish-replicas", o->publish_replicas,
+                  "POST /v1/publish answers only after WAIT N confirms the entry on N replicas "
+                  "(else one retry with the same idempotency key, then 503; 0: no WAIT)")
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   cmd->add_option(
       "--stream", o->streams,
