@@ -58,6 +58,7 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       commit_pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       link_(ctx.log, "stream"),
       warned_missing_(ctx.opt.streams.size(), false),
+      probed_(ctx.opt.streams.size()),
       rule_(ctx.opt.streams.size()),
       held_(ctx.opt.streams.size()),
       complete_(ctx.opt.streams.size(), 0) {

@@ -79,6 +79,7 @@ class stream_reader {
 
   std::optional<store::reader> store_;  // read-only, for loss detection; opened when needed
   std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
+  std::vector<std::optional<stream_id>> probed_;  // offset Redis agreed with at the last check
   const stream_id_rule rule_;
   std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order
   // complete_[i]: every entry of stream i with a millisecond below it has been read.

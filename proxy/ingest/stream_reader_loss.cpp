@@ -98,28 +98,59 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   auto at_c = rule_.encode(c, i);
   if (!at_c) return false;
 
+  // Judges one stored point (the offset, or the offset agreed at the previous probe, so a
+  // stream recreated under a running reader is caught even after it read past the change):
+  // nullopt when Redis agrees (or trimmed/deleted it), else why not.
+  struct verdict {
+    bool io_failed = false;
+    std::optional<std::string> why;
+  };
+  auto judge = [&](stream_id point, const char* what) -> verdict {
+    auto at = rule_.encode(point, i);
+    if (!at) return {};
+    auto top = store_->stream_entries_back(*at, rule_.streams(), i, 1);
+    if (!top || top->empty() || (*top)[0]->id != *at)
+      return {};  // a dead letter, a repeat, or pruned since: nothing to compare
+    std::vector<std::optional<decoded_entry>> got;
+    std::vector<bool> held;
+    if (!redis_entries(i, {point}, got, held)) return {true, std::nullopt};
+    if (held[0]) {
+      if (got[0] && same(*got[0], *(*top)[0])) return {};  // the normal case
+      return {false, std::string(what) + " " + point.str() + " now holds other content"};
+    }
+    if (first && point < *first) return {};                              // trimmed since
+    if (deleted && !deleted->is_zero() && point <= *deleted) return {};  // deleted (XDEL)
+    return {false, std::string(what) + " " + point.str() +
+                       " is gone though nothing trimmed or deleted it (first-entry " +
+                       (first ? first->str() : std::string("none")) + ", last-generated-id " +
+                       last->str() + ")"};
+  };
   std::string detail;
+  stream_id from = c;  // where the walk back starts
   if (*last < c) {
     detail = "its last-generated-id " + last->str() + " is below the committed offset " + c.str();
   } else {
-    auto top = store_->stream_entries_back(*at_c, rule_.streams(), i, 1);
-    if (!top || top->empty() || (*top)[0]->id != *at_c)
-      return false;  // the offset's entry was a dead letter or a repeat: nothing to compare
-    std::vector<std::optional<decoded_entry>> got;
-    std::vector<bool> held;
-    if (!redis_entries(i, {c}, got, held)) return true;
-    if (held[0]) {
-      if (got[0] && same(*got[0], *(*top)[0])) return false;  // the normal case
-      detail = "the committed entry " + c.str() + " now holds other content";
+    auto v = judge(c, "the committed entry");
+    if (v.io_failed) return true;
+    if (v.why) {
+      detail = *v.why;
+    } else if (probed_[i] && *probed_[i] < c) {
+      auto p = judge(*probed_[i], "the entry");
+      if (p.io_failed) return true;
+      if (!p.why) {
+        probed_[i] = c;
+        return false;
+      }
+      detail = *p.why + ", agreed at the previous check; the stream was replaced under the reader";
+      from = *probed_[i];
     } else {
-      if (first && c < *first) return false;                              // trimmed since
-      if (deleted && !deleted->is_zero() && c <= *deleted) return false;  // deleted (XDEL)
-      detail = "the committed entry " + c.str() +
-               " is gone though nothing trimmed or deleted it (first-entry " +
-               (first ? first->str() : std::string("none")) + ", last-generated-id " + last->str() +
-               ")";
+      probed_[i] = c;
+      return false;
     }
   }
+  probed_[i].reset();
+  at_c = rule_.encode(from, i);
+  if (!at_c) return false;
 
   // Walk back over what this store holds of the stream until both sides agree.
   store::redis_loss loss;

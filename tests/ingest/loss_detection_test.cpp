@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <thread>
+
 #include "ingest_fixtures.hpp"
 
 namespace cutover::ingest::test {
@@ -110,6 +112,32 @@ TEST_F(LossDetection, StreamDeletedAndRecreatedBelowTheOffsetMovesTheLostEntries
   auto got = l.all();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0]->data, "\"x6\"");
+}
+
+TEST_F(LossDetection, AStreamReplacedUnderARunningReaderIsCaughtAfterItReadPastTheChange) {
+  for (int k = 1; k <= 10; ++k) xadd(std::to_string(k) + "-0", std::to_string(k));
+  recording_listener l;
+  ingest ing(test_options(db(), redis_.url(), &log_), l);
+  ASSERT_TRUE(ing.start().ok());
+  ASSERT_TRUE(l.wait_for_count(10));
+  // The once-a-second check has seen the offset 10-0 agreed (lag 0 is its report).
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (ing.snapshot().lag_ms != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(ing.snapshot().lag_ms, 0);
+  // Replaced in one step; the blocked XREAD after 10-0 then reads 12-0 at once.
+  client_->pipeline({{"MULTI"},
+                     {"DEL", kS},
+                     {"XADD", kS, "6-0", "topic", "all", "data", "\"x6\""},
+                     {"XADD", kS, "12-0", "topic", "all", "data", "\"x12\""},
+                     {"EXEC"}});
+  auto line = log_.wait_for("moved to orphans");
+  ASSERT_TRUE(line) << log_.text();
+  EXPECT_NE(line->find("agreed at the previous check"), std::string::npos) << *line;
+  ASSERT_TRUE(l.wait_for_count(12)) << log_.text();  // 12-0 first, then 6-0 after the rewind
+  EXPECT_EQ(stored_data(), (std::vector<std::string>{"1-0=1", "2-0=2", "3-0=3", "4-0=4", "5-0=5",
+                                                     "6-0=\"x6\"", "12-0=\"x12\""}));
+  EXPECT_EQ(orphan_rows(db()).size(), 5u);
 }
 
 TEST_F(LossDetection, ExplicitIdsBelowTheOffsetAfterAnEmptyRestartAreALoss) {
