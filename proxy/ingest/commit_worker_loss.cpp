@@ -8,6 +8,17 @@
 namespace cutover::ingest {
 
 void commit_worker::apply_loss(const store::redis_loss& loss) {
+  if (loss.kind == "trimmed") {
+    // Entries Redis trimmed before this store read them: the range is recorded like a
+    // retention mark (cursors inside it are expired); nothing is re-read.
+    auto out = writer_.record_loss(loss);
+    if (!out)
+      log_.line("store: recording a trimmed range of " + loss.stream +
+                " failed: " + out.err().message);
+    else
+      listener_.on_lost({}, loss.after, loss.through);
+    return;
+  }
   auto out = writer_.record_loss(loss);
   // Whatever happens, batches read after the finding must not commit: they are re-read
   // (a new epoch), from the rewound offset once the board has it.

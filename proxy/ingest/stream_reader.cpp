@@ -272,6 +272,22 @@ void stream_reader::measure_lag() {
                  " were trimmed in Redis (XTRIM or MAXLEN) before this store read them; they "
                  "are lost here: raise MAXLEN or reduce the ingest lag");
       warned_trimmed_[i] = first;
+      // Recorded like a retention mark (DESIGN §3): a cursor inside the gap is expired.
+      work_batch wb;
+      wb.from = work_batch::origin::loss;
+      wb.epoch = epoch_;
+      store::redis_loss gap;
+      gap.stream = key;
+      gap.kind = "trimmed";
+      gap.after = rule_.encode(*pos_[i], i).value_or(*pos_[i]);
+      auto end = rule_.encode(*first, i).value_or(*first);
+      gap.through = end.seq > 0 ? stream_id{end.ms, end.seq - 1}
+                                : stream_id{end.ms - 1, stream_id::kSeqTail - 1};
+      gap.detail =
+          key + ": trimmed in Redis before this store read it (first-entry " + first->str() + ")";
+      wb.loss = std::move(gap);
+      wb.account();
+      ctx_.queue.push(std::move(wb));
     }
   }
   ctx_.board.set_lag(lag);

@@ -126,7 +126,8 @@ result<loss_outcome> writer::record_loss(const redis_loss& loss) {
   auto tx = sql::transaction::begin(d);
   if (!tx) return tx.err();
   loss_outcome out;
-  {
+  const bool rewinds = loss.kind != "trimmed";  // a trim only records its range
+  if (rewinds) {
     auto s = prep(d, "SELECT ms, seq FROM ingest_offsets WHERE stream = ?1");
     if (!s) return s.err();
     s->bind_static(1, loss.stream);
@@ -175,7 +176,7 @@ result<loss_outcome> writer::record_loss(const redis_loss& loss) {
   range->bind(7, static_cast<std::int64_t>(out.removed.size())).bind(8, now);
   range->bind_static(9, loss.detail);
   if (range->step() != SQLITE_DONE) return sql::last_error(d, "record lost range");
-  {
+  if (rewinds) {
     sql::scoped_reset r(upsert_offset_);
     upsert_offset_.bind_static(1, loss.stream)
         .bind(2, i64(loss.rewind_to.ms))

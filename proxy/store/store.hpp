@@ -82,7 +82,7 @@ struct redis_loss {
   stream_id rewind_to;      // the new committed offset: re-read after it
   std::vector<std::pair<stream_id, std::string>> lost;  // stored id, Redis id text
   stream_id after, through;  // the range: after the last agreed entry, through the offset
-  std::string kind;          // "lost" or "trimmed"
+  std::string kind;          // "lost", or "trimmed" (only the range is recorded; no offset)
   std::string detail;        // one line: what Redis showed
 };
 

@@ -195,6 +195,10 @@ TEST_F(LossDetection, TrimPastTheOffsetWhileDownIsAGapAndNothingIsOrphaned) {
   EXPECT_EQ(ing.snapshot().rewinds, 0u);
   EXPECT_EQ(stored_rows(db()).size(), 15u);
   EXPECT_TRUE(orphan_rows(db()).empty());
+  // Stored like a retention mark: a cursor inside (10-0, 16-0) is expired. The writer took
+  // the finding before the entries read after it, so it is there once they are.
+  EXPECT_EQ(ranges(db()), (std::vector<std::string>{"trimmed 10-0..15-9223372036854775806 0"}));
+  EXPECT_EQ(stored_offset(db(), kS), "20-0");
 }
 
 TEST_F(LossDetection, AnUnchangedStreamIsNeverALoss) {
