@@ -11,7 +11,7 @@ cd "$here"
 
 packages=(g++ make cmake pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           libhiredis-dev libsqlite3-dev libcpp-httplib-dev libcli11-dev googletest libgtest-dev
-          libssl-dev redis-server redis-tools sqlite3 curl dpkg-dev)
+          libssl-dev redis-server redis-tools sqlite3 curl dpkg-dev haproxy)
 
 install_missing() {  # [PACKAGE...]: the base set plus these
   local missing=()

@@ -51,7 +51,8 @@ void add_publish_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "publish", "Add one notification to the Redis stream (XADD) and print its id");
   cmd->add_option("--redis", o->redis,
-                  "Redis URL: redis://[user:password@]host:port[/db] or unix:///path")
+                  "Redis URL: redis://[user:password@]host:port[/db], unix:///path or "
+                  "redis+sentinel://host:port,host:port/<master>")
       ->envname("CUTOVER_REDIS")
       ->capture_default_str();
   cmd->add_option("--stream", o->stream, "Stream key")

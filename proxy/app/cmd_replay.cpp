@@ -1,6 +1,7 @@
 // `cutover replay`: print stored notifications for a topic or user (DESIGN §9). NDJSON
 // lines are exactly the WebSocket notification frames of DESIGN §5.
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -28,6 +29,7 @@ struct replay_opts {
   std::size_t maxlen = 1'000'000;
   double rate = 0;  // notifications per second; 0 = as fast as Redis takes them
   bool dry_run = false;
+  bool orphans = false;  // list (or republish) entries Redis lost instead (DESIGN §3)
 };
 
 // Puts replayed notifications back through the stream (with replayOf = the original id),
@@ -92,8 +94,59 @@ void print_table_row(const notification& n) {
               iso8601_utc(n.created_ms()).c_str(), data.c_str());
 }
 
+// `replay --orphans`: the entries ingest moved out of the store because Redis no longer held
+// them (DESIGN §3), oldest first; --topic/--user filter them, --republish puts them back
+// through the stream (replayOf = the id they had here), so every instance gets them again.
+void run_orphans(const replay_opts& o, const std::vector<std::string>& topics) {
+  if (!std::filesystem::exists(o.db)) throw runtime_failure("no store at '" + o.db + "'");
+  auto r = store::reader::open(o.db);
+  if (!r) throw runtime_failure(r.err().message);
+  if (o.republish && o.redis.empty() && !o.dry_run)
+    throw usage_failure("--republish needs --redis URL");
+  std::optional<republisher> pub;
+  if (o.republish) pub.emplace(o);
+  const std::size_t limit = o.limit ? o.limit : std::numeric_limits<std::size_t>::max();
+  std::size_t printed = 0;
+  std::int64_t after = 0;
+  while (printed < limit) {
+    auto page = r->orphans(after, 1000);
+    if (!page) throw runtime_failure(page.err().message);
+    if (page->empty()) break;
+    for (const auto& x : *page) {
+      after = x.row;
+      if (printed >= limit) break;
+      if (!topics.empty() &&
+          std::find(topics.begin(), topics.end(), x.entry->topic) == topics.end())
+        continue;
+      ++printed;
+      if (pub) pub->send(*x.entry);
+      if (pub && !o.dry_run) continue;
+      const auto& n = *x.entry;
+      if (o.format == "table") {
+        print_table_row(n);
+        continue;
+      }
+      std::string line = "{\"id\":" + json_text::quoted(n.id.str()) +
+                         ",\"stream\":" + json_text::quoted(x.stream) +
+                         ",\"entryId\":" + json_text::quoted(x.entry_id) +
+                         ",\"topic\":" + json_text::quoted(n.topic) +
+                         ",\"type\":" + json_text::quoted(n.type) + ",\"data\":" + n.data +
+                         ",\"orphanedAt\":" +
+                         json_text::quoted(iso8601_utc(static_cast<std::uint64_t>(x.orphaned_at))) +
+                         ",\"reason\":" + json_text::quoted(x.reason) + "}\n";
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+  }
+  if (pub) pub->finish();
+  if (std::fflush(stdout) != 0) throw runtime_failure("cannot write output");
+}
+
 void run_replay(const replay_opts& o) {
   std::vector<std::string> topics = o.topics;
+  if (o.orphans) {
+    if (!o.user.empty()) topics.push_back("user:" + o.user);
+    return run_orphans(o, topics);
+  }
   if (!o.user.empty()) topics.push_back("user:" + o.user);
   if (topics.empty()) throw usage_failure("give --topic T or --user U");
   cursor_error why;
@@ -214,6 +267,9 @@ void add_replay_command(CLI::App& app) {
          },
          "Republish at most N notifications per second (e.g. 200/s)")
       ->type_name("N/s");
+  cmd->add_flag("--orphans", o->orphans,
+                "List entries Redis lost after this store had them (moved out of the store, "
+                "DESIGN §3); with --republish, put them back through the stream");
   cmd->add_flag("--dry-run", o->dry_run,
                 "With --republish: print what would be republished, send nothing");
   cmd->callback([o] { run_replay(*o); });

@@ -71,6 +71,7 @@ struct serve_opts {
   std::chrono::milliseconds token_max_ttl{std::chrono::hours(24 * 7)};
   std::string admin_token;
   std::size_t publish_maxlen = 1'000'000;
+  int publish_replicas = 0;
   std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
   std::string legacy_profile;  // empty: the built-in profile
   // Given on the command line, in the environment or the config file (else the profile's).
@@ -99,8 +100,9 @@ void note_given(const CLI::App& app, const serve_option_refs& refs, serve_opts& 
 // Adapts ingest's background publisher to the server's publish interface.
 class redis_publish_sink final : public net::publish_sink {
  public:
-  redis_publish_sink(std::string url, std::string stream, std::size_t maxlen, entry_limits lim)
-      : pub_(std::move(url), std::move(stream), maxlen, 10000, lim) {}
+  redis_publish_sink(std::string url, std::string stream, std::size_t maxlen, entry_limits lim,
+                     int replicas)
+      : pub_(std::move(url), std::move(stream), maxlen, 10000, lim, replicas) {}
   bool publish(decoded_entry e, std::function<void(result<stream_id>)> done) override {
     return pub_.publish(std::move(e), std::move(done));
   }
@@ -170,6 +172,13 @@ std::string ingest_metrics(const ingest::stats& s) {
   metric("cutover_ingest_trimmed_gaps_total", "counter",
          "Times Redis trimmed stream entries before this store read them (entries lost here).",
          static_cast<double>(s.trimmed_gaps));
+  metric("cutover_stream_rewinds_total", "counter",
+         "Times Redis no longer held entries this store had (failover, restart, reused ids): "
+         "they moved to orphans and the offset rewound (DESIGN §3).",
+         static_cast<double>(s.rewinds));
+  metric("cutover_ingest_orphaned_total", "counter",
+         "Stored entries moved to orphans because Redis lost them (cutover replay --orphans).",
+         static_cast<double>(s.orphaned));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
   metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
@@ -435,6 +444,10 @@ void run_serve(serve_opts& o) {
   hl.max_entries = o.cache_entries;
   hl.max_bytes = o.cache_mb * 1024 * 1024;
   hub h(*head, std::move(*marks), hl);
+  // Ranges Redis lost or trimmed (DESIGN §3) expire the cursors inside them, as marks do.
+  auto lost = rd->lost_ranges();
+  if (!lost) throw runtime_failure(lost.err().message);
+  for (const auto& range : *lost) h.on_lost({}, range.after, range.through);
 
   store::reader_pool readers;
   if (auto st = readers.start(o.db, o.store_readers, 10000); !st)
@@ -482,7 +495,7 @@ void run_serve(serve_opts& o) {
   std::unique_ptr<redis_publish_sink> publisher;
   if (!o.admin_token.empty()) {
     publisher = std::make_unique<redis_publish_sink>(o.redis, o.streams.front(), o.publish_maxlen,
-                                                     ctx.limits);
+                                                     ctx.limits, o.publish_replicas);
     ctx.publisher = publisher.get();
     ctx.admin_token = o.admin_token;
   }
@@ -625,7 +638,8 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
       ->capture_default_str();
   add_db_option(*cmd, o->db);
   cmd->add_option("--redis", o->redis,
-                  "Redis URL: redis://[user:password@]host:port[/db] or unix:///path")
+                  "Redis URL: redis://[user:password@]host:port[/db], unix:///path or "
+                  "redis+sentinel://host:port,host:port/<master>")
       ->envname("CUTOVER_REDIS")
       ->capture_default_str();
   cmd->add_option("--auth", o->auth, "Identity: token | upstream | header | insecure-query")
@@ -671,8 +685,15 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--publish-maxlen", o->publish_maxlen,
                   "MAXLEN ~ for HTTP publishes into the stream")
       ->capture_default_str();
-  cmd->add_option("--stream", o->streams,
-                  "Redis stream key to ingest (repeatable; default cutover:notifications)");
+  cmd->add_option("--publish-replicas", o->publish_replicas,
+                  "POST /v1/publish answers only after WAIT N confirms the entry on N replicas "
+                  "(else one retry with the same idempotency key, then 503; 0: no WAIT)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  cmd->add_option(
+      "--stream", o->streams,
+      "Redis stream key to ingest (repeatable; every instance gets the same list in the same "
+      "order: stream i of N stores id <ms>-<seq*N+i>; default cutover:notifications)");
   cmd->add_option("--stream-start", o->stream_start,
                   "Where a store with no offset starts: 0 (all the stream holds) or $ (new only)")
       ->capture_default_str();

@@ -69,6 +69,7 @@ void hub::on_pruned(const std::map<std::string, stream_id>& marks) {
 
 std::optional<notification_batch> hub::fetch(std::span<const std::string> topics, stream_id after,
                                              std::size_t limit) const {
+  if (lost_resume(after)) return std::nullopt;  // expired: the store path says so
   std::shared_lock lk(mu_);
   if (after < floor_) return std::nullopt;
   for (const auto& t : topics) {
@@ -108,12 +109,45 @@ std::optional<stream_id> hub::head() const {
 
 bool hub::expired(std::span<const std::string> topics, stream_id after) const {
   if (after.is_zero()) return false;  // "from the oldest retained" is never expired
+  if (lost_resume(after)) return true;
   std::shared_lock lk(mu_);
   for (const auto& t : topics) {
     auto m = marks_.find(t);
     if (m != marks_.end() && after < m->second) return true;
   }
   return false;
+}
+
+// ---- losses by Redis (DESIGN §3) ---------------------------------------------
+
+void hub::on_lost(const notification_batch& removed, stream_id after, stream_id through) {
+  std::unique_lock lk(mu_);
+  for (const auto& n : removed) {
+    auto it = by_topic_.find(n->topic);
+    if (it == by_topic_.end()) continue;
+    auto& q = it->second;
+    auto pos =
+        std::find_if(q.begin(), q.end(), [&](const notification_ptr& x) { return x->id == n->id; });
+    if (pos == q.end()) continue;
+    bytes_ -= std::min(bytes_, (*pos)->footprint());
+    auto f = std::find(fifo_.begin(), fifo_.end(), *pos);
+    if (f != fifo_.end()) fifo_.erase(f);
+    q.erase(pos);
+    if (q.empty()) by_topic_.erase(it);
+  }
+  if (after < through) lost_.emplace_back(after, through);
+  lk.unlock();
+  for (auto* t : targets_) t->lost(after, through);
+}
+
+std::optional<stream_id> hub::lost_resume(stream_id after) const {
+  if (after.is_zero()) return std::nullopt;
+  std::shared_lock lk(mu_);
+  std::optional<stream_id> resume;
+  for (const auto& [from, through] : lost_)
+    if (from < after && !(through < after) && (!resume || from.next() < *resume))
+      resume = from.next();
+  return resume;
 }
 
 hub_stats hub::stats() const {

@@ -32,6 +32,9 @@ class fanout_target {
  public:
   virtual ~fanout_target() = default;
   virtual void deliver(shared_batch batch) = 0;
+  // Redis lost the entries after `after` through `through` (DESIGN §3): live sessions whose
+  // cursor lies in that range get the reset and go on after `after`.
+  virtual void lost(stream_id after, stream_id through) { (void)after, (void)through; }
 };
 
 struct hub_limits {
@@ -59,6 +62,9 @@ class hub final : public commit_listener {
   // commit_listener (writer thread)
   void on_committed(const notification_batch& added) override;
   void on_pruned(const std::map<std::string, stream_id>& marks) override;
+  // Redis lost entries (DESIGN §3): they leave memory, and cursors after `after` through
+  // `through` are expired from now on. Also called at start for the store's lost ranges.
+  void on_lost(const notification_batch& removed, stream_id after, stream_id through) override;
 
   // Entries of `topics` after `after`, in id order, at most `limit`, if memory holds
   // all of them and none of the topics expired past `after`; nullopt means "ask the store".
@@ -74,6 +80,9 @@ class hub final : public commit_listener {
 
   // True when retention removed entries of one of `topics` that came after `after`.
   bool expired(std::span<const std::string> topics, stream_id after) const;
+  // When `after` lies in a lost range: where delivery goes on (the first id after the last
+  // entry both sides agreed on), for the reset's `oldest`.
+  std::optional<stream_id> lost_resume(stream_id after) const;
 
   hub_stats stats() const;
 
@@ -88,6 +97,7 @@ class hub final : public commit_listener {
   stream_id floor_;
   std::optional<stream_id> head_;
   std::map<std::string, stream_id> marks_;
+  std::vector<std::pair<stream_id, stream_id>> lost_;  // (after, through] ranges Redis lost
   std::vector<fanout_target*> targets_;
   std::atomic<std::uint64_t> head_ingested_ms_{0};
 };

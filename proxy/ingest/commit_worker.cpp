@@ -45,6 +45,7 @@ void commit_worker::run() {
 }
 
 void commit_worker::commit(work_batch& wb) {
+  if (wb.loss) return apply_loss(*wb.loss);  // DESIGN §3 losses: commit_worker_loss.cpp
   // Under a backlog, several read batches make one transaction: SQLite writes each touched
   // index page once per transaction, so fewer, larger transactions write far less.
   if (queue_.pop_more(wb, std::max(opt_.max_commit_entries, opt_.batch), opt_.max_commit_bytes) >

@@ -23,6 +23,7 @@ class commit_worker {
 
  private:
   void commit(work_batch& wb);
+  void apply_loss(const store::redis_loss& loss);  // commit_worker_loss.cpp
   void prune_chunk();
   void check_ahead(const notification_batch& added);
   bool retention_enabled() const;

@@ -17,6 +17,8 @@
 namespace cutover::ingest {
 namespace {
 
+constexpr const char* kStreamsMetaKey = "streams";
+
 // stream_start: "$" (nullopt: resolve the stream's end), "0", "<ms>-<seq>" or "<ms>".
 result<std::optional<stream_id>> parse_stream_start(const std::string& text) {
   if (text == "$") return std::optional<stream_id>();
@@ -116,6 +118,29 @@ status ingest::start() {
             now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.max_clock_skew.count())))
       m.board.add_ids_ahead(0, newest);
   }
+
+  // The id rule of several streams depends on the list and its order (DESIGN §11): a store
+  // that holds entries keeps the list it was ingested with.
+  std::string list;
+  for (const auto& k : o.streams) list += (list.empty() ? "" : "\n") + k;
+  auto listed = r->meta(kStreamsMetaKey);
+  if (!listed) return listed.err();
+  if (*listed && **listed != list) {
+    auto st = r->status();
+    if (!st) return st.err();
+    if (st->notifications > 0 || !st->offsets.empty()) {
+      std::string was = **listed;
+      std::replace(was.begin(), was.end(), '\n', ' ');
+      std::string now = list;
+      std::replace(now.begin(), now.end(), '\n', ' ');
+      return error{"store '" + o.db_path + "' was ingested from the streams [" + was +
+                   "], in that order; this instance is given [" + now +
+                   "]: stored ids depend on the list (DESIGN §11), so give the same list or "
+                   "start from a new store"};
+    }
+  }
+  if (!*listed || **listed != list)
+    if (auto st = w->put_meta(kStreamsMetaKey, list); !st) return st.err();
 
   std::vector<std::optional<stream_id>> start(o.streams.size());
   for (std::size_t i = 0; i < o.streams.size(); ++i) {

@@ -87,8 +87,10 @@ struct stats {  // a snapshot, safe to take from any thread
   std::uint64_t reconnects = 0;       // successful reconnections after a lost link
   std::uint64_t batches = 0;          // committed store transactions
   std::uint64_t commit_failures = 0;
-  std::uint64_t failing_commits = 0;   // consecutive failed commits now (0: the last one worked)
-  std::uint64_t trimmed_gaps = 0;      // times Redis trimmed entries before this store read them
+  std::uint64_t failing_commits = 0;  // consecutive failed commits now (0: the last one worked)
+  std::uint64_t trimmed_gaps = 0;     // times Redis trimmed entries before this store read them
+  std::uint64_t rewinds = 0;   // Redis lost entries this store had: offset rewound (DESIGN §3)
+  std::uint64_t orphaned = 0;  // entries moved to orphans by those rewinds
   std::optional<stream_id> committed;  // newest committed stream id (max over streams)
   std::int64_t lag_ms = -1;  // newest id in Redis minus committed, ms (0 caught up; -1 unknown)
   std::uint64_t lag_entries_hint = 0;        // 0 if unknown

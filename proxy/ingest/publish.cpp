@@ -2,7 +2,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdio>
 #include <optional>
+#include <random>
 
 #include "core/log.hpp"
 #include "ingest/backoff.hpp"
@@ -90,12 +92,15 @@ struct publisher_link {
 }  // namespace
 
 publisher::publisher(std::string redis_url, std::string stream, std::size_t maxlen,
-                     std::size_t queue_limit, entry_limits lim)
+                     std::size_t queue_limit, entry_limits lim, int replicas,
+                     std::chrono::milliseconds wait_timeout)
     : url_(std::move(redis_url)),
       stream_(std::move(stream)),
       maxlen_(maxlen),
       queue_limit_(queue_limit == 0 ? 1 : queue_limit),
       limits_(lim),
+      replicas_(replicas),
+      wait_timeout_(wait_timeout),
       wake_(std::make_unique<stop_signal>()) {
   thread_ = std::thread([this] { run(); });
 }
@@ -128,6 +133,17 @@ void publisher::stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
+
+namespace {
+// An idempotency key for an entry published without one, so a retry is stored once.
+std::string generated_key() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "cutover-%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+}  // namespace
 
 void publisher::run() {
   struct {
@@ -188,6 +204,8 @@ void publisher::run() {
     std::vector<std::size_t> sent;
     sent.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
+      // A retry after an unconfirmed WAIT must be stored once: it needs a key.
+      if (replicas_ > 0 && !items[i].entry.key) items[i].entry.key = generated_key();
       auto argv = xadd_arguments(stream_, items[i].entry, maxlen_, {}, limits_);
       if (!argv) {
         if (items[i].done) items[i].done(argv.err());
@@ -214,18 +232,68 @@ void publisher::run() {
       connected_ = false;
     };
     if (sent.empty()) continue;
+    std::string wait_n = std::to_string(replicas_), wait_ms = std::to_string(wait_timeout_.count());
+    if (replicas_ > 0)
+      link.conn->append(std::initializer_list<std::string_view>{"WAIT", wait_n, wait_ms});
     if (auto f = link.conn->flush(); !f) {
       lost(0, f.err().message, true);
       continue;
     }
+    std::vector<result<stream_id>> ids;
+    bool broke = false;
     for (std::size_t k = 0; k < sent.size(); ++k) {
       // A reply already due is awaited even during stop(): the entry is in Redis or not.
       auto r = link.conn->receive(link.conn->read_timeout(), false, false);
       if (!r) {
+        // With replicas, those answered before the link broke were not confirmed: they fail
+        // with the rest (maybe added, never confirmed).
+        if (replicas_ > 0) k = 0;
         lost(k, r.err().message, true);
+        broke = true;
         break;
       }
-      if (items[sent[k]].done) items[sent[k]].done(id_from_reply(r->get()));
+      ids.push_back(id_from_reply(r->get()));
+      if (replicas_ == 0 && items[sent[k]].done) items[sent[k]].done(std::move(ids.back()));
+    }
+    if (broke || replicas_ == 0) continue;
+    // WAIT waits up to its timeout; the reply deadline allows for that.
+    auto w = link.conn->receive(link.conn->read_timeout() + wait_timeout_, false, false);
+    long long confirmed = w && (*w)->type == REDIS_REPLY_INTEGER ? (*w)->integer : -1;
+    if (confirmed >= replicas_) {
+      for (std::size_t k = 0; k < sent.size(); ++k)
+        if (items[sent[k]].done) items[sent[k]].done(std::move(ids[k]));
+      continue;
+    }
+    std::string why = !w ? w.err().message
+                      : is_error_reply(w->get())
+                          ? std::string(reply_text(w->get()))
+                          : "WAIT " + wait_n + " " + wait_ms + " confirmed " +
+                                std::to_string(std::max(0LL, confirmed)) + " replicas";
+    // Not confirmed: the master may be gone (a failover). Resolve again and send once more
+    // with the same keys; a second failure is the publisher's answer.
+    link.conn.reset();
+    {
+      std::lock_guard lk(mu_);
+      connected_ = false;
+    }
+    std::vector<item> again;
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      item& it = items[sent[k]];
+      if (!ids[k]) {
+        if (it.done) it.done(std::move(ids[k]));
+      } else if (++it.attempts >= 2) {
+        if (it.done)
+          it.done(error{"not confirmed by " + wait_n + " replicas after a retry: " + why,
+                        errc::connection});
+      } else {
+        again.push_back(std::move(it));
+      }
+    }
+    if (!again.empty()) {
+      st.log.line("publisher: " + why + "; resolving the master again and retrying " +
+                  std::to_string(again.size()) + " entries with their idempotency keys");
+      std::lock_guard lk(mu_);
+      for (auto it = again.rbegin(); it != again.rend(); ++it) queue_.push_front(std::move(*it));
     }
   }
 

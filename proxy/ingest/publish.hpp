@@ -3,6 +3,7 @@
 // `cutover publish` and `replay --republish`, and a background publisher for the HTTP
 // server, so no request thread ever waits on Redis.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -46,8 +47,14 @@ class publisher {
  public:
   using callback = std::function<void(result<stream_id>)>;
 
+  // replicas > 0 (`serve --publish-replicas N`, DESIGN §3): an entry is answered only once
+  // `WAIT N` confirms it within `wait_timeout`; otherwise the connection is dropped, the
+  // master resolved again and the entry sent once more with the same idempotency key (one
+  // generated when it had none, so the store keeps one copy), and then it fails
+  // (errc::connection, which POST /v1/publish answers with 503).
   publisher(std::string redis_url, std::string stream, std::size_t maxlen,
-            std::size_t queue_limit = 10000, entry_limits lim = {});
+            std::size_t queue_limit = 10000, entry_limits lim = {}, int replicas = 0,
+            std::chrono::milliseconds wait_timeout = std::chrono::milliseconds(1000));
   ~publisher();
   publisher(const publisher&) = delete;
   publisher& operator=(const publisher&) = delete;
@@ -63,6 +70,7 @@ class publisher {
   struct item {
     decoded_entry entry;
     callback done;
+    int attempts = 0;  // sends not confirmed by `replicas_` so far
   };
   void run();
   void send_all(std::vector<item>& items);
@@ -70,6 +78,8 @@ class publisher {
   std::string url_, stream_;
   std::size_t maxlen_, queue_limit_;
   entry_limits limits_;
+  int replicas_;
+  std::chrono::milliseconds wait_timeout_;
   std::unique_ptr<stop_signal> wake_;  // aborts a connect in progress on stop()
 
   mutable std::mutex mu_;

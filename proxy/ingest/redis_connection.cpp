@@ -28,7 +28,8 @@ using clock = std::chrono::steady_clock;
 // Never echoes the URL back: it may hold a password. Says what is wrong instead.
 error url_error(const std::string& why) {
   return error{"invalid Redis URL: " + why +
-                   " (expected redis://[user:password@]host:port[/db] or unix:///path)",
+                   " (expected redis://[user:password@]host:port[/db], unix:///path or "
+                   "redis+sentinel://host:port,host:port/master)",
                errc::bad_url};
 }
 
@@ -229,6 +230,19 @@ timeval to_timeval(std::chrono::milliseconds d) {
 
 std::string redis_endpoint::display() const {
   // Appends rather than operator+ chains: GCC 12 -O2 warns falsely (-Wrestrict) on those.
+  if (kind == transport::sentinel) {
+    std::string out = "redis+sentinel://";
+    if (!user.empty()) out.append(user).append("@");
+    for (std::size_t i = 0; i < sentinels.size(); ++i) {
+      if (i) out.append(",");
+      bool v6 = sentinels[i].first.find(':') != std::string::npos;
+      out.append(v6 ? "[" : "").append(sentinels[i].first).append(v6 ? "]" : "");
+      out.append(":").append(std::to_string(sentinels[i].second));
+    }
+    out.append("/").append(master_name);
+    if (db) out.append("/").append(std::to_string(db));
+    return out;
+  }
   std::string out = kind == transport::unix_socket ? "unix://" : "redis://";
   if (!user.empty()) out.append(user).append("@");
   if (kind == transport::unix_socket) {
@@ -243,9 +257,82 @@ std::string redis_endpoint::display() const {
   return out;
 }
 
+namespace {
+
+// redis+sentinel://[user:password@]h1:p1,h2:p2/<master>[/db][?sentinel_password=..&sentinel_user=..]
+result<redis_endpoint> parse_sentinel_url(std::string_view rest) {
+  redis_endpoint ep;
+  ep.kind = redis_endpoint::transport::sentinel;
+  auto q = rest.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
+  rest = rest.substr(0, q);
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    if (auto st = parse_userinfo(rest.substr(0, at), ep); !st) return st.err();
+    rest = rest.substr(at + 1);
+  }
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return url_error("redis+sentinel:// needs /<master name>");
+  std::string_view hosts = rest.substr(0, slash), path = rest.substr(slash + 1);
+  while (!hosts.empty()) {
+    auto comma = hosts.find(',');
+    std::string_view one = hosts.substr(0, comma);
+    hosts = comma == std::string_view::npos ? std::string_view() : hosts.substr(comma + 1);
+    // host:port, [v6]:port, or a host alone (port 26379).
+    std::string_view host = one;
+    std::uint16_t port = 26379;
+    auto close = one.rfind(']');
+    auto colon = one.rfind(':');
+    if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+      host = one.substr(0, colon);
+      auto p = parse_uint<std::uint16_t>(one.substr(colon + 1), 65535);
+      if (!p || *p == 0) return url_error("a Sentinel port is not 1-65535");
+      port = *p;
+    }
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    if (host.empty()) return url_error("a Sentinel has no host");
+    for (char c : host)
+      if (static_cast<unsigned char>(c) <= 0x20 || c == '@' || c == '%' || c == '/')
+        return url_error("bad character in a Sentinel host");
+    ep.sentinels.emplace_back(std::string(host), port);
+  }
+  if (ep.sentinels.empty()) return url_error("redis+sentinel:// needs at least one Sentinel");
+  auto db_slash = path.find('/');
+  std::string_view name = path.substr(0, db_slash);
+  if (name.empty()) return url_error("redis+sentinel:// needs /<master name>");
+  auto decoded = percent_decode(name);
+  if (!decoded) return url_error("bad percent-encoding in the master name");
+  ep.master_name = std::move(*decoded);
+  if (db_slash != std::string_view::npos)
+    if (auto st = parse_db(path.substr(db_slash + 1), ep); !st) return st.err();
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = kv.find('=');
+    std::string_view k = kv.substr(0, eq);
+    auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+    if (!v) return url_error("bad percent-encoding in a parameter");
+    if (k == "sentinel_password")
+      ep.sentinel_password = std::move(*v);
+    else if (k == "sentinel_user")
+      ep.sentinel_user = std::move(*v);
+    else
+      return url_error(
+          "the only redis+sentinel:// parameters are sentinel_password and "
+          "sentinel_user");
+  }
+  if (!ep.sentinel_user.empty() && ep.sentinel_password.empty())
+    return url_error("sentinel_user needs sentinel_password");
+  return ep;
+}
+
+}  // namespace
+
 result<redis_endpoint> parse_redis_url(std::string_view url) {
   redis_endpoint ep;
   if (url.empty()) return url_error("empty");
+  if (starts_with_nocase(url, "redis+sentinel://")) return parse_sentinel_url(url.substr(17));
   if (starts_with_nocase(url, "rediss://"))
     return url_error("TLS (rediss://) is not supported; use a local redis:// or unix:// endpoint");
   if (starts_with_nocase(url, "unix://")) {
@@ -347,6 +434,79 @@ result<redis_connection> redis_connection::connect(std::string_view url, const s
 }
 
 result<redis_connection> redis_connection::connect(const redis_endpoint& ep, const settings& s) {
+  if (ep.kind != redis_endpoint::transport::sentinel) return connect_direct(ep, s);
+  // The Sentinel client rules: ask each Sentinel in turn with a short timeout, connect to the
+  // master it names, and believe it only if that server says ROLE master. Never cached.
+  const auto per_sentinel = std::min(s.connect_timeout, std::chrono::milliseconds(500));
+  std::string why;
+  for (const auto& [host, port] : ep.sentinels) {
+    redis_endpoint sen;
+    sen.host = host;
+    sen.port = port;
+    sen.user = ep.sentinel_user;
+    sen.password = ep.sentinel_password;
+    settings ss = s;
+    ss.connect_timeout = per_sentinel;
+    ss.read_timeout = per_sentinel;
+    auto sc = connect_direct(sen, ss);
+    std::string who = "Sentinel " + sen.display();
+    if (!sc) {
+      if (sc.err().code == errc::stopped) return sc.err();
+      why += (why.empty() ? "" : "; ") + sc.err().message;
+      continue;
+    }
+    auto r = sc->command({"SENTINEL", "get-master-addr-by-name", ep.master_name});
+    if (!r) {
+      why += (why.empty() ? "" : "; ") + who + ": " + r.err().message;
+      continue;
+    }
+    const redisReply* rep = r->get();
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+      why += (why.empty() ? "" : "; ") + who + " knows no master '" + ep.master_name + "'" +
+             (is_error_reply(rep) ? " (" + std::string(reply_text(rep)) + ")" : std::string());
+      continue;
+    }
+    redis_endpoint master = ep;
+    master.kind = redis_endpoint::transport::tcp;
+    master.host = std::string(reply_text(rep->element[0]));
+    auto p = parse_uint<std::uint16_t>(reply_text(rep->element[1]), 65535);
+    if (!p) {
+      why += (why.empty() ? "" : "; ") + who + " named a master with a bad port";
+      continue;
+    }
+    master.port = *p;
+    auto mc = connect_direct(master, s);
+    if (!mc) {
+      if (mc.err().code == errc::stopped) return mc.err();
+      why +=
+          (why.empty() ? "" : "; ") + who + " named " + master.display() + ": " + mc.err().message;
+      continue;
+    }
+    auto role = mc->command({"ROLE"});
+    if (!role) {
+      why += (why.empty() ? "" : "; ") + master.display() + ": ROLE: " + role.err().message;
+      continue;
+    }
+    const redisReply* rr = role->get();
+    std::string_view kind = rr && rr->type == REDIS_REPLY_ARRAY && rr->elements > 0
+                                ? reply_text(rr->element[0])
+                                : std::string_view();
+    if (kind != "master") {
+      why += (why.empty() ? "" : "; ") + who + " named " + master.display() + ", which says ROLE " +
+             (kind.empty() ? std::string("?") : std::string(kind));
+      continue;
+    }
+    mc->endpoint_ = ep;
+    mc->peer_ = master.display();
+    return std::move(*mc);
+  }
+  return error{
+      "cannot resolve master '" + ep.master_name + "' through " + ep.display() + ": " + why,
+      errc::connection};
+}
+
+result<redis_connection> redis_connection::connect_direct(const redis_endpoint& ep,
+                                                          const settings& s) {
   auto deadline = clock::now() + s.connect_timeout;
   auto fd = dial(ep, deadline, s.wake_fd);
   if (!fd) {
@@ -360,6 +520,7 @@ result<redis_connection> redis_connection::connect(const redis_endpoint& ep, con
   redis_connection c;
   c.ctx_.reset(raw);
   c.endpoint_ = ep;
+  c.peer_ = ep.display();
   c.settings_ = s;
   redisSetTimeout(raw, to_timeval(s.read_timeout));
   if (ep.kind == redis_endpoint::transport::tcp) redisEnableKeepAlive(raw);

@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -34,7 +36,8 @@ inline constexpr error_code bad_url{error_domain::ingest, 5};
 }  // namespace errc
 
 struct redis_endpoint {
-  enum class transport { tcp, unix_socket };
+  // sentinel: ask `sentinels` for the master `master_name` on every connect (DESIGN §3).
+  enum class transport { tcp, unix_socket, sentinel };
   transport kind = transport::tcp;
   std::string host = "127.0.0.1";  // tcp; IPv6 without brackets
   std::uint16_t port = 6379;       // tcp
@@ -42,14 +45,20 @@ struct redis_endpoint {
   std::string user;                // ACL user; empty: AUTH <password> only
   std::string password;            // empty: no AUTH
   int db = 0;                      // SELECT when non-zero
+  std::vector<std::pair<std::string, std::uint16_t>> sentinels;  // sentinel: host, port
+  std::string master_name;                                       // sentinel
+  std::string sentinel_user, sentinel_password;  // AUTH to the Sentinels (query parameters)
 
   // The URL without the password, for log lines.
   std::string display() const;
 };
 
-// redis://[user:password@]host[:port][/db], redis://:password@host, [::1] for IPv6, and
-// unix:///path/to/socket[?db=N]. User and password may be percent-encoded. Refuses
-// anything else (rediss://, empty host, port 0, junk after the db) with a message.
+// redis://[user:password@]host[:port][/db], redis://:password@host, [::1] for IPv6,
+// unix:///path/to/socket[?db=N], and
+// redis+sentinel://[user:password@]h1:port,h2:port/<master>[/db][?sentinel_password=P
+// [&sentinel_user=U]] (the credentials before '@' are the master's). User and password may be
+// percent-encoded. Refuses anything else (rediss://, empty host, port 0, junk after the db) with a
+// message.
 result<redis_endpoint> parse_redis_url(std::string_view url);
 
 struct reply_deleter {
@@ -73,7 +82,9 @@ class redis_connection {
  public:
   using settings = connection_settings;
 
-  // Connects, then AUTH and SELECT as the endpoint says.
+  // Connects, then AUTH and SELECT as the endpoint says. A sentinel endpoint is resolved
+  // now: each Sentinel in turn (a short timeout each) names the master, which must answer
+  // ROLE with "master"; nothing is cached, so every reconnect resolves again.
   static result<redis_connection> connect(const redis_endpoint& ep, const settings& s = {});
   static result<redis_connection> connect(std::string_view url, const settings& s = {});
 
@@ -101,17 +112,21 @@ class redis_connection {
   bool peer_closed() const noexcept;
   const std::string& last_error() const noexcept { return last_error_; }
   const redis_endpoint& endpoint() const noexcept { return endpoint_; }
+  // The server actually connected to (for a sentinel endpoint: the master it resolved).
+  const std::string& peer() const noexcept { return peer_; }
   std::chrono::milliseconds read_timeout() const noexcept { return settings_.read_timeout; }
   redisContext* get() const noexcept { return ctx_.get(); }
 
  private:
   redis_connection() = default;
+  static result<redis_connection> connect_direct(const redis_endpoint& ep, const settings& s);
   error fail(std::string message, error_code code);
 
   std::unique_ptr<redisContext, context_deleter> ctx_;
   redis_endpoint endpoint_;
   settings settings_;
   std::string last_error_;
+  std::string peer_;
   bool broken_ = false;
 };
 

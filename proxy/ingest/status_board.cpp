@@ -119,6 +119,15 @@ void status_board::on_commit(const store::append_batch& batch, const store::appe
   }
 }
 
+void status_board::on_rewind(const std::string& stream, stream_id rewound_to,
+                             std::uint64_t orphaned) {
+  std::lock_guard lk(mu_);
+  ++s_.rewinds;
+  s_.orphaned += orphaned;
+  std::size_t i = index_of(stream);
+  if (i < streams_.size()) committed_[i] = rewound_to;
+}
+
 void status_board::on_commit_failure(const std::string& error) {
   std::lock_guard lk(mu_);
   ++s_.commit_failures;

@@ -27,6 +27,8 @@ class status_board {
   void add_pubsub_messages(std::uint64_t n);
   void add_pubsub_bridged(std::uint64_t n);
   void add_trimmed_gap();
+  // Redis lost entries of `stream` (DESIGN §3): its offset is now `rewound_to`.
+  void on_rewind(const std::string& stream, stream_id rewound_to, std::uint64_t orphaned);
   void add_pubsub_refused(std::uint64_t n);
   void set_bridge_active(bool on);
   // `n` ids ahead of the clock were stored; `newest` the newest of them.

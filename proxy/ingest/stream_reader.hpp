@@ -4,6 +4,7 @@
 // It never commits; after a failed commit it re-reads from the committed offsets.
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,8 +12,15 @@
 #include "core/entry.hpp"
 #include "ingest/backoff.hpp"
 #include "ingest/reader_context.hpp"
+#include "ingest/stream_ids.hpp"
+#include "store/store.hpp"
 
 namespace cutover::ingest {
+
+// Value of `name` in a RESP2 map reply (a flat array of name, value, ...), and the stream id
+// it holds (for first-entry, the entry's id).
+const redisReply* map_field(const redisReply* map, std::string_view name);
+std::optional<stream_id> id_field(const redisReply* map, std::string_view name);
 
 class stream_reader {
  public:
@@ -24,13 +32,37 @@ class stream_reader {
   bool connect();
   bool resolve_ends();
   void measure_lag();
+  // Loss detection (DESIGN §3, stream_reader_loss.cpp): given stream i's XINFO STREAM reply,
+  // true when Redis no longer holds what this store committed; then a loss item went to the
+  // writer and the reader waits for it to rewind (or the connection broke).
+  bool check_loss(std::size_t i, const redisReply* info);
+  // What Redis holds at each of `ids` of stream i (null where nothing): one pipelined round.
+  bool redis_entries(std::size_t i, const std::vector<stream_id>& ids,
+                     std::vector<std::optional<decoded_entry>>& out, std::vector<bool>& held);
   void read_once();
+  // Sends argv_; a connection error or an error reply is handled (backoff) and gives null.
+  reply_ptr send_argv(const std::string& what);
+  // Several streams (DESIGN §3): entries wait in `held_` until every stream's read has
+  // passed their millisecond (the merge watermark), then leave in the total order of
+  // stream_id_rule. One atomic TIME + XREAD tells how far each caught-up stream is complete.
+  void read_several();
+  void apply_read(const redisReply* reply);  // entries into held_, read positions on
+  void release();
+  void clear_held();
   void resync();
   void on_connection_error(const error& e);
   void on_error_reply(const std::string& what, std::string_view text);
   void on_read_ok();
   std::string positions() const;
   void parse(const redisReply* reply, work_batch& out);
+  struct held_item {
+    stream_id raw;
+    std::optional<store::pending_entry> entry;  // else `dead`
+    std::optional<store::dead_letter> dead;
+  };
+  // Decodes one XREAD entry of stream `idx` into an entry or a dead letter; false when the
+  // reply has no usable id (nothing to move past).
+  bool decode_one(const redisReply* er, std::size_t idx, held_item& out);
 
   reader_context ctx_;
   const std::vector<std::optional<stream_id>> initial_;
@@ -44,6 +76,19 @@ class stream_reader {
   std::chrono::steady_clock::time_point next_lag_{};
   field_list fields_;  // reused per entry: field strings keep their capacity
   std::vector<std::string> argv_;
+
+  std::optional<store::reader> store_;  // read-only, for loss detection; opened when needed
+  std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
+  std::vector<std::optional<stream_id>> probed_;  // offset Redis agreed with at the last check
+  const stream_id_rule rule_;
+  std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order
+  // complete_[i]: every entry of stream i with a millisecond below it has been read.
+  std::vector<std::uint64_t> complete_;
+  bool caught_up_ = false;        // the last atomic read found every stream at its end
+  std::uint64_t redis_ms_ = 0;    // Redis's clock at that read
+  std::uint64_t held_count_ = 0;  // entries and dead letters in held_
+  std::optional<stream_id> last_released_;
+  std::chrono::steady_clock::time_point next_late_log_{};
 };
 
 }  // namespace cutover::ingest

@@ -20,10 +20,11 @@ bool work_queue::push(work_batch&& b) {
   std::unique_lock lk(mu_);
   not_full_.wait(lk, [&] {
     return closed_ || q_.empty() || bytes_ + b.bytes <= capacity_ ||
-           (b.from == work_batch::origin::stream && b.epoch != epoch_);
+           (b.from != work_batch::origin::pubsub && b.epoch != epoch_);
   });
   if (closed_) return false;
-  if (b.from == work_batch::origin::stream && b.epoch != epoch_) return false;
+  // A stream batch or a loss finding made before a commit failed is stale: dropped.
+  if (b.from != work_batch::origin::pubsub && b.epoch != epoch_) return false;
   bytes_ += b.bytes;
   q_.push_back(std::move(b));
   lk.unlock();
@@ -51,7 +52,7 @@ std::size_t work_queue::pop_more(work_batch& into, std::size_t max_entries, std:
     std::lock_guard lk(mu_);
     while (!q_.empty()) {
       work_batch& next = q_.front();
-      if (next.from != into.from || next.epoch != into.epoch) break;
+      if (next.from != into.from || next.epoch != into.epoch || into.loss) break;
       auto& a = into.batch;
       auto& b = next.batch;
       if (a.entries.size() + b.entries.size() > max_entries || into.bytes + next.bytes > max_bytes)
@@ -96,6 +97,14 @@ bool work_queue::closed() const {
 std::uint64_t work_queue::epoch() const {
   std::lock_guard lk(mu_);
   return epoch_;
+}
+
+void work_queue::wait_epoch_past(std::uint64_t seen, stop_signal& stop,
+                                 std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lk(mu_);
+  while (epoch_ == seen && !stop.requested() && std::chrono::steady_clock::now() < deadline)
+    not_full_.wait_for(lk, std::chrono::milliseconds(50));
 }
 
 std::size_t work_queue::invalidate_streams() {

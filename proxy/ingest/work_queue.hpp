@@ -9,18 +9,23 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include "ingest/stop_signal.hpp"
 #include "store/store.hpp"
 
 namespace cutover::ingest {
 
 struct work_batch {
-  enum class origin { stream, pubsub };
+  // loss: Redis lost entries this store had (DESIGN §3); `loss` says which, and the writer
+  // moves them to orphans and rewinds the offset instead of appending.
+  enum class origin { stream, pubsub, loss };
   origin from = origin::stream;
   std::uint64_t epoch = 0;    // stream batches: queue epoch when read
   store::append_batch batch;  // stream: ids from Redis, offsets; pubsub: dead letters only
-  std::size_t bytes = 0;      // approximate memory held, for the queue's bound
+  std::optional<store::redis_loss> loss;
+  std::size_t bytes = 0;  // approximate memory held, for the queue's bound
 
   // Sets `bytes` from the contents (call once the batch is filled).
   void account() noexcept;
@@ -49,6 +54,8 @@ class work_queue {
   bool closed() const;
 
   std::uint64_t epoch() const;
+  // Waits until the epoch is past `seen`, stop is requested, or `timeout` passes.
+  void wait_epoch_past(std::uint64_t seen, stop_signal& stop, std::chrono::milliseconds timeout);
   // A stream batch failed to commit: start a new epoch and drop queued stream batches (they
   // were read after it). Returns how many batches were dropped.
   std::size_t invalidate_streams();

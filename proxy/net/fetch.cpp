@@ -29,6 +29,7 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
     fetch_result r;
     if (h->expired(*topics, after)) {
       r.expired = true;
+      r.oldest = h->lost_resume(after);  // inside a range Redis lost (DESIGN §3)
       auto marks = rd.prune_marks();
       for (const auto& t : *topics) {
         if (!marks) break;

@@ -197,6 +197,16 @@ void push_session::resume(const cursor& since) {
   start_fetch();
 }
 
+// DESIGN §3: Redis lost entries this client may have been sent. A cursor inside the range
+// gets the reset (oldest = the first id after the last agreed entry) and delivery goes on
+// after that entry, so what Redis holds there now reaches it.
+void push_session::on_lost(stream_id after, stream_id through) {
+  if (closing_ || !(after < cursor_) || through < cursor_) return;
+  push_control(codec_->reset(after.next()));
+  resume(cursor{after});
+  flush();
+}
+
 void push_session::drop_unsent_notifications() {
   small_queue<out_frame> kept;
   std::size_t kept_bytes = 0;

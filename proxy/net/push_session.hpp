@@ -175,6 +175,7 @@ class push_session final : public connection_base,
   void on_tick(clock::time_point now) override;
   void on_shutdown() override;
   void on_entries(std::span<const notification_ptr> entries) override;
+  void on_lost(stream_id after, stream_id through) override;
 
   // Observers, for tests and metrics.
   enum class mode : std::uint8_t { live, catching_up };

@@ -45,6 +45,20 @@ void shard::deliver(shared_batch batch) {
   boost::asio::post(*io_, [this, b = std::move(batch)] { on_batch(b); });
 }
 
+void shard::lost(stream_id after, stream_id through) {
+  boost::asio::post(*io_, [this, after, through] {
+    ++epoch_;
+    wake_.clear();
+    for (auto& [topic, subs] : registry_)
+      for (subscriber* s : subs) {
+        if (s->epoch_ == epoch_) continue;
+        s->epoch_ = epoch_;
+        wake_.push_back(s);
+      }
+    for (subscriber* s : wake_) s->on_lost(after, through);
+  });
+}
+
 void shard::on_batch(const shared_batch& batch) {
   if (registry_.empty()) return;
   ++epoch_;

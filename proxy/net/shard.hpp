@@ -31,6 +31,9 @@ class subscriber {
  public:
   // `entries`: only this subscriber's topics, in id order; may include ids it already has.
   virtual void on_entries(std::span<const notification_ptr> entries) = 0;
+  // Redis lost the range after `after` through `through` (DESIGN §3); a subscriber whose
+  // cursor lies in it is reset. Long-polls do nothing here (their next request is checked).
+  virtual void on_lost(stream_id after, stream_id through) { (void)after, (void)through; }
 
  protected:
   subscriber() = default;
@@ -92,6 +95,7 @@ class shard final : public fanout_target {
 
   // fanout_target: any thread; posts to this shard.
   void deliver(shared_batch batch) override;
+  void lost(stream_id after, stream_id through) override;
 
   // This thread only.
   void subscribe(subscriber& s, topic_list topics);

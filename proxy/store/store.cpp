@@ -121,6 +121,84 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
   return w;
 }
 
+result<loss_outcome> writer::record_loss(const redis_loss& loss) {
+  sqlite3* d = db_.get();
+  auto tx = sql::transaction::begin(d);
+  if (!tx) return tx.err();
+  loss_outcome out;
+  const bool rewinds = loss.kind != "trimmed";  // a trim only records its range
+  if (rewinds) {
+    auto s = prep(d, "SELECT ms, seq FROM ingest_offsets WHERE stream = ?1");
+    if (!s) return s.err();
+    s->bind_static(1, loss.stream);
+    if (s->step() != SQLITE_ROW || id_of(s->int64(0), s->int64(1)) != loss.expect_offset)
+      return out;  // committed further meanwhile: the reader looks again
+  }
+  const std::int64_t now = wall_ms();
+  auto take = prep(d, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2");
+  auto move = prep(d,
+                   "INSERT INTO orphans (stream, entry_id, ms, seq, topic, type, data, idem_key, "
+                   "created_at, orphaned_at, reason) SELECT ?3, ?4, ms, seq, topic, type, data, "
+                   "idem_key, created_at, ?5, ?6 FROM notifications WHERE ms = ?1 AND seq = ?2");
+  auto del = prep(d, "DELETE FROM notifications WHERE ms = ?1 AND seq = ?2");
+  auto dec = prep(d, "UPDATE topics SET count = count - 1 WHERE topic = ?1");
+  if (!take || !move || !del || !dec)
+    return error{"prepare loss statements: " + std::string(sqlite3_errmsg(d))};
+  for (const auto& [id, raw] : loss.lost) {
+    take->reset();
+    take->bind(1, i64(id.ms)).bind(2, i64(id.seq));
+    if (take->step() != SQLITE_ROW) continue;
+    std::string topic(take->text(0));
+    out.removed.push_back(std::make_shared<const notification>(
+        id, topic, std::string(take->text(1)), std::string(take->text(2))));
+    take->reset();
+    move->reset();
+    move->bind(1, i64(id.ms)).bind(2, i64(id.seq)).bind_static(3, loss.stream);
+    move->bind_static(4, raw).bind(5, now).bind_static(6, loss.detail);
+    if (move->step() != SQLITE_DONE) return sql::last_error(d, "move orphan " + id.str());
+    del->reset();
+    del->bind(1, i64(id.ms)).bind(2, i64(id.seq));
+    if (del->step() != SQLITE_DONE) return sql::last_error(d, "remove orphan " + id.str());
+    dec->reset();
+    dec->bind_static(1, topic);
+    if (dec->step() != SQLITE_DONE) return sql::last_error(d, "count orphan " + id.str());
+  }
+  std::sort(out.removed.begin(), out.removed.end(),
+            [](const notification_ptr& a, const notification_ptr& b) { return a->id < b->id; });
+  auto range = prep(d,
+                    "INSERT INTO lost_ranges (stream, kind, after_ms, after_seq, through_ms, "
+                    "through_seq, entries, detected_at, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                    "?7, ?8, ?9)");
+  if (!range) return range.err();
+  range->bind_static(1, loss.stream).bind_static(2, loss.kind);
+  range->bind(3, i64(loss.after.ms)).bind(4, i64(loss.after.seq));
+  range->bind(5, i64(loss.through.ms)).bind(6, i64(loss.through.seq));
+  range->bind(7, static_cast<std::int64_t>(out.removed.size())).bind(8, now);
+  range->bind_static(9, loss.detail);
+  if (range->step() != SQLITE_DONE) return sql::last_error(d, "record lost range");
+  if (rewinds) {
+    sql::scoped_reset r(upsert_offset_);
+    upsert_offset_.bind_static(1, loss.stream)
+        .bind(2, i64(loss.rewind_to.ms))
+        .bind(3, i64(loss.rewind_to.seq))
+        .bind(4, now);
+    if (upsert_offset_.step() != SQLITE_DONE) return sql::last_error(d, "rewind ingest offset");
+  }
+  if (auto st = tx->commit(); !st) return st.err();
+  out.applied = true;
+  return out;
+}
+
+status writer::put_meta(const std::string& key, const std::string& value) {
+  auto s = prep(db_.get(),
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!s) return s.err();
+  s->bind_static(1, key).bind_static(2, value);
+  if (s->step() != SQLITE_DONE) return sql::last_error(db_.get(), "write meta " + key);
+  return ok_status();
+}
+
 status writer::tune(std::size_t cache_kib) {
   return sql::exec(db_.get(),
                    "PRAGMA cache_size = -" + std::to_string(cache_kib) +
@@ -412,6 +490,57 @@ result<std::optional<stream_id>> reader::offset(const std::string& stream) {
   if (rc == SQLITE_DONE) return std::optional<stream_id>();
   if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "read ingest offset");
   return std::optional<stream_id>(id_of(s->int64(0), s->int64(1)));
+}
+
+result<notification_batch> reader::stream_entries_back(stream_id at, std::uint64_t modulus,
+                                                       std::uint64_t rest, std::size_t limit) {
+  auto s = prep(db_.get(),
+                "SELECT ms, seq, topic, type, data FROM notifications WHERE (ms, seq) <= (?1, ?2) "
+                "AND seq % ?3 = ?4 ORDER BY ms DESC, seq DESC LIMIT ?5");
+  if (!s) return s.err();
+  s->bind(1, i64(at.ms)).bind(2, i64(std::min(at.seq, stream_id::kSeqTail)));
+  s->bind(3, i64(std::max<std::uint64_t>(modulus, 1))).bind(4, i64(rest));
+  s->bind(5, static_cast<std::int64_t>(limit));
+  notification_batch out;
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW)
+    out.push_back(std::make_shared<const notification>(
+        id_of(s->int64(0), s->int64(1)), std::string(s->text(2)), std::string(s->text(3)),
+        std::string(s->text(4))));
+  if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read a stream's stored entries");
+  return out;
+}
+
+result<std::vector<orphan>> reader::orphans(std::int64_t after_row, std::size_t limit) {
+  auto s = prep(db_.get(),
+                "SELECT id, stream, entry_id, ms, seq, topic, type, data, orphaned_at, reason FROM "
+                "orphans WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!s) return s.err();
+  s->bind(1, after_row).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<orphan> out;
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW)
+    out.push_back({s->int64(0), std::string(s->text(1)), std::string(s->text(2)),
+                   std::make_shared<const notification>(
+                       id_of(s->int64(3), s->int64(4)), std::string(s->text(5)),
+                       std::string(s->text(6)), std::string(s->text(7))),
+                   s->int64(8), std::string(s->text(9))});
+  if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read orphans");
+  return out;
+}
+
+result<std::vector<lost_range>> reader::lost_ranges() {
+  auto s = prep(db_.get(),
+                "SELECT stream, kind, after_ms, after_seq, through_ms, through_seq, entries FROM "
+                "lost_ranges ORDER BY id");
+  if (!s) return s.err();
+  std::vector<lost_range> out;
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW)
+    out.push_back({std::string(s->text(0)), std::string(s->text(1)),
+                   id_of(s->int64(2), s->int64(3)), id_of(s->int64(4), s->int64(5)), s->int64(6)});
+  if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read lost ranges");
+  return out;
 }
 
 result<std::optional<std::string>> reader::meta(const std::string& key) {

@@ -74,6 +74,37 @@ struct prune_outcome {
   std::map<std::string, stream_id> marks;  // topic -> newest removed id (this chunk)
 };
 
+// A loss by Redis (DESIGN §3): entries of one stream that Redis no longer holds as this store
+// took them. Ids in `lost`, `after` and `through` are stored ids; offsets are Redis ids.
+struct redis_loss {
+  std::string stream;
+  stream_id expect_offset;  // the committed offset the finding was based on
+  stream_id rewind_to;      // the new committed offset: re-read after it
+  std::vector<std::pair<stream_id, std::string>> lost;  // stored id, Redis id text
+  stream_id after, through;  // the range: after the last agreed entry, through the offset
+  std::string kind;          // "lost", or "trimmed" (only the range is recorded; no offset)
+  std::string detail;        // one line: what Redis showed
+};
+
+struct loss_outcome {
+  bool applied = false;        // false: the offset moved meanwhile, nothing was changed
+  notification_batch removed;  // what left `notifications` for `orphans`, in id order
+};
+
+struct orphan {
+  std::int64_t row = 0;
+  std::string stream, entry_id;  // the Redis stream and id it came from
+  notification_ptr entry;        // as it was stored (its stored id)
+  std::int64_t orphaned_at = 0;  // unix ms
+  std::string reason;
+};
+
+struct lost_range {
+  std::string stream, kind;
+  stream_id after, through;
+  std::int64_t entries = 0;
+};
+
 class writer {
  public:
   static result<writer> open(const std::string& path, const open_options& opt = {});
@@ -83,8 +114,16 @@ class writer {
   // On error nothing of the batch is committed.
   result<append_outcome> append(const append_batch& batch);
 
+  // Moves `loss.lost` to orphans, records the range and sets the stream's offset to
+  // `rewind_to`, in one transaction, unless the offset is no longer `expect_offset`.
+  result<loss_outcome> record_loss(const redis_loss& loss);
+
   // Removes one chunk of expired rows (by age, then by count per topic).
   result<prune_outcome> prune_chunk(const prune_policy& policy, std::uint64_t now_ms);
+
+  // Sets a value of the meta table (e.g. the stream list the id rule of several streams
+  // depends on, DESIGN §11).
+  status put_meta(const std::string& key, const std::string& value);
 
   // Per-connection tuning, durability unchanged: a page cache of `cache_kib` KiB (indexes of
   // a large store stay in memory, so a big batch does not re-read pages) and a WAL that is
@@ -127,6 +166,14 @@ class reader {
   result<std::map<std::string, stream_id>> prune_marks();
   // Last committed id per stream key.
   result<std::optional<stream_id>> offset(const std::string& stream);
+  // Stored entries at or before `at` whose seq % modulus == rest (one stream of several,
+  // DESIGN §11), newest first, at most `limit`.
+  result<notification_batch> stream_entries_back(stream_id at, std::uint64_t modulus,
+                                                 std::uint64_t rest, std::size_t limit);
+  // Orphans (entries Redis lost, DESIGN §3) with row > `after_row`, oldest first.
+  result<std::vector<orphan>> orphans(std::int64_t after_row, std::size_t limit);
+  // Every recorded lost or trimmed range, oldest first.
+  result<std::vector<lost_range>> lost_ranges();
   // A value of the meta table (e.g. legacy_id_offset, written by `cutover import`).
   result<std::optional<std::string>> meta(const std::string& key);
   result<store_status> status();

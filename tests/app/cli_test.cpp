@@ -42,6 +42,39 @@ class Cli : public ::testing::Test {
   std::string db_;
 };
 
+TEST_F(Cli, ReplayOrphansListsWhatRedisLost) {
+  {
+    auto w = store::writer::open(db_);
+    ASSERT_TRUE(w);
+    store::append_batch b;
+    b.offsets = {{"cutover:notifications", {1700000000002, 0}}};
+    ASSERT_TRUE(w->append(b));
+    store::redis_loss loss;
+    loss.stream = "cutover:notifications";
+    loss.expect_offset = {1700000000002, 0};
+    loss.rewind_to = {1700000000001, 0};
+    loss.lost = {{{1700000000002, 0}, "1700000000002-0"}};
+    loss.after = {1700000000001, 0};
+    loss.through = {1700000000002, 0};
+    loss.kind = "lost";
+    loss.detail = "test";
+    auto out = w->record_loss(loss);
+    ASSERT_TRUE(out) << out.err().message;
+    EXPECT_TRUE(out->applied);
+  }
+  auto r = run({"replay", "--db", db_, "--orphans"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(R"({"id":"1700000000002-0","stream":"cutover:notifications",)"
+                       R"("entryId":"1700000000002-0","topic":"user:1","type":"task.failed",)"
+                       R"("data":{"q":"a \"b\""},"orphanedAt":")"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(run({"replay", "--db", db_, "--orphans", "--topic", "all"}).out, "");
+  // It left the store: a normal replay no longer has it.
+  EXPECT_EQ(run({"replay", "--db", db_, "--user", "1"}).out.find("1700000000002-0"),
+            std::string::npos);
+}
+
 TEST_F(Cli, ReplayNdjsonMatchesGolden) {
   auto r = run({"replay", "--db", db_, "--user", "1"});
   EXPECT_EQ(r.code, 0) << r.out;
@@ -98,7 +131,7 @@ TEST_F(Cli, DbStatusOnFreshPathReportsTheLatestVersion) {
   auto path = dir_.file("sub/dir/fresh.db");
   auto r = run({"db", "status", "--db", path});
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("schema version: 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("schema version: 4"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("notifications: 0"), std::string::npos) << r.out;
 }
 
@@ -112,7 +145,7 @@ TEST_F(Cli, DbStatusCountsAndIds) {
 
 TEST_F(Cli, DbMigrateIsIdempotentAndRefusesNewer) {
   auto path = dir_.file("m.db");
-  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 3"),
+  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 4"),
             std::string::npos);
   EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("up to date"), std::string::npos);
   {

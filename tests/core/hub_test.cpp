@@ -79,6 +79,22 @@ TEST(Hub, ExpiredCursorsAndFanout) {
   EXPECT_EQ(r1.got[0], r2.got[0]);  // one shared batch for every I/O thread
 }
 
+TEST(Hub, ALostRangeLeavesMemoryAndExpiresTheCursorsInsideIt) {
+  hub h(std::nullopt, {});
+  h.on_committed({n(1, 0, "a"), n(2, 0, "a"), n(3, 0, "a"), n(4, 0, "b")});
+  std::vector<std::string> t = {"a"};
+  // Redis lost 2-0 and 3-0 (DESIGN §3); 1-0 is the last entry both sides agree on.
+  h.on_lost({n(2, 0, "a"), n(3, 0, "a")}, {1, 0}, {3, 0});
+  EXPECT_FALSE(h.expired(t, {1, 0}));  // at the agreed entry: nothing it saw was lost
+  EXPECT_TRUE(h.expired(t, {2, 0}));
+  EXPECT_TRUE(h.expired(t, {3, 0}));  // it saw the last lost entry
+  EXPECT_FALSE(h.expired(t, {4, 0}));
+  EXPECT_EQ(h.lost_resume({2, 0}), (stream_id{1, 1}));
+  EXPECT_FALSE(h.fetch(t, {2, 0}, 10)) << "the store path answers with the reset";
+  EXPECT_EQ(ids(*h.fetch(t, {1, 0}, 10)), (std::vector<std::string>{}));
+  EXPECT_EQ(h.stats().cached_entries, 2u);
+}
+
 TEST(Hub, OutOfOrderInsertKeepsTopicsSorted) {
   hub h(std::nullopt, {});
   h.on_committed({n(5, 0, "a")});

@@ -100,6 +100,47 @@ TEST_F(Publish, PublisherReturnsTheNewId) {
   EXPECT_TRUE(p.connected());
 }
 
+result<stream_id> publish_one(publisher& p, decoded_entry e) {
+  std::promise<result<stream_id>> done;
+  auto f = done.get_future();
+  EXPECT_TRUE(
+      p.publish(std::move(e), [&done](result<stream_id> r) { done.set_value(std::move(r)); }));
+  EXPECT_EQ(f.wait_for(kWait), std::future_status::ready);
+  return f.get();
+}
+
+TEST_F(Publish, PublishReplicasAnswersOnlyWhatWaitConfirmed) {
+  // No replica: WAIT 1 confirms nothing, the retry neither; the answer is an error (503).
+  publisher alone(redis_.url(), kStream, 1000, 100, {}, /*replicas=*/1,
+                  std::chrono::milliseconds(100));
+  auto r = publish_one(alone, decoded_entry{"user:1", "t", "1", std::nullopt});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::connection);
+  EXPECT_NE(r.err().message.find("not confirmed by 1 replicas after a retry"), std::string::npos)
+      << r.err().message;
+  // Both sends carried the same generated key: the store keeps one.
+  auto all = entries();
+  ASSERT_EQ(all.size(), 2u);
+  auto key = [](const std::vector<std::string>& f) {
+    for (std::size_t i = 0; i + 1 < f.size(); i += 2)
+      if (f[i] == "key") return f[i + 1];
+    return std::string();
+  };
+  EXPECT_FALSE(key(all[0].second).empty());
+  EXPECT_EQ(key(all[0].second), key(all[1].second));
+
+  // With a replica following, it is confirmed and answered with the id.
+  testing::redis_options ro;
+  ro.extra_args = {"--replicaof", "127.0.0.1", std::to_string(redis_.port())};
+  redis_server replica(ro);
+  ASSERT_TRUE(replica.process().wait_for_line("sync: Finished with success", kWait));
+  publisher backed(redis_.url(), kStream, 1000, 100, {}, 1, std::chrono::milliseconds(2000));
+  auto ok = publish_one(backed, decoded_entry{"user:1", "t", "2", std::string("mine")});
+  ASSERT_TRUE(ok.ok()) << ok.err().message;
+  EXPECT_EQ(entries().back().first, ok->str());
+  EXPECT_EQ(key(entries().back().second), "mine");
+}
+
 TEST_F(Publish, PublisherAnswersWithAnErrorWhenRedisIsDown) {
   publisher p(redis_.url(), kStream, 1000);
   redis_.kill();

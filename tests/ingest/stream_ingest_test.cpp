@@ -265,13 +265,18 @@ TEST_F(StreamIngest, SeveralStreamsMergeInIdOrderAndUnstorableIdsAreDeadLettered
   ingest ing(opt, l);
   ASSERT_TRUE(ing.start().ok());
   ASSERT_TRUE(l.wait_for_count(5));
+  // Two streams: stream i stores <ms>-<seq*2+i> (DESIGN §11, the id rule of several streams).
+  auto scaled = [](const std::string& raw, int i) {
+    auto dash = raw.find('-');
+    return raw.substr(0, dash + 1) + std::to_string(std::stoull(raw.substr(dash + 1)) * 2 + i);
+  };
   auto rows = stored_rows(db());
   ASSERT_EQ(rows.size(), 5u);
-  EXPECT_EQ(rows[0], (row{"1-1", "a", "", "1"}));
-  EXPECT_EQ(rows[1], (row{"2-0", "a", "", "2"}));
-  EXPECT_EQ(rows[2].id, main_ids[0]);
-  EXPECT_EQ(rows[3].id, main_ids[1]);
-  EXPECT_EQ(rows[4], (row{"9000000000000-0", "a", "", "4"}));
+  EXPECT_EQ(rows[0], (row{"1-3", "a", "", "1"}));
+  EXPECT_EQ(rows[1], (row{"2-1", "a", "", "2"}));
+  EXPECT_EQ(rows[2].id, scaled(main_ids[0], 0));
+  EXPECT_EQ(rows[3].id, scaled(main_ids[1], 0));
+  EXPECT_EQ(rows[4], (row{"9000000000000-1", "a", "", "4"}));
   auto got = l.all();
   for (std::size_t i = 1; i < got.size(); ++i) EXPECT_LT(got[i - 1]->id, got[i]->id);
   auto dead = dead_rows(db());

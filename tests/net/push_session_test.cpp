@@ -297,6 +297,25 @@ TEST(PushSession, AnExpiredCursorGetsResetBeforeTheOldestRetained) {
   EXPECT_EQ(lines(r.wire->text()), (std::vector<std::string>{"H2-0", "R5-0", "N5-0", "N6-0"}));
 }
 
+TEST(PushSession, ACursorInARangeRedisLostGetsResetAndTheNewEntriesThere) {
+  rig r;
+  r.make();
+  r.host.log = {entry(1), entry(2), entry(3), entry(4), entry(5)};
+  r.s->start(cursor{stream_id{0, 0}});
+  ASSERT_EQ(notifications(r.wire->text()), ids(1, 5));
+  // Redis lost 4-0 and 5-0 (DESIGN §3); 3-0 is the last entry both sides agree on.
+  r.host.log = {entry(1), entry(2), entry(3)};
+  r.s->on_lost(stream_id{3, 0}, stream_id{5, 0});
+  r.host.commit(*r.s, entry(4));  // what Redis holds at that id now
+  auto l = lines(r.wire->text());
+  ASSERT_GE(l.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(l.end() - 2, l.end()),
+            (std::vector<std::string>{"R3-1", "N4-0"}));
+  // A cursor outside the range is left alone.
+  r.s->on_lost(stream_id{7, 0}, stream_id{9, 0});
+  EXPECT_EQ(lines(r.wire->text()).size(), l.size());
+}
+
 TEST(PushSession, ResumeReadsAgainFromTheClientsCursor) {
   rig r;
   r.make();

@@ -1,0 +1,217 @@
+// Loss detection (DESIGN §3 "A loss by Redis is never silent"), the stream reader's half.
+// On every (re)connect and once a second, each stream's committed offset C is compared with
+// what Redis shows (XINFO STREAM: last-generated-id L, first-entry, max-deleted-entry-id; the
+// entry at C). Redis lost entries this store had when
+//   - L < C (a failover to a replica that had not got them, a restart from an old file),
+//   - the entry at C is gone although nothing trimmed or deleted it (a stream recreated), or
+//   - the entry at C holds other content (its id was reused).
+// Then the stored entries of that stream are walked back from C until one that Redis holds
+// unchanged (or that Redis trimmed or deleted: both sides agree it is in the past); every
+// stored entry on the way that Redis lacks or holds differently is lost. The writer moves
+// those to orphans and rewinds the offset to the agreed entry (commit_worker_loss.cpp).
+// A stream that is gone altogether (deleted, or Redis restarted without persistence) is
+// compared again once it exists: new ids from the clock then look like a trim of everything.
+
+#include <hiredis/hiredis.h>
+
+#include "ingest/stream_reader.hpp"
+
+namespace cutover::ingest {
+namespace {
+
+constexpr std::size_t kWalkStep = 256;
+constexpr std::size_t kWalkMax = 1'000'000;  // stored entries compared at most per finding
+
+stream_id before(stream_id id) {
+  if (id.seq > 0) return {id.ms, id.seq - 1};
+  if (id.ms > 0) return {id.ms - 1, stream_id::kSeqTail - 1};
+  return {};
+}
+
+bool same(const decoded_entry& r, const notification& n) {
+  return r.topic == n.topic && r.type == n.type && r.data == n.data;
+}
+
+}  // namespace
+
+bool stream_reader::redis_entries(std::size_t i, const std::vector<stream_id>& ids,
+                                  std::vector<std::optional<decoded_entry>>& out,
+                                  std::vector<bool>& held) {
+  const std::string& key = ctx_.opt.streams[i];
+  std::vector<std::string> texts;
+  texts.reserve(ids.size());
+  for (const auto& id : ids) texts.push_back(id.str());
+  for (const auto& t : texts)
+    conn_->append(std::initializer_list<std::string_view>{"XRANGE", key, t, t});
+  if (auto st = conn_->flush(); !st) {
+    on_connection_error(st.err());
+    return false;
+  }
+  out.assign(ids.size(), std::nullopt);
+  held.assign(ids.size(), false);
+  field_list fields;
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    auto r = conn_->receive(conn_->read_timeout(), false, false);
+    if (!r) {
+      on_connection_error(r.err());
+      return false;
+    }
+    const redisReply* rep = r->get();
+    if (is_error_reply(rep)) {
+      on_error_reply("XRANGE " + key, reply_text(rep));
+      return false;
+    }
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) continue;
+    const redisReply* e = rep->element[0];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
+    held[k] = true;
+    const redisReply* fr = e->element[1];
+    std::size_t pairs = fr->type == REDIS_REPLY_ARRAY ? fr->elements / 2 : 0;
+    fields.resize(pairs);
+    for (std::size_t f = 0; f < pairs; ++f) {
+      fields[f].first = std::string(reply_text(fr->element[2 * f]));
+      fields[f].second = std::string(reply_text(fr->element[2 * f + 1]));
+    }
+    auto d = decode_stream_fields(fields, ctx_.opt.limits);
+    if (d.entry) out[k] = std::move(*d.entry);  // else held, but not as any stored entry
+  }
+  return true;
+}
+
+bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
+  auto committed = ctx_.board.committed(i);
+  if (!committed || committed->is_zero()) return false;
+  const stream_id c = *committed;
+  auto last = id_field(info, "last-generated-id");
+  if (!last) return false;
+  auto first = id_field(info, "first-entry");
+  auto deleted = id_field(info, "max-deleted-entry-id");
+  const std::string& key = ctx_.opt.streams[i];
+  if (!store_) {
+    auto r = store::reader::open(ctx_.opt.db_path, ctx_.opt.store);
+    if (!r) {
+      link_.problem("store", "cannot open the store to check for losses: " + r.err().message);
+      return false;
+    }
+    store_.emplace(std::move(*r));
+  }
+  auto at_c = rule_.encode(c, i);
+  if (!at_c) return false;
+
+  // Judges one stored point (the offset, or the offset agreed at the previous probe, so a
+  // stream recreated under a running reader is caught even after it read past the change):
+  // nullopt when Redis agrees (or trimmed/deleted it), else why not.
+  struct verdict {
+    bool io_failed = false;
+    std::optional<std::string> why;
+  };
+  auto judge = [&](stream_id point, const char* what) -> verdict {
+    auto at = rule_.encode(point, i);
+    if (!at) return {};
+    auto top = store_->stream_entries_back(*at, rule_.streams(), i, 1);
+    if (!top || top->empty() || (*top)[0]->id != *at)
+      return {};  // a dead letter, a repeat, or pruned since: nothing to compare
+    std::vector<std::optional<decoded_entry>> got;
+    std::vector<bool> held;
+    if (!redis_entries(i, {point}, got, held)) return {true, std::nullopt};
+    if (held[0]) {
+      if (got[0] && same(*got[0], *(*top)[0])) return {};  // the normal case
+      return {false, std::string(what) + " " + point.str() + " now holds other content"};
+    }
+    if (first && point < *first) return {};                              // trimmed since
+    if (deleted && !deleted->is_zero() && point <= *deleted) return {};  // deleted (XDEL)
+    return {false, std::string(what) + " " + point.str() +
+                       " is gone though nothing trimmed or deleted it (first-entry " +
+                       (first ? first->str() : std::string("none")) + ", last-generated-id " +
+                       last->str() + ")"};
+  };
+  std::string detail;
+  stream_id from = c;  // where the walk back starts
+  if (*last < c) {
+    detail = "its last-generated-id " + last->str() + " is below the committed offset " + c.str();
+  } else {
+    auto v = judge(c, "the committed entry");
+    if (v.io_failed) return true;
+    if (v.why) {
+      detail = *v.why;
+    } else if (probed_[i] && *probed_[i] < c) {
+      auto p = judge(*probed_[i], "the entry");
+      if (p.io_failed) return true;
+      if (!p.why) {
+        probed_[i] = c;
+        return false;
+      }
+      detail = *p.why + ", agreed at the previous check; the stream was replaced under the reader";
+      from = *probed_[i];
+    } else {
+      probed_[i] = c;
+      return false;
+    }
+  }
+  probed_[i].reset();
+  at_c = rule_.encode(from, i);
+  if (!at_c) return false;
+
+  // Walk back over what this store holds of the stream until both sides agree.
+  store::redis_loss loss;
+  loss.stream = key;
+  loss.expect_offset = c;
+  loss.kind = "lost";
+  loss.detail = key + ": " + detail;
+  std::optional<stream_id> agreed;
+  std::optional<stream_id> lowest_lost;
+  stream_id at = *at_c;
+  std::size_t walked = 0;
+  bool exhausted = false;
+  while (!agreed && !exhausted && walked < kWalkMax) {
+    auto rows = store_->stream_entries_back(at, rule_.streams(), i, kWalkStep);
+    if (!rows) {
+      link_.problem("store", "cannot read the store to check for losses: " + rows.err().message);
+      return false;
+    }
+    exhausted = rows->size() < kWalkStep;
+    if (rows->empty()) break;
+    std::vector<stream_id> raws;
+    for (const auto& n : *rows) raws.push_back(rule_.decode(n->id).raw);
+    std::vector<std::optional<decoded_entry>> got;
+    std::vector<bool> held;
+    if (!redis_entries(i, raws, got, held)) return true;
+    for (std::size_t k = 0; k < rows->size(); ++k) {
+      const stream_id raw = raws[k];
+      bool keep = false;
+      if (held[k])
+        keep = got[k] && same(*got[k], *(*rows)[k]);
+      else if (raw <= *last)
+        // Not reusable by Redis (below its last id) and trimmed or deleted there: the past.
+        keep = (first && raw < *first) || (deleted && !deleted->is_zero() && raw <= *deleted);
+      if (keep) {
+        agreed = raw;
+        break;
+      }
+      loss.lost.emplace_back((*rows)[k]->id, raw.str());
+      lowest_lost = raw;
+    }
+    walked += rows->size();
+    at = before(rows->back()->id);
+    if (rows->back()->id.is_zero()) break;
+  }
+  if (!agreed && walked >= kWalkMax)
+    link_.line("warning: " + key + ": compared " + std::to_string(walked) +
+               " stored entries with Redis without finding one both hold; older ones are kept");
+  stream_id rewind = agreed ? *agreed : lowest_lost ? before(*lowest_lost) : std::min(*last, c);
+  loss.rewind_to = rewind;
+  loss.after = rewind.is_zero() ? stream_id{} : rule_.encode(rewind, i).value_or(rewind);
+  loss.through = *at_c;
+
+  work_batch wb;
+  wb.from = work_batch::origin::loss;
+  wb.epoch = epoch_;
+  wb.loss = std::move(loss);
+  wb.account();
+  if (!ctx_.queue.push(std::move(wb))) return true;
+  // Read nothing more until the writer has rewound (it starts a new epoch either way).
+  ctx_.queue.wait_epoch_past(epoch_, ctx_.stop, std::chrono::seconds(10));
+  return true;
+}
+
+}  // namespace cutover::ingest
