@@ -25,6 +25,14 @@ std::int64_t unix_now() {
       .count();
 }
 
+// DESIGN §7: an identity header sent twice lets whoever sent the first one choose (a
+// gateway that appends its header after the client's). Returns the header's name, or "".
+std::string repeated_identity_header(const http::fields& req, std::string_view gateway) {
+  if (!gateway.empty() && req.count(gateway) > 1) return std::string(gateway);
+  if (req.count(http::field::authorization) > 1) return "Authorization";
+  return {};
+}
+
 }  // namespace
 
 http_session::http_session(shard& sh, asio::ip::tcp::socket socket)
@@ -169,7 +177,11 @@ void http_session::dispatch() {
       qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
   const route_entry* e = ctx.table.find(path);
-  if (!e) {
+  if (auto twice = repeated_identity_header(req.base(), ctx.auth->config().header_name);
+      !twice.empty()) {
+    keep_alive_ = false;
+    reject(400, twice + " sent more than once: an identity header must appear once");
+  } else if (!e) {
     if (ctx.upstream)
       serve_upstream();
     else

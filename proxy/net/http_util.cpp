@@ -1,6 +1,8 @@
 #include "net/http_util.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "core/json_text.hpp"
 
@@ -229,6 +231,13 @@ bool has_token(std::string_view value, std::string_view token) noexcept {
     if (iequals(part, token)) return true;
   }
   return false;
+}
+
+bool is_forwarding_header(std::string_view name) noexcept {
+  static constexpr std::string_view names[] = {"x-forwarded-for", "x-forwarded-host",
+                                               "x-forwarded-proto", "forwarded", "x-real-ip"};
+  return std::any_of(std::begin(names), std::end(names),
+                     [&](std::string_view n) { return iequals(name, n); });
 }
 
 }  // namespace cutover::net

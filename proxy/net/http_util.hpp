@@ -48,6 +48,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // True when the comma-separated header value lists `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) noexcept;
 
+// X-Forwarded-For/-Host/-Proto, Forwarded, X-Real-IP: what a proxy says about the client.
+// Toward the upstream they are Cutover's own unless the peer is trusted (DESIGN §7).
+bool is_forwarding_header(std::string_view name) noexcept;
+
 // Percent-decodes; nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
 
