@@ -15,13 +15,15 @@ void http_session::serve_upgrade(const auth_outcome& who) {
   auto& req = parser_->get();
   const query_params& q = *query_;
   if (req.method() != http::verb::get) return reject(405, "use GET for the WebSocket handshake");
+  if (req.version() < 11) return reject(400, "the WebSocket handshake needs HTTP/1.1 (RFC 6455)");
   if (!has_token(std::string_view(req[http::field::connection]), "upgrade") ||
       !iequals(std::string_view(req[http::field::upgrade]), "websocket"))
     return reject(426, "this endpoint speaks WebSocket only (send Upgrade: websocket)");
   if (std::string_view(req[http::field::sec_websocket_version]) != "13")
     return reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
   std::string_view key(req[http::field::sec_websocket_key]);
-  if (key.size() != 24) return reject(400, "missing or malformed Sec-WebSocket-Key");
+  if (!ws::valid_client_key(key))
+    return reject(400, "missing or malformed Sec-WebSocket-Key (base64 of 16 bytes)");
 
   std::optional<cursor> since;
   if (const auto* s = find_param(q, "since")) {

@@ -41,6 +41,7 @@ http_session::http_session(shard& sh, asio::ip::tcp::socket socket)
 http_session::~http_session() {
   // Normally close() already did this; a session destroyed with the io_context at exit
   // still must not leave a dangling pointer behind.
+  release_body();
   if (phase_ != phase::closed) {
     if (wait_) wait_cancel();
     shard_.untrack(*this);
@@ -92,9 +93,10 @@ void http_session::on_readable(boost::system::error_code ec) {
     if (phase_ == phase::idle || phase_ == phase::reading) {
       if (!consume(buf.data(), n)) return;
     } else {
-      // A request is in progress: keep pipelined bytes for later, within a bound.
+      // A request is in progress: keep pipelined bytes for later, at most a header's worth;
+      // a body is read only once its own header is judged (on_header) and counted.
       rx_.append(buf.data(), n);
-      if (rx_.size() > opt.max_header_bytes + opt.max_body_bytes) {
+      if (rx_.size() > opt.max_header_bytes) {
         read_paused_ = true;
         return;
       }
@@ -110,7 +112,8 @@ bool http_session::consume(const char* data, std::size_t n) {
     parser_ = std::make_unique<parser_type>();
     parser_->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser_->body_limit(opt.max_body_bytes);
-    parser_->eager(true);
+    parser_->eager(false);  // stop after the header: on_header() decides about the body
+    header_checked_ = false;
     phase_ = phase::reading;
     deadline_ = clock::now() + opt.header_timeout;
   }
@@ -119,13 +122,29 @@ bool http_session::consume(const char* data, std::size_t n) {
   std::string_view in = from_rx ? std::string_view(rx_) : std::string_view(data, n);
   std::size_t used = 0;
   boost::beast::error_code ec;
-  while (used < in.size()) {
-    used += parser_->put(asio::buffer(in.data() + used, in.size() - used), ec);
+  bool answered = false;
+  while (used < in.size() || (!header_checked_ && parser_->is_header_done())) {
+    if (used < in.size())
+      used += parser_->put(asio::buffer(in.data() + used, in.size() - used), ec);
     if (ec == http::error::need_more) {
       ec = {};
       break;
     }
-    if (ec || parser_->is_done()) break;
+    if (ec) break;
+    if (!header_checked_ && parser_->is_header_done()) {
+      header_checked_ = true;
+      if (!on_header()) {
+        answered = true;
+        break;
+      }
+      parser_->eager(true);
+    }
+    if (parser_->is_done()) break;
+  }
+  if (answered) {  // refused (the connection closes after the answer): the rest is not read
+    rx_.clear();
+    rx_.shrink_to_fit();
+    return phase_ != phase::closed;
   }
   if (from_rx)
     rx_.erase(0, used);
@@ -144,11 +163,83 @@ bool http_session::consume(const char* data, std::size_t n) {
       reject(400, "malformed HTTP request: " + ec.message());
     return phase_ != phase::closed;
   }
+  if (header_checked_ && !reserve_body(parser_->get().body().size()))
+    return phase_ != phase::closed;  // a chunked body grew past the shared budget
   if (parser_->is_done()) {
     dispatch();
     return phase_ != phase::closed;
   }
   return true;
+}
+
+bool http_session::on_header() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  head_request_ = req.method() == http::verb::head;
+  std::vector<std::string_view> te;
+  for (const auto& f : req)
+    if (f.name() == http::field::transfer_encoding) te.emplace_back(f.value());
+  if (auto bad =
+          check_framing(te, req.find(http::field::content_length) != req.end(), req.version())) {
+    keep_alive_ = false;
+    reject(bad->status, bad->message);
+    return false;
+  }
+  std::string_view expect(req[http::field::expect]);
+  if (req.count(http::field::expect) > 1 || (!expect.empty() && !iequals(expect, "100-continue"))) {
+    keep_alive_ = false;
+    reject(417, "the only expectation understood is Expect: 100-continue");
+    return false;
+  }
+  if (parser_->is_done()) return true;  // no body: dispatched as usual
+
+  // A body follows. Only two kinds of request take one: POST /v1/publish, read once the
+  // admin token is checked, and pass-through, whose body the upstream judges. Nothing
+  // else buffers a byte of it: answered, and the connection closes unread.
+  std::string_view target(req.target().data(), req.target().size());
+  const route_entry* e = ctx.table.find(target.substr(0, target.find('?')));
+  bool takes_body = e ? e->kind == route_kind::publish : ctx.upstream != nullptr;
+  if (!takes_body) {
+    keep_alive_ = false;
+    if (!e)
+      reject(404, "no such endpoint", false);
+    else
+      reject(400, "this endpoint takes no request body");
+    return false;
+  }
+  keep_alive_ = false;  // a refusal closes: the body it announced is never read
+  if (e && !publish_allowed()) return false;
+  keep_alive_ = true;  // dispatch() decides
+  if (auto len = parser_->content_length(); len && !reserve_body(static_cast<std::size_t>(*len)))
+    return false;
+  if (!expect.empty()) {
+    // RFC 9110 §10.1.1: the client waits for this before sending the body. A 25-byte
+    // write to an idle socket; if even that would block, the client sends after its
+    // own timeout, as it did before.
+    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    boost::system::error_code ec;
+    socket_.write_some(asio::buffer(cont.data(), cont.size()), ec);
+  }
+  return true;
+}
+
+bool http_session::reserve_body(std::size_t total) {
+  if (total <= body_reserved_) return true;
+  const auto& ctx = shard_.ctx();
+  if (!ctx.request_bodies.take(total - body_reserved_, ctx.opt.max_body_total)) {
+    global_metrics().body_budget_refusals.add();
+    keep_alive_ = false;
+    reject(503, "too many request bodies are being read at once; retry");
+    return false;
+  }
+  body_reserved_ = total;
+  return true;
+}
+
+void http_session::release_body() {
+  if (body_reserved_ == 0) return;
+  shard_.ctx().request_bodies.give(body_reserved_);
+  body_reserved_ = 0;
 }
 
 void http_session::reject(int status, std::string_view message, bool count_bad) {
@@ -193,7 +284,8 @@ void http_session::dispatch() {
     serve_sse_preflight();
   } else if (e->kind == route_kind::events && req.method() != http::verb::get) {
     reject(405, "use GET for the event stream");
-  } else if (e->kind == route_kind::app && req.method() != e->app->method()) {
+  } else if (e->kind == route_kind::app && req.method() != e->app->method() &&
+             !(head_request_ && e->app->method() == http::verb::get)) {
     reject(405, "use " + std::string(http::to_string(e->app->method())));
   } else if (e->browser && !origin_allowed()) {
     // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
@@ -329,7 +421,9 @@ void http_session::respond(int status, std::string body, std::vector<header> ext
       if (std::none_of(extra.begin(), extra.end(),
                        [&](const header& e) { return e.name == h.name; }))
         extra.push_back(std::move(h));
-  send(make_response(status, content_type, body, keep_alive_, extra));
+  std::string out = make_response(status, content_type, body, keep_alive_, extra);
+  if (head_request_) out.resize(out.size() - body.size());  // the GET's header, no body
+  send(std::move(out));
 }
 
 void route::refused(int status, std::string_view reason, exchange& ex) {
@@ -342,6 +436,7 @@ std::optional<stream_id> http_session::head() const {
 }
 
 void http_session::send(std::string bytes) {
+  release_body();
   parser_.reset();  // the answer is out: the request's parsed form is not needed
   query_.reset();
   phase_ = phase::writing;
@@ -379,6 +474,7 @@ void http_session::on_written(boost::system::error_code ec) {
 void http_session::close() {
   if (phase_ == phase::closed) return;
   if (wait_) wait_cancel();
+  release_body();
   phase_ = phase::closed;
   boost::system::error_code ec;
   socket_.close(ec);

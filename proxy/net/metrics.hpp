@@ -46,6 +46,7 @@ struct metrics {
   counter origin_refusals;                      // 403s: a page of another origin (DESIGN §7)
   counter untrusted_headers_removed;  // pass-through requests whose identity/forwarded headers
                                       // from an untrusted peer were removed (DESIGN §7)
+  counter body_budget_refusals;       // 503s: the bodies being read would pass --body-budget-mb
   counter overload_rejections;        // 503s for limits (connections, waiting polls, store busy)
   counter ws_client_errors;           // client frames answered with an error frame
   // Push sessions, by transport.

@@ -30,6 +30,8 @@ inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t try_again_later = 1013;
 }  // namespace close_code
 
+// RFC 6455 §4.1: a Sec-WebSocket-Key is base64 of 16 bytes: 22 base64 characters and "==".
+bool valid_client_key(std::string_view key) noexcept;
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key.
 std::string accept_key(std::string_view client_key);
 

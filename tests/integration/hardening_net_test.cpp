@@ -121,5 +121,189 @@ TEST(ForwardedHeaders, AnIdentityHeaderSentTwiceIs400OnEveryPath) {
   EXPECT_EQ(once.status, 200) << once.all;
 }
 
+// ---- 2. HTTP framing (DESIGN §8, RFC 9112) ---------------------------------------------------
+
+std::size_t responses_in(const std::string& bytes) {
+  std::size_t n = 0;
+  for (auto p = bytes.find("HTTP/1.1 "); p != std::string::npos; p = bytes.find("HTTP/1.1 ", p + 1))
+    ++n;
+  return n;
+}
+
+class Framing : public ::testing::Test {
+ protected:
+  redis_server redis_;
+  testing::legacy_sim legacy_;
+  cutover_server srv_{redis_, {"--auth", "insecure-query", "--upstream", legacy_.url()}};
+};
+
+TEST_F(Framing, TransferEncodingOtherThanChunkedLastIsRefusedAndNothingIsSmuggled) {
+  // Each is followed by what a lenient front proxy would have sent as the body: a second
+  // request. Before, `chunked, identity`, `xchunked` and `identity` + Content-Length were
+  // read as one request without (or with the wrong) body and the rest ran as a second.
+  const std::string smuggled = "GET /api/echo?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string chunk = "5\r\nhello\r\n0\r\n\r\n";
+  struct probe {
+    std::string headers;
+    int status;
+  };
+  const std::vector<probe> probes = {
+      {"Transfer-Encoding: chunked, identity\r\n", 400},
+      {"Transfer-Encoding: xchunked\r\n", 400},
+      {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400},
+      {"Transfer-Encoding: chunked, chunked\r\n", 400},
+      {"Transfer-Encoding: identity\r\nContent-Length: 26\r\n", 400},
+      {"Content-Length: 26\r\nTransfer-Encoding: chunked\r\n", 400},
+      {"Transfer-Encoding: chunked\r\nContent-Length: 26\r\n", 400},
+      {"Content-Length: 26\r\nContent-Length: 27\r\n", 400},
+      {"Transfer-Encoding: gzip, chunked\r\n", 501},
+      {"Transfer-Encoding: ,\r\n", 400},
+  };
+  for (const auto& p : probes) {
+    auto r = exchange(srv_.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\n" + p.headers + "\r\n" +
+                                       chunk + smuggled);
+    EXPECT_EQ(r.status, p.status) << p.headers << r.all;
+    EXPECT_EQ(responses_in(r.all), 1u) << p.headers << r.all;
+    EXPECT_EQ(r.all.find("smuggled"), std::string::npos) << p.headers << r.all;
+    EXPECT_TRUE(r.closed) << p.headers;
+  }
+  // HTTP/1.0 has no chunked coding (RFC 9112 §6.1).
+  auto old = exchange(srv_.port(),
+                      "POST /api/echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: "
+                      "chunked\r\n\r\n" +
+                          chunk);
+  EXPECT_EQ(old.status, 400) << old.all;
+  // The proper form works, and keep-alive continues after it.
+  tcp_client c(srv_.port());
+  c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk);
+  ASSERT_TRUE(c.read_response());
+  EXPECT_EQ(c.status(), 200) << c.received();
+  EXPECT_NE(c.body().find(R"("body":"hello")"), std::string::npos) << c.received();
+}
+
+TEST_F(Framing, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
+  tcp_client c(srv_.port());
+  c.send_all(
+      "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  // Before, nothing came: curl waits 1 s for this, other clients longer.
+  ASSERT_TRUE(c.read_some(5s)) << "no 100 Continue";
+  EXPECT_EQ(c.received().rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << c.received();
+  c.send_all("hello");
+  while (c.received().find("HTTP/1.1 200") == std::string::npos && c.read_some(10s)) {
+  }
+  EXPECT_NE(c.received().find("HTTP/1.1 200"), std::string::npos) << c.received();
+  EXPECT_NE(c.received().find(R"("body":"hello")"), std::string::npos) << c.received();
+  // Another expectation: 417, and the body is never read.
+  auto other = exchange(srv_.port(),
+                        "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                        "Expect: something-else\r\n\r\n");
+  EXPECT_EQ(other.status, 417) << other.all;
+}
+
+TEST_F(Framing, WebSocketHandshakesNeedHttp11AndABase64KeyOf16Bytes) {
+  auto upgrade = [&](const std::string& version, const std::string& key) {
+    return exchange(srv_.port(),
+                    "GET /v1/ws?user=1 " + version +
+                        "\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
+                        key + "\r\n\r\n",
+                    5s);
+  };
+  EXPECT_EQ(upgrade("HTTP/1.1", "dGhlIHNhbXBsZSBub25jZQ==").status, 101);
+  // HTTP/1.0: before, upgraded.
+  auto v10 = upgrade("HTTP/1.0", "dGhlIHNhbXBsZSBub25jZQ==");
+  EXPECT_EQ(v10.status, 400) << v10.all;
+  // 24 characters that are not base64, or base64 of 18 bytes: before, accepted.
+  EXPECT_EQ(upgrade("HTTP/1.1", "!!!!!!!!!!!!!!!!!!!!!!==").status, 400);
+  EXPECT_EQ(upgrade("HTTP/1.1", "AAAAAAAAAAAAAAAAAAAAAAAA").status, 400);
+  EXPECT_EQ(upgrade("HTTP/1.1", "dGhlIHNhbXBsZQ==").status, 400);  // 10 bytes
+}
+
+TEST_F(Framing, HeadOnThePollPathAnswersTheGetsHeaderWithoutABody) {
+  testing::redis_client pub(redis_.port());
+  pub.xadd("cutover:notifications", {{"topic", "user:1"}, {"data", "1"}});
+  ASSERT_TRUE(srv_.wait_metric_at_least("cutover_ingest_entries_total", 1));
+  auto get = http_get(srv_.port(), "/api/notifications/poll?user=1&since=0");
+  ASSERT_EQ(get.status, 200);
+  tcp_client c(srv_.port());
+  c.send_all(
+      "HEAD /api/notifications/poll?user=1&since=0 HTTP/1.1\r\nHost: x\r\n"
+      "Connection: close\r\n\r\n");
+  ASSERT_TRUE(c.wait_closed());
+  const std::string& in = c.received();
+  EXPECT_EQ(in.rfind("HTTP/1.1 200", 0), 0u) << in;  // before: 405
+  EXPECT_NE(in.find("Content-Length: " + std::to_string(get.body.size()) + "\r\n"),
+            std::string::npos)
+      << in;
+  EXPECT_EQ(in.substr(in.find("\r\n\r\n") + 4), "") << "HEAD has no body";
+}
+
+// ---- 3. bodies: after identity, within one budget (DESIGN §8) -----------------------------------
+
+TEST(Bodies, RoutesThatTakeNoBodyAndAPublishWithoutTheAdminTokenAnswerBeforeTheBody) {
+  redis_server redis;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--admin-token", "sekrit"});
+  // 8 MiB announced, nothing sent: before, each waited for (and buffered) the whole body.
+  const std::string big = "Content-Length: 8388608\r\n";
+  auto pub = exchange(srv.port(),
+                      "POST /v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      "wrong\r\n" +
+                          big + "\r\n",
+                      5s);
+  EXPECT_EQ(pub.status, 401) << pub.all;
+  EXPECT_TRUE(pub.closed);
+  for (std::string target : {"/healthz", "/api/notifications/poll?user=1", "/v1/ws?user=1"}) {
+    auto r = exchange(srv.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + big + "\r\n", 5s);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.all;
+    EXPECT_TRUE(r.closed) << target;
+  }
+  // With the token the body is read and published.
+  tcp_client ok(srv.port());
+  const std::string body = R"({"topic":"user:1","data":1})";
+  ok.send_all(
+      "POST /v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_TRUE(ok.read_response());
+  EXPECT_EQ(ok.status(), 202) << ok.received();
+}
+
+TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1"});
+  const std::string header = "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n";
+  // 600,000 bytes of the budget's 1 MiB are held for the first from its header on; the
+  // 100 Continue says the header was judged.
+  tcp_client first(srv.port());
+  first.send_all(
+      "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(first.read_some(5s));
+  ASSERT_EQ(first.received().rfind("HTTP/1.1 100", 0), 0u) << first.received();
+  auto second = exchange(srv.port(), header, 5s);
+  EXPECT_EQ(second.status, 503) << second.all;
+  EXPECT_NE(second.all.find("Retry-After: 1"), std::string::npos) << second.all;
+  EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 1);
+  // A chunked body is counted as it grows.
+  tcp_client chunked(srv.port());
+  chunked.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  std::string piece = "10000\r\n" + std::string(0x10000, 'y') + "\r\n";
+  for (int i = 0; i < 7 && chunked.send_all(piece); ++i) {  // 458,752 bytes > 1 MiB - 600,000
+  }
+  ASSERT_TRUE(chunked.read_response());
+  EXPECT_EQ(chunked.status(), 503) << chunked.received().substr(0, 200);
+  EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 2);
+  // The first finishes; then its share is free again.
+  first.send_all(std::string(600000, 'x'));
+  while (first.received().find("HTTP/1.1 200") == std::string::npos && first.read_some(10s)) {
+  }
+  EXPECT_NE(first.received().find("HTTP/1.1 200"), std::string::npos);
+  auto third = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
+  EXPECT_EQ(third.status, 200);
+}
+
 }  // namespace
 }  // namespace cutover
