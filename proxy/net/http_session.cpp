@@ -109,10 +109,7 @@ void http_session::on_readable(boost::system::error_code ec) {
 bool http_session::consume(const char* data, std::size_t n) {
   const auto& opt = shard_.ctx().opt;
   if (!parser_) {
-    parser_ = std::make_unique<parser_type>();
-    parser_->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    parser_->body_limit(opt.max_body_bytes);
-    parser_->eager(false);  // stop after the header: on_header() decides about the body
+    parser_ = new_request_parser(opt.max_header_bytes, opt.max_body_bytes);
     header_checked_ = false;
     phase_ = phase::reading;
     deadline_ = clock::now() + opt.header_timeout;
@@ -123,23 +120,15 @@ bool http_session::consume(const char* data, std::size_t n) {
   std::size_t used = 0;
   boost::beast::error_code ec;
   bool answered = false;
-  while (used < in.size() || (!header_checked_ && parser_->is_header_done())) {
-    if (used < in.size())
-      used += parser_->put(asio::buffer(in.data() + used, in.size() - used), ec);
-    if (ec == http::error::need_more) {
-      ec = {};
+  while (true) {
+    auto st = parse_some(*parser_, in.substr(used), header_checked_);
+    used += st.used;
+    ec = st.ec;
+    if (st.stop != parse_stop::header) break;
+    if (!on_header()) {  // on_header() decides whether the body is read at all
+      answered = true;
       break;
     }
-    if (ec) break;
-    if (!header_checked_ && parser_->is_header_done()) {
-      header_checked_ = true;
-      if (!on_header()) {
-        answered = true;
-        break;
-      }
-      parser_->eager(true);
-    }
-    if (parser_->is_done()) break;
   }
   if (answered) {  // refused (the connection closes after the answer): the rest is not read
     rx_.clear();
@@ -176,11 +165,7 @@ bool http_session::on_header() {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
   head_request_ = req.method() == http::verb::head;
-  std::vector<std::string_view> te;
-  for (const auto& f : req)
-    if (f.name() == http::field::transfer_encoding) te.emplace_back(f.value());
-  if (auto bad =
-          check_framing(te, req.find(http::field::content_length) != req.end(), req.version())) {
+  if (auto bad = framing_of(*parser_)) {
     keep_alive_ = false;
     reject(bad->status, bad->message);
     return false;

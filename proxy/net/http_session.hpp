@@ -18,6 +18,7 @@
 #include <string>
 
 #include "net/fetch.hpp"
+#include "net/http_framing.hpp"
 #include "net/route.hpp"
 #include "net/shard.hpp"
 #include "net/upstream.hpp"
@@ -49,7 +50,7 @@ class http_session final : public connection_base,
   std::optional<stream_id> head() const override;
 
  private:
-  using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
+  using parser_type = request_parser;
   enum class phase : std::uint8_t { idle, reading, handling, writing, closed };
 
   void arm_read();

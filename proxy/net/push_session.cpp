@@ -157,6 +157,8 @@ void push_session::on_readable(std::uint64_t generation, bool ok) {
     if (st == io_status::failed || n == 0) return finish_close();  // EOF or reset: gone
     handle_input(buf.data(), n);
     if (n < buf.size()) break;
+    // Replies count against the bound: past it, read on only once they drain.
+    if (queued_bytes_ > host_->limits().queue_bytes) break;
   }
   arm_read();
 }
@@ -168,7 +170,15 @@ void push_session::handle_input(const char* data, std::size_t n) {
 }
 
 void push_session::reply(std::string bytes) {
-  if (!closing_) push_control(std::move(bytes));
+  if (closing_) return;
+  // Notifications stop at the bound; replies (pongs, error frames) may take as much again.
+  // A peer that sends more than that while not reading the answers is closed.
+  if (queued_bytes_ + bytes.size() > 2 * host_->limits().queue_bytes) {
+    global_metrics().protocol_closes[idx()].add();
+    constexpr std::uint16_t policy_violation = 1008;  // WebSocket's; other codecs ignore it
+    return begin_close(end_reason::protocol, policy_violation, "replies not read");
+  }
+  push_control(std::move(bytes));
 }
 
 void push_session::peer_closing(std::uint16_t code) {

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cutover_proc.hpp"
@@ -20,6 +21,7 @@ using namespace std::chrono_literals;
 using testing::cutover_server;
 using testing::http_get;
 using testing::http_post;
+using testing::raw_ws;
 using testing::redis_server;
 using testing::tcp_client;
 namespace json = boost::json;
@@ -303,6 +305,53 @@ TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
   EXPECT_NE(first.received().find("HTTP/1.1 200"), std::string::npos);
   auto third = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
   EXPECT_EQ(third.status, 200);
+}
+
+// ---- 4. close codes and reply bounds (RFC 6455 §7.4, DESIGN §5) ---------------------------------
+
+std::uint16_t close_code_of(const raw_ws::frame& f) {
+  if (f.opcode != 8 || f.payload.size() < 2) return 0;
+  return static_cast<std::uint16_t>(static_cast<unsigned char>(f.payload[0]) << 8 |
+                                    static_cast<unsigned char>(f.payload[1]));
+}
+
+TEST(CloseCodes, CodesThatMayNotBeOnTheWireAreAnswered1002AndNeverEchoed) {
+  redis_server redis;
+  cutover_server srv(redis, {"--auth", "insecure-query"});
+  auto answer_to = [&](std::uint16_t code) {
+    raw_ws ws(srv.port(), "/v1/ws?user=1");
+    EXPECT_EQ(ws.handshake_status(), 101);
+    std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
+    ws.send_frame(8, payload);
+    for (int i = 0; i < 10; ++i) {
+      auto f = ws.next(5s);
+      if (f.opcode == 8 || f.opcode == -1) return close_code_of(f);
+    }
+    return std::uint16_t{0};
+  };
+  // Before, each was echoed: 1005, 1006 and 1015 are never sent, the rest are not codes.
+  for (std::uint16_t bad : {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535})
+    EXPECT_EQ(answer_to(bad), 1002) << bad;
+  for (std::uint16_t good : {1000, 1001, 1003, 1011, 3000, 4999}) EXPECT_EQ(answer_to(good), good);
+  EXPECT_GE(srv.metric(R"(cutover_ws_closes_total{reason="protocol"})").value_or(0), 10);
+}
+
+TEST(CloseCodes, RepliesToAPeerThatNeverReadsStayWithinTheQueueBoundAndItIsClosed) {
+  redis_server redis;
+  constexpr int kQueue = 65536;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--ws-queue-bytes", std::to_string(kQueue),
+                             "--stall-timeout", "1s"});
+  raw_ws ws(srv.port(), "/v1/ws?user=1", 4096);  // a small receive buffer, never read
+  ASSERT_EQ(ws.handshake_status(), 101);
+  // 4 MiB of empty binary frames (6 bytes each), each answered with an ~80-byte error
+  // frame: before, about 56 MB of replies were queued for a peer that reads none.
+  std::string frames;
+  for (int i = 0; i < (4 << 20) / 6; ++i) frames += std::string("\x82\x80\x01\x02\x03\x04", 6);
+  std::thread sender([&] { ws.send_raw(frames); });  // ends when the server closes
+  EXPECT_TRUE(srv.wait_metric_at_least(R"(cutover_ws_closes_total{reason="protocol"})", 1, 30s));
+  auto queued = srv.metric("cutover_ws_queued_bytes").value_or(-1);
+  EXPECT_LE(queued, 2 * kQueue + 200) << "replies past the bound";
+  sender.join();  // the server closes after --stall-timeout
 }
 
 }  // namespace
