@@ -102,6 +102,7 @@ std::unique_ptr<carrier> push_session::detach() {
   cursor_ = sent_cursor_;
   ++fetch_gen_;  // a read in flight answers for the old host: ignore it
   fetching_ = false;
+  refetch_ = false;
   waiting_writable_ = false;
   read_armed_ = false;
   ++carrier_gen_;  // wake-ups the old carrier still delivers are stale
@@ -202,8 +203,10 @@ void push_session::resume(const cursor& since) {
   sent_cursor_ = cursor_;  // what the client had before does not count any more
   mode_ = mode::catching_up;
   reset_check_ = true;
-  fetching_ = false;
-  ++fetch_gen_;  // a read still in flight answers for the old cursor: ignore it
+  if (fetching_) {
+    refetch_ = true;  // coalesced: the read in flight is dropped when it answers
+    return;
+  }
   start_fetch();
 }
 
@@ -361,6 +364,10 @@ void push_session::start_fetch() {
 void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
   if (generation != fetch_gen_ || closed_ || closing_) return;
   fetching_ = false;
+  if (refetch_) {  // answered for a cursor the client has moved away from since
+    refetch_ = false;
+    return start_fetch();
+  }
   if (r.failed) {
     host_->read_failed(std::string(transport_label(kind_)) + ": store read failed: " + r.error +
                        "; retrying");

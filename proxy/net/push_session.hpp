@@ -231,6 +231,10 @@ class push_session final : public connection_base,
   clock::time_point last_rx_, last_ping_, last_sent_, last_progress_, close_deadline_;
   mode mode_ = mode::live;
   bool fetching_ = false;
+  // A resume while a read is in flight: that read's answer is for the old cursor and is
+  // dropped, then one read from the newest cursor follows. So a session has at most one
+  // store read in flight however many resumes it sends (they coalesce).
+  bool refetch_ = false;
   bool wake_pending_ = false;
   bool fetch_retry_ = false;
   bool reset_check_ = false;       // the next read tells whether `since` expired

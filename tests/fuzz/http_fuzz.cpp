@@ -5,14 +5,21 @@
 //
 // Invariants:
 // - chunking does not matter: fed in random splits, the connection yields the same
-//   requests (method, target, body) and ends the same way as when fed everything at once;
+//   requests (method, target, body) and ends the same way as when fed everything at once.
+//   One allowance, found by this fuzzer: Beast notices some malformed bytes in a header
+//   not yet complete (a `\r` after `\r\n` followed by anything but `\n`) only when they
+//   arrive in one piece, so a parse error may come at once or only later. When either
+//   side ends in a parse error, the requests completed by one are a prefix of the other's;
+//   otherwise everything matches, framing refusals (400/501) included;
 // - a request whose header has a Transfer-Encoding is completed only when its codings end
 //   in exactly one `chunked`, with no Content-Length, in HTTP/1.1 (else it is refused
 //   before its body, and nothing after it is read as a request);
 // - a request with a Content-Length has exactly that many body bytes; no body is over
 //   the limit; consumed bytes never exceed the input.
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -33,7 +40,7 @@ struct outcome {
   bool operator==(const outcome&) const = default;
 };
 
-bool ends_in_one_chunked(const request_parser& p) {
+bool ends_in_one_chunked(const net::request_parser& p) {
   std::string codings;
   for (const auto& f : p.get())
     if (f.name() == http::field::transfer_encoding) {
@@ -136,6 +143,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view wire = in.rest();
   auto whole = fuzz::run(wire, max_body, nullptr);
   auto pieces = fuzz::run(wire, max_body, &splits);
-  FUZZ_CHECK(whole == pieces);
+  if (whole.refused == -1 || pieces.refused == -1) {
+    const auto& a = whole.requests.size() <= pieces.requests.size() ? whole : pieces;
+    const auto& b = &a == &whole ? pieces : whole;
+    FUZZ_CHECK(std::equal(a.requests.begin(), a.requests.end(), b.requests.begin()));
+  } else {
+    if (!(whole == pieces))
+      std::fprintf(stderr, "whole: %zu requests, end %d; pieces: %zu requests, end %d\n",
+                   whole.requests.size(), whole.refused, pieces.requests.size(), pieces.refused);
+    FUZZ_CHECK(whole == pieces);
+  }
   return 0;
 }

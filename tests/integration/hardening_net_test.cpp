@@ -354,5 +354,45 @@ TEST(CloseCodes, RepliesToAPeerThatNeverReadsStayWithinTheQueueBoundAndItIsClose
   sender.join();  // the server closes after --stall-timeout
 }
 
+// ---- 6. resumes and store reads -------------------------------------------------------------
+
+TEST(Resume, ResumesWhileAReadIsInFlightCoalesceIntoOneRead) {
+  redis_server redis;
+  testing::redis_client pub(redis.port());
+  // A small cache: a resume from 0 is a store read.
+  cutover_server srv(redis, {"--auth", "insecure-query", "--cache-entries", "20"});
+  constexpr int kEntries = 300;
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 0; i < kEntries; ++i)
+    cmds.push_back(
+        {"XADD", "cutover:notifications", "*", "topic", "user:1", "data", std::to_string(i)});
+  pub.pipeline(cmds);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", kEntries));
+  raw_ws ws(srv.port(), "/v1/ws?user=1", 1 << 20);
+  ASSERT_EQ(ws.handshake_status(), 101);
+  auto before = srv.metric("cutover_store_reads_total").value_or(0);
+  // 500 resumes in a burst (17 KB): before, each started a store read of its own and the
+  // reads queued on the shared readers (500 reads of 2 pages each).
+  std::string burst;
+  for (int i = 0; i < 500; ++i) {
+    std::string frame = R"({"type":"resume","since":"0"})";
+    burst += '\x81';
+    burst += static_cast<char>(0x80 | frame.size());
+    burst += std::string("\0\0\0\0", 4);  // a zero mask leaves the payload as it is
+    burst += frame;
+  }
+  ws.send_raw(burst);
+  // The last resume is answered from 0 to the end.
+  int last = -1;
+  while (last != kEntries - 1) {
+    auto f = ws.next_text(20s);
+    ASSERT_TRUE(f) << "last data seen " << last;
+    if (testing::json_field(*f, "type") == "notification")
+      last = std::stoi(testing::json_field(*f, "data"));
+  }
+  auto reads = srv.metric("cutover_store_reads_total").value_or(0) - before;
+  EXPECT_LE(reads, 20) << "store reads for 500 resumes";
+}
+
 }  // namespace
 }  // namespace cutover
