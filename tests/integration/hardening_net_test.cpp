@@ -3,10 +3,16 @@
 // 127.0.0.1:0, a real redis-server and, for pass-through, the real legacy_sim. Each failed
 // before its fix. Synchronisation is on answers, closes and /metrics values.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -391,7 +397,83 @@ TEST(Resume, ResumesWhileAReadIsInFlightCoalesceIntoOneRead) {
       last = std::stoi(testing::json_field(*f, "data"));
   }
   auto reads = srv.metric("cutover_store_reads_total").value_or(0) - before;
+  std::printf("store reads for 500 resumes: %.0f\n", reads);
   EXPECT_LE(reads, 20) << "store reads for 500 resumes";
+}
+
+// ---- 5. SIGTERM drains pass-through -------------------------------------------------------------
+
+// An upstream that takes one request, says it arrived, and answers once told to.
+class held_upstream {
+ public:
+  held_upstream() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("held_upstream: listen");
+    port_ = ntohs(a.sin_port);
+    worker_ = std::thread([this] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      std::string in;
+      char buf[4096];
+      while (c >= 0 && in.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      arrived_.set_value();
+      release_.get_future().wait();
+      const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nfinished";
+      if (c >= 0) {
+        ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+        ::close(c);
+      }
+    });
+  }
+  ~held_upstream() {
+    release();
+    ::shutdown(fd_, SHUT_RDWR);
+    worker_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  bool wait_arrived(std::chrono::seconds t) {
+    return arrived_future_.wait_for(t) == std::future_status::ready;
+  }
+  void release() {
+    if (!released_) release_.set_value();
+    released_ = true;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::promise<void> arrived_, release_;
+  std::future<void> arrived_future_ = arrived_.get_future();
+  bool released_ = false;
+  std::thread worker_;
+};
+
+TEST(Drain, APassThroughRequestInFlightAtSigtermIsAnsweredWithinTheGrace) {
+  redis_server redis;
+  held_upstream up;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", up.url()});
+  tcp_client c(srv.port());
+  c.send_all("GET /legacy/page HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(up.wait_arrived(10s));
+  srv.process().signal(SIGTERM);
+  // The app takes another second (its latency, not a synchronisation): inside the
+  // shutdown grace (1.5 s), so the answer must reach the client.
+  std::this_thread::sleep_for(1s);
+  up.release();
+  ASSERT_TRUE(c.read_response(5s)) << c.received();
+  EXPECT_EQ(c.status(), 200) << c.received();
+  EXPECT_EQ(c.body(), "finished");
+  EXPECT_EQ(srv.process().wait_exit(10s), 0);
 }
 
 }  // namespace
