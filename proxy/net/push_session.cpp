@@ -198,6 +198,15 @@ void push_session::violation(std::uint16_t code, std::string_view reason) {
 
 void push_session::resume(const cursor& since) {
   if (closing_) return;
+  auto now = clock::now();
+  if (now - resume_window_ >= std::chrono::seconds(1)) {
+    resume_window_ = now;
+    resumes_in_window_ = 0;
+  }
+  if (++resumes_in_window_ > kResumesPerSecond) {
+    constexpr std::uint16_t policy_violation = 1008;  // WebSocket's; other codecs ignore it
+    return violation(policy_violation, "more than 20 resumes a second");
+  }
   drop_unsent_notifications();
   cursor_ = since.after;
   sent_cursor_ = cursor_;  // what the client had before does not count any more
