@@ -177,6 +177,12 @@ bool http_session::on_header() {
     return false;
   }
   if (parser_->is_done()) return true;  // no body: dispatched as usual
+  if (auto twice = repeated_identity_header(req.base(), ctx.auth->config().header_name);
+      !twice.empty()) {  // as dispatch() answers it, before the body is read
+    keep_alive_ = false;
+    reject(400, twice + " sent more than once: an identity header must appear once");
+    return false;
+  }
 
   // A body follows. Only two kinds of request take one: POST /v1/publish, read once the
   // admin token is checked, and pass-through, whose body the upstream judges. Nothing

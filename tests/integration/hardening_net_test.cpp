@@ -118,6 +118,12 @@ TEST(ForwardedHeaders, AnIdentityHeaderSentTwiceIs400OnEveryPath) {
     EXPECT_NE(r.all.find("X-User-Id"), std::string::npos) << r.all;
     EXPECT_TRUE(r.closed) << target;
   }
+  // With a body announced and not sent: answered from the header.
+  auto with_body = exchange(srv.port(),
+                            "POST /api/echo HTTP/1.1\r\nHost: x\r\nX-User-Id: 5\r\n"
+                            "X-User-Id: 7\r\nContent-Length: 100000\r\n\r\n",
+                            5s);
+  EXPECT_EQ(with_body.status, 400) << with_body.all;
   auto twice = exchange(srv.port(),
                         "GET /api/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
                         "Authorization: Bearer b\r\n\r\n");
