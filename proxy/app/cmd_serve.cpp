@@ -59,6 +59,7 @@ struct serve_opts {
   std::size_t cache_entries = 200'000;
   std::size_t cache_mb = 128;
   std::size_t store_cache_mb = 32;
+  std::size_t body_budget_mb = 64;
   double rollout_percent = 0;
   std::vector<std::string> rollout_allow, rollout_deny;
   std::string upstream;
@@ -335,6 +336,9 @@ checked_serve check_serve(serve_opts& o) {
     throw usage_failure("--store-readers must be between 1 and 64, got " +
                         std::to_string(o.store_readers));
   if (o.server.max_connections < 1) throw usage_failure("--max-connections must be at least 1");
+  if (o.body_budget_mb < 1 || o.body_budget_mb > 1'000'000)
+    throw usage_failure("--body-budget-mb must be from 1 to 1000000");
+  o.server.max_body_total = o.body_budget_mb * 1024 * 1024;
   if (o.retain_per_topic < 0)
     throw usage_failure("--retain-per-topic must be 0 (no limit) or more, got " +
                         std::to_string(o.retain_per_topic));
@@ -753,6 +757,9 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
       ->capture_default_str();
   cmd->add_option("--max-waiting-polls", o->server.max_waiting_polls,
                   "Parked polls before new ones get 503")
+      ->capture_default_str();
+  cmd->add_option("--body-budget-mb", o->body_budget_mb,
+                  "MiB of request bodies read at once, all connections together (else 503)")
       ->capture_default_str();
   cmd->add_option("--max-ws-message", o->server.max_ws_message,
                   "Largest client WebSocket message (close 1009 above)")

@@ -17,6 +17,7 @@
 #include "core/log.hpp"
 #include "core/result.hpp"
 #include "net/auth.hpp"
+#include "net/http_util.hpp"
 #include "net/metrics.hpp"
 #include "net/origin.hpp"
 #include "net/route_table.hpp"
@@ -64,7 +65,8 @@ struct server_options {
   std::size_t sio_max_payload = 1000000;
 
   std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_body_bytes = 8 * 1024 * 1024;  // requests (pass-through bodies included)
+  std::size_t max_body_bytes = 8 * 1024 * 1024;   // requests (pass-through bodies included)
+  std::size_t max_body_total = 64 * 1024 * 1024;  // all bodies being read at once (DESIGN §8)
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
 
@@ -97,6 +99,7 @@ struct server_context {
   std::function<readiness()> ready;            // /readyz
   std::function<std::string()> extra_metrics;  // appended to /metrics (ingest, store)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  mutable byte_budget request_bodies;  // bytes of request bodies held, all I/O threads
 
   // Lines from the data path: a failing store or accept() would otherwise log once per poll
   // or per connection. Thread-safe; each kind of failure has its own one-a-second limit.

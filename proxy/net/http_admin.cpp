@@ -25,16 +25,28 @@ void http_session::serve_metrics() {
   send(make_response(200, "text/plain; version=0.0.4", render_metrics(shard_.ctx()), keep_alive_));
 }
 
-void http_session::serve_publish() {
+bool http_session::publish_allowed() {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
-  if (!ctx.publisher || ctx.admin_token.empty())
-    return reject(404, "HTTP publish is off (start serve with --admin-token)", false);
-  if (req.method() != http::verb::post) return reject(405, "use POST");
+  if (!ctx.publisher || ctx.admin_token.empty()) {
+    reject(404, "HTTP publish is off (start serve with --admin-token)", false);
+    return false;
+  }
+  if (req.method() != http::verb::post) {
+    reject(405, "use POST");
+    return false;
+  }
   std::string_view authz(req[http::field::authorization]);
   bool ok = authz.size() == 7 + ctx.admin_token.size() && authz.substr(0, 7) == "Bearer " &&
             CRYPTO_memcmp(authz.data() + 7, ctx.admin_token.data(), ctx.admin_token.size()) == 0;
-  if (!ok) return reject(401, "publishing needs Authorization: Bearer <--admin-token>");
+  if (!ok) reject(401, "publishing needs Authorization: Bearer <--admin-token>");
+  return ok;
+}
+
+void http_session::serve_publish() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (!publish_allowed()) return;
   auto decoded = decode_publish_body(req.body(), ctx.limits);
   if (!decoded.entry) return reject(400, decoded.reason);
   bool queued = ctx.publisher->publish(

@@ -15,6 +15,7 @@ void http_session::serve_upgrade(const auth_outcome& who) {
   auto& req = parser_->get();
   const query_params& q = *query_;
   if (req.method() != http::verb::get) return reject(405, "use GET for the WebSocket handshake");
+  if (req.version() < 11) return reject(400, "the WebSocket handshake needs HTTP/1.1 (RFC 6455)");
   if (!has_token(std::string_view(req[http::field::connection]), "upgrade") ||
       !iequals(std::string_view(req[http::field::upgrade]), "websocket"))
     return reject(426, "this endpoint speaks WebSocket only (send Upgrade: websocket)");
@@ -38,13 +39,17 @@ void http_session::serve_upgrade(const auth_outcome& who) {
 
 std::optional<std::string> http_session::ws_accept_or_reject() {
   auto& req = parser_->get();
+  if (req.version() < 11) {  // /v1/ws checks it first; Socket.IO's upgrade comes here directly
+    reject(400, "the WebSocket handshake needs HTTP/1.1 (RFC 6455)");
+    return std::nullopt;
+  }
   if (std::string_view(req[http::field::sec_websocket_version]) != "13") {
     reject(426, "unsupported Sec-WebSocket-Version (13 is required)");
     return std::nullopt;
   }
   std::string_view key(req[http::field::sec_websocket_key]);
-  if (key.size() != 24) {
-    reject(400, "missing or malformed Sec-WebSocket-Key");
+  if (!ws::valid_client_key(key)) {
+    reject(400, "missing or malformed Sec-WebSocket-Key (base64 of 16 bytes)");
     return std::nullopt;
   }
   return ws::accept_key(key);

@@ -26,6 +26,14 @@ std::int64_t unix_now() {
       .count();
 }
 
+// DESIGN §7: an identity header sent twice lets whoever sent the first one choose (a
+// gateway that appends its header after the client's). Returns the header's name, or "".
+std::string repeated_identity_header(const http::fields& req, std::string_view gateway) {
+  if (!gateway.empty() && req.count(gateway) > 1) return std::string(gateway);
+  if (req.count(http::field::authorization) > 1) return "Authorization";
+  return {};
+}
+
 }  // namespace
 
 http_session::http_session(shard& sh, asio::ip::tcp::socket socket)
@@ -34,6 +42,7 @@ http_session::http_session(shard& sh, asio::ip::tcp::socket socket)
 http_session::~http_session() {
   // Normally close() already did this; a session destroyed with the io_context at exit
   // still must not leave a dangling pointer behind.
+  release_body();
   if (phase_ != phase::closed) {
     if (wait_) wait_cancel();
     shard_.untrack(*this);
@@ -85,9 +94,10 @@ void http_session::on_readable(boost::system::error_code ec) {
     if (phase_ == phase::idle || phase_ == phase::reading) {
       if (!consume(buf.data(), n)) return;
     } else {
-      // A request is in progress: keep pipelined bytes for later, within a bound.
+      // A request is in progress: keep pipelined bytes for later, at most a header's worth;
+      // a body is read only once its own header is judged (on_header) and counted.
       rx_.append(buf.data(), n);
-      if (rx_.size() > opt.max_header_bytes + opt.max_body_bytes) {
+      if (rx_.size() > opt.max_header_bytes) {
         read_paused_ = true;
         return;
       }
@@ -100,10 +110,8 @@ void http_session::on_readable(boost::system::error_code ec) {
 bool http_session::consume(const char* data, std::size_t n) {
   const auto& opt = shard_.ctx().opt;
   if (!parser_) {
-    parser_ = std::make_unique<parser_type>();
-    parser_->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    parser_->body_limit(opt.max_body_bytes);
-    parser_->eager(true);
+    parser_ = new_request_parser(opt.max_header_bytes, opt.max_body_bytes);
+    header_checked_ = false;
     phase_ = phase::reading;
     deadline_ = clock::now() + opt.header_timeout;
   }
@@ -112,13 +120,21 @@ bool http_session::consume(const char* data, std::size_t n) {
   std::string_view in = from_rx ? std::string_view(rx_) : std::string_view(data, n);
   std::size_t used = 0;
   boost::beast::error_code ec;
-  while (used < in.size()) {
-    used += parser_->put(asio::buffer(in.data() + used, in.size() - used), ec);
-    if (ec == http::error::need_more) {
-      ec = {};
+  bool answered = false;
+  while (true) {
+    auto st = parse_some(*parser_, in.substr(used), header_checked_);
+    used += st.used;
+    ec = st.ec;
+    if (st.stop != parse_stop::header) break;
+    if (!on_header()) {  // on_header() decides whether the body is read at all
+      answered = true;
       break;
     }
-    if (ec || parser_->is_done()) break;
+  }
+  if (answered) {  // refused (the connection closes after the answer): the rest is not read
+    rx_.clear();
+    rx_.shrink_to_fit();
+    return phase_ != phase::closed;
   }
   if (from_rx)
     rx_.erase(0, used);
@@ -137,11 +153,87 @@ bool http_session::consume(const char* data, std::size_t n) {
       reject(400, "malformed HTTP request: " + ec.message());
     return phase_ != phase::closed;
   }
+  if (header_checked_ && !reserve_body(parser_->get().body().size()))
+    return phase_ != phase::closed;  // a chunked body grew past the shared budget
   if (parser_->is_done()) {
     dispatch();
     return phase_ != phase::closed;
   }
   return true;
+}
+
+bool http_session::on_header() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  head_request_ = req.method() == http::verb::head;
+  if (auto bad = framing_of(*parser_)) {
+    keep_alive_ = false;
+    reject(bad->status, bad->message);
+    return false;
+  }
+  std::string_view expect(req[http::field::expect]);
+  if (req.count(http::field::expect) > 1 || (!expect.empty() && !iequals(expect, "100-continue"))) {
+    keep_alive_ = false;
+    reject(417, "the only expectation understood is Expect: 100-continue");
+    return false;
+  }
+  if (parser_->is_done()) return true;  // no body: dispatched as usual
+  if (auto twice = repeated_identity_header(req.base(), ctx.auth->config().header_name);
+      !twice.empty()) {  // as dispatch() answers it, before the body is read
+    keep_alive_ = false;
+    reject(400, twice + " sent more than once: an identity header must appear once");
+    return false;
+  }
+
+  // A body follows. Only three kinds of request take one: POST /v1/publish, read once the
+  // admin token is checked, Socket.IO polling POSTs (bounded by the Engine.IO payload cap
+  // and the budget), and pass-through, whose body the upstream judges. Nothing
+  // else buffers a byte of it: answered, and the connection closes unread.
+  std::string_view target(req.target().data(), req.target().size());
+  const route_entry* e = ctx.table.find(target.substr(0, target.find('?')));
+  bool takes_body = e ? e->kind == route_kind::publish || e->kind == route_kind::socketio
+                     : ctx.upstream != nullptr;
+  if (!takes_body) {
+    keep_alive_ = false;
+    if (!e)
+      reject(404, "no such endpoint", false);
+    else
+      reject(400, "this endpoint takes no request body");
+    return false;
+  }
+  keep_alive_ = false;  // a refusal closes: the body it announced is never read
+  if (e && !publish_allowed()) return false;
+  keep_alive_ = true;  // dispatch() decides
+  if (auto len = parser_->content_length(); len && !reserve_body(static_cast<std::size_t>(*len)))
+    return false;
+  if (!expect.empty()) {
+    // RFC 9110 §10.1.1: the client waits for this before sending the body. A 25-byte
+    // write to an idle socket; if even that would block, the client sends after its
+    // own timeout, as it did before.
+    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    boost::system::error_code ec;
+    socket_.write_some(asio::buffer(cont.data(), cont.size()), ec);
+  }
+  return true;
+}
+
+bool http_session::reserve_body(std::size_t total) {
+  if (total <= body_reserved_) return true;
+  const auto& ctx = shard_.ctx();
+  if (!ctx.request_bodies.take(total - body_reserved_, ctx.opt.max_body_total)) {
+    global_metrics().body_budget_refusals.add();
+    keep_alive_ = false;
+    reject(503, "too many request bodies are being read at once; retry");
+    return false;
+  }
+  body_reserved_ = total;
+  return true;
+}
+
+void http_session::release_body() {
+  if (body_reserved_ == 0) return;
+  shard_.ctx().request_bodies.give(body_reserved_);
+  body_reserved_ = 0;
 }
 
 void http_session::reject(int status, std::string_view message, bool count_bad) {
@@ -170,7 +262,11 @@ void http_session::dispatch() {
       qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
   const route_entry* e = ctx.table.find(path);
-  if (!e) {
+  if (auto twice = repeated_identity_header(req.base(), ctx.auth->config().header_name);
+      !twice.empty()) {
+    keep_alive_ = false;
+    reject(400, twice + " sent more than once: an identity header must appear once");
+  } else if (!e) {
     if (ctx.upstream)
       serve_upstream();
     else
@@ -184,7 +280,8 @@ void http_session::dispatch() {
     serve_sio_preflight();
   } else if (e->kind == route_kind::events && req.method() != http::verb::get) {
     reject(405, "use GET for the event stream");
-  } else if (e->kind == route_kind::app && req.method() != e->app->method()) {
+  } else if (e->kind == route_kind::app && req.method() != e->app->method() &&
+             !(head_request_ && e->app->method() == http::verb::get)) {
     reject(405, "use " + std::string(http::to_string(e->app->method())));
   } else if (e->browser && !origin_allowed()) {
     // Answered 403 before identity: a page of another site never gets a who-am-I lookup.
@@ -333,7 +430,9 @@ void http_session::respond(int status, std::string body, std::vector<header> ext
       if (std::none_of(extra.begin(), extra.end(),
                        [&](const header& e) { return e.name == h.name; }))
         extra.push_back(std::move(h));
-  send(make_response(status, content_type, body, keep_alive_, extra));
+  std::string out = make_response(status, content_type, body, keep_alive_, extra);
+  if (head_request_) out.resize(out.size() - body.size());  // the GET's header, no body
+  send(std::move(out));
 }
 
 void route::refused(int status, std::string_view reason, exchange& ex) {
@@ -346,6 +445,7 @@ std::optional<stream_id> http_session::head() const {
 }
 
 void http_session::send(std::string bytes) {
+  release_body();
   parser_.reset();  // the answer is out: the request's parsed form is not needed
   query_.reset();
   phase_ = phase::writing;
@@ -387,6 +487,7 @@ void http_session::close() {
     sio_carrier_gone(sio_wait_->conn, sio_wait_->carrier);
     sio_wait_.reset();
   }
+  release_body();
   phase_ = phase::closed;
   boost::system::error_code ec;
   socket_.close(ec);

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "net/fetch.hpp"
+#include "net/http_framing.hpp"
 #include "net/route.hpp"
 #include "net/shard.hpp"
 #include "net/upstream.hpp"
@@ -54,13 +55,19 @@ class http_session final : public connection_base,
                   std::string body, std::vector<header> cors);
 
  private:
-  using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
+  using parser_type = request_parser;
   enum class phase : std::uint8_t { idle, reading, handling, writing, closed };
 
   void arm_read();
   void on_readable(boost::system::error_code ec);
   // Feeds bytes to the parser; dispatches a complete request. False if the connection ended.
   bool consume(const char* data, std::size_t n);
+  // A request's header is complete: RFC 9112 framing, Expect, and whether its body is
+  // read at all (only publish, after the admin token, and pass-through take one; DESIGN
+  // §8). False when it was answered.
+  bool on_header();
+  bool reserve_body(std::size_t total);  // against the shared budget; false: answered 503
+  void release_body();
   void dispatch();
   void send(std::string bytes);
   void on_written(boost::system::error_code ec);
@@ -90,6 +97,7 @@ class http_session final : public connection_base,
   // The upgrade's accept key, or nullopt after answering the refusal.
   std::optional<std::string> ws_accept_or_reject();
   credentials request_credentials() const;
+  bool publish_allowed();  // admin token and method, from the header alone; false: answered
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
@@ -127,6 +135,8 @@ class http_session final : public connection_base,
   std::array<std::uint8_t, 16> peer_{};
   clock::time_point deadline_{};
   phase phase_ = phase::idle;
+  bool header_checked_ = false;    // on_header() ran for the request being read
+  std::size_t body_reserved_ = 0;  // of ctx.request_bodies, for this request's body
   bool read_armed_ = false;
   bool read_paused_ = false;  // too much pipelined input; resumes after the response
   bool keep_alive_ = true;

@@ -17,25 +17,40 @@ void http_session::serve_upstream() {
   up.method = std::string(req.method_string());
   up.target = ctx.upstream->target().base_path + std::string(req.target());
   std::string_view connection(req[http::field::connection]);
+  // DESIGN §7: the forwarded headers are Cutover's own, and the gateway's identity header
+  // is believed only from a trusted peer; from anyone else both are removed.
+  const bool trusted = ctx.trusted(peer_);
+  const std::string& gateway = ctx.auth->config().header_name;
+  bool removed = false, have_proto = false, have_host = false;
   std::string forwarded_for;
   for (const auto& f : req) {
     std::string_view name(f.name_string().data(), f.name_string().size());
     if (is_hop_by_hop(name, connection) || f.name() == http::field::host ||
         f.name() == http::field::content_length)
       continue;
-    if (iequals(name, "x-forwarded-for")) {
-      forwarded_for = std::string(f.value());
-      continue;
+    if (is_forwarding_header(name) || (!gateway.empty() && iequals(name, gateway))) {
+      if (!trusted) {
+        removed = true;
+        continue;
+      }
+      if (iequals(name, "x-forwarded-for")) {
+        if (!forwarded_for.empty()) forwarded_for += ", ";
+        forwarded_for += std::string_view(f.value());
+        continue;
+      }
+      have_proto = have_proto || iequals(name, "x-forwarded-proto");
+      have_host = have_host || iequals(name, "x-forwarded-host");
     }
     up.headers.emplace_back(std::string(name), std::string(f.value()));
   }
+  if (removed) global_metrics().untrusted_headers_removed.add();
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   std::string peer = ec ? "unknown" : ep.address().to_string();
   up.headers.emplace_back("X-Forwarded-For",
                           forwarded_for.empty() ? peer : forwarded_for + ", " + peer);
-  up.headers.emplace_back("X-Forwarded-Proto", "http");
-  if (auto h = req.find(http::field::host); h != req.end())
+  if (!have_proto) up.headers.emplace_back("X-Forwarded-Proto", "http");
+  if (auto h = req.find(http::field::host); h != req.end() && !have_host)
     up.headers.emplace_back("X-Forwarded-Host", std::string(h->value()));
   up.body = std::move(req.body());
   arm_read();

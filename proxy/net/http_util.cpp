@@ -1,6 +1,8 @@
 #include "net/http_util.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "core/json_text.hpp"
 
@@ -108,6 +110,8 @@ std::string_view status_reason(int status) {
       return "Payload Too Large";
     case 414:
       return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
     case 426:
       return "Upgrade Required";
     case 429:
@@ -116,6 +120,8 @@ std::string_view status_reason(int status) {
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 502:
       return "Bad Gateway";
     case 503:
@@ -145,10 +151,14 @@ std::string_view error_slug(int status) {
       return "payload_too_large";
     case 414:
       return "uri_too_long";
+    case 417:
+      return "expectation_failed";
     case 426:
       return "upgrade_required";
     case 431:
       return "headers_too_large";
+    case 501:
+      return "not_implemented";
     case 502:
       return "bad_gateway";
     case 503:
@@ -229,6 +239,61 @@ bool has_token(std::string_view value, std::string_view token) noexcept {
     if (iequals(part, token)) return true;
   }
   return false;
+}
+
+bool is_forwarding_header(std::string_view name) noexcept {
+  static constexpr std::string_view names[] = {"x-forwarded-for", "x-forwarded-host",
+                                               "x-forwarded-proto", "forwarded", "x-real-ip"};
+  return std::any_of(std::begin(names), std::end(names),
+                     [&](std::string_view n) { return iequals(name, n); });
+}
+
+std::optional<framing_refusal> check_framing(std::span<const std::string_view> transfer_encodings,
+                                             bool has_content_length, unsigned version) {
+  if (transfer_encodings.empty()) return std::nullopt;
+  auto bad = [](std::string m) { return framing_refusal{400, std::move(m)}; };
+  if (has_content_length) return bad("both Transfer-Encoding and Content-Length (RFC 9112 §6.1)");
+  if (version < 11) return bad("Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)");
+  std::size_t chunked = 0, codings = 0;
+  bool last_chunked = false, unknown = false;
+  for (std::string_view value : transfer_encodings) {
+    while (true) {
+      auto comma = value.find(',');
+      std::string_view tok = value.substr(0, comma);
+      auto semi = tok.find(';');  // a coding's parameters
+      bool has_params = semi != std::string_view::npos;
+      tok = tok.substr(0, semi);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (!tok.empty()) {  // empty list elements are allowed (RFC 9110 §5.6.1)
+        ++codings;
+        last_chunked = iequals(tok, "chunked");
+        if (last_chunked) {
+          ++chunked;
+          if (has_params) return bad("chunked takes no parameters");
+        } else {
+          unknown = true;
+        }
+      } else if (has_params) {
+        return bad("malformed Transfer-Encoding");
+      }
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  if (codings == 0) return bad("empty Transfer-Encoding");
+  if (chunked > 1) return bad("chunked applied more than once (RFC 9112 §6.1)");
+  if (!last_chunked) return bad("Transfer-Encoding must end with chunked (RFC 9112 §6.3)");
+  if (unknown) return framing_refusal{501, "only the chunked transfer coding is supported"};
+  return std::nullopt;
+}
+
+bool byte_budget::take(std::size_t n, std::size_t limit) noexcept {
+  std::size_t cur = used_.load(std::memory_order_relaxed);
+  do {
+    if (n > limit || cur > limit - n) return false;
+  } while (!used_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
+  return true;
 }
 
 }  // namespace cutover::net

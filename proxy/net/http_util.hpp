@@ -2,8 +2,10 @@
 // HTTP helpers with no I/O: query-string parsing, cookies, response serialisation and
 // the JSON error shape every endpoint uses (DESIGN §4: `{"error":..,"message":..}`).
 
+#include <atomic>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +49,35 @@ std::string ascii_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b) noexcept;
 // True when the comma-separated header value lists `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) noexcept;
+
+// X-Forwarded-For/-Host/-Proto, Forwarded, X-Real-IP: what a proxy says about the client.
+// Toward the upstream they are Cutover's own unless the peer is trusted (DESIGN §7).
+bool is_forwarding_header(std::string_view name) noexcept;
+
+// RFC 9112 §6 on a request header (DESIGN §8), given every Transfer-Encoding field value
+// in order: with any Transfer-Encoding, `chunked` must be the final coding and appear
+// once, there may be no Content-Length, and the request must be HTTP/1.1 — else 400;
+// another coding before it (gzip...) is 501, since Cutover decodes none. Beast's parser
+// alone reads `chunked, identity` or `xchunked` as "no body", so the body would be taken
+// for the next request (request smuggling behind a lenient front proxy).
+struct framing_refusal {
+  int status;  // 400 or 501; the connection closes after the answer
+  std::string message;
+};
+std::optional<framing_refusal> check_framing(std::span<const std::string_view> transfer_encodings,
+                                             bool has_content_length, unsigned version);
+
+// The memory every request body being read shares (DESIGN §8 "one memory budget"), across
+// I/O threads. take() fails rather than go over `limit`.
+class byte_budget {
+ public:
+  bool take(std::size_t n, std::size_t limit) noexcept;
+  void give(std::size_t n) noexcept { used_.fetch_sub(n, std::memory_order_relaxed); }
+  std::size_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::size_t> used_{0};
+};
 
 // Percent-decodes; nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);

@@ -50,8 +50,11 @@ struct metrics {
   counter bad_requests;                         // 400s of any kind (query, cursor, headers)
   counter unauthorized;                         // 401s
   counter origin_refusals;                      // 403s: a page of another origin (DESIGN §7)
-  counter overload_rejections;  // 503s for limits (connections, waiting polls, store busy)
-  counter ws_client_errors;     // client frames answered with an error frame
+  counter untrusted_headers_removed;  // pass-through requests whose identity/forwarded headers
+                                      // from an untrusted peer were removed (DESIGN §7)
+  counter body_budget_refusals;       // 503s: the bodies being read would pass --body-budget-mb
+  counter overload_rejections;        // 503s for limits (connections, waiting polls, store busy)
+  counter ws_client_errors;           // client frames answered with an error frame
   // Push sessions, by transport.
   std::array<counter, kTransports> protocol_closes;  // protocol violations (1002/1007/1009)
   std::array<counter, kTransports> slow_consumer;    // stopped queueing, caught up from the store

@@ -102,6 +102,7 @@ std::unique_ptr<carrier> push_session::detach() {
   cursor_ = sent_cursor_;
   ++fetch_gen_;  // a read in flight answers for the old host: ignore it
   fetching_ = false;
+  refetch_ = false;
   waiting_writable_ = false;
   read_armed_ = false;
   ++carrier_gen_;  // wake-ups the old carrier still delivers are stale
@@ -157,6 +158,8 @@ void push_session::on_readable(std::uint64_t generation, bool ok) {
     if (st == io_status::failed || n == 0) return finish_close();  // EOF or reset: gone
     handle_input(buf.data(), n);
     if (n < buf.size()) break;
+    // Replies count against the bound: past it, read on only once they drain.
+    if (queued_bytes_ > host_->limits().queue_bytes) break;
   }
   arm_read();
 }
@@ -168,7 +171,15 @@ void push_session::handle_input(const char* data, std::size_t n) {
 }
 
 void push_session::reply(std::string bytes) {
-  if (!closing_) push_control(std::move(bytes));
+  if (closing_) return;
+  // Notifications stop at the bound; replies (pongs, error frames) may take as much again.
+  // A peer that sends more than that while not reading the answers is closed.
+  if (queued_bytes_ + bytes.size() > 2 * host_->limits().queue_bytes) {
+    global_metrics().protocol_closes[idx()].add();
+    constexpr std::uint16_t policy_violation = 1008;  // WebSocket's; other codecs ignore it
+    return begin_close(end_reason::protocol, policy_violation, "replies not read");
+  }
+  push_control(std::move(bytes));
 }
 
 void push_session::peer_closing(std::uint16_t code) {
@@ -187,13 +198,24 @@ void push_session::violation(std::uint16_t code, std::string_view reason) {
 
 void push_session::resume(const cursor& since) {
   if (closing_) return;
+  auto now = clock::now();
+  if (now - resume_window_ >= std::chrono::seconds(1)) {
+    resume_window_ = now;
+    resumes_in_window_ = 0;
+  }
+  if (++resumes_in_window_ > kResumesPerSecond) {
+    constexpr std::uint16_t policy_violation = 1008;  // WebSocket's; other codecs ignore it
+    return violation(policy_violation, "more than 20 resumes a second");
+  }
   drop_unsent_notifications();
   cursor_ = since.after;
   sent_cursor_ = cursor_;  // what the client had before does not count any more
   mode_ = mode::catching_up;
   reset_check_ = true;
-  fetching_ = false;
-  ++fetch_gen_;  // a read still in flight answers for the old cursor: ignore it
+  if (fetching_) {
+    refetch_ = true;  // coalesced: the read in flight is dropped when it answers
+    return;
+  }
   start_fetch();
 }
 
@@ -361,6 +383,10 @@ void push_session::start_fetch() {
 void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
   if (generation != fetch_gen_ || closed_ || closing_) return;
   fetching_ = false;
+  if (refetch_) {  // answered for a cursor the client has moved away from since
+    refetch_ = false;
+    return start_fetch();
+  }
   if (r.failed) {
     host_->read_failed(std::string(transport_label(kind_)) + ": store read failed: " + r.error +
                        "; retrying");

@@ -232,6 +232,15 @@ class push_session final : public connection_base,
   clock::time_point last_rx_, last_ping_, last_sent_, last_progress_, close_deadline_;
   mode mode_ = mode::live;
   bool fetching_ = false;
+  // A resume while a read is in flight: that read's answer is for the old cursor and is
+  // dropped, then one read from the newest cursor follows. So a session has at most one
+  // store read in flight however many resumes it sends (they coalesce).
+  bool refetch_ = false;
+  // Resumes in the current one-second window; past kResumesPerSecond the session is closed
+  // (1008): each resume is a store read, and a client has no reason to send more.
+  static constexpr int kResumesPerSecond = 20;
+  clock::time_point resume_window_{};
+  int resumes_in_window_ = 0;
   bool wake_pending_ = false;
   bool fetch_retry_ = false;
   bool reset_check_ = false;       // the next read tells whether `since` expired

@@ -100,6 +100,16 @@ std::string render_metrics(const server_context& ctx) {
   help(out, "cutover_origin_refusals_total", "counter",
        "Browser requests refused with 403 because their Origin is not allowed (DESIGN §7)");
   line(out, "cutover_origin_refusals_total", "", static_cast<double>(m.origin_refusals.get()));
+  help(out, "cutover_untrusted_headers_removed_total", "counter",
+       "Pass-through requests from a peer outside --trusted-peer whose identity or forwarded "
+       "headers were removed (DESIGN §7).");
+  line(out, "cutover_untrusted_headers_removed_total", "",
+       static_cast<double>(m.untrusted_headers_removed.get()));
+  help(out, "cutover_body_budget_refusals_total", "counter",
+       "Requests refused with 503 because the request bodies being read would pass "
+       "--body-budget-mb.");
+  line(out, "cutover_body_budget_refusals_total", "",
+       static_cast<double>(m.body_budget_refusals.get()));
   help(out, "cutover_overload_rejections_total", "counter",
        "Requests refused by a limit (503 with Retry-After).");
   line(out, "cutover_overload_rejections_total", "",

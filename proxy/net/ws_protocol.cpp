@@ -3,10 +3,21 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "core/json_text.hpp"
 #include "core/notification.hpp"
 
 namespace cutover::net::ws {
+
+bool valid_client_key(std::string_view key) noexcept {
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  auto b64 = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+  };
+  return std::all_of(key.begin(), key.begin() + 22, b64);
+}
 
 std::string accept_key(std::string_view client_key) {
   static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -19,7 +30,13 @@ std::string accept_key(std::string_view client_key) {
   return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(len));
 }
 
+bool valid_close_code(std::uint16_t code) noexcept {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
 std::string close_frame(std::uint16_t code, std::string_view reason) {
+  if (!valid_close_code(code)) code = close_code::normal;
   std::string payload;
   payload.push_back(static_cast<char>(code >> 8));
   payload.push_back(static_cast<char>(code & 0xFF));
@@ -90,6 +107,10 @@ frame_parser::result frame_parser::on_frame(const frame_view& f, std::string_vie
   switch (f.op) {
     case opcode::close:
       if (f.payload.size() == 1) return {close_code::protocol_error, "close payload of one byte"};
+      if (f.payload.size() >= 2 && !valid_close_code(static_cast<std::uint16_t>(
+                                       static_cast<unsigned char>(f.payload[0]) << 8 |
+                                       static_cast<unsigned char>(f.payload[1]))))
+        return {close_code::protocol_error, "invalid close code"};
       if (f.payload.size() > 2 && !json_text::valid_utf8(f.payload.substr(2)))
         return {close_code::invalid_payload, "close reason is not UTF-8"};
       [[fallthrough]];

@@ -30,10 +30,17 @@ inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t try_again_later = 1013;
 }  // namespace close_code
 
+// RFC 6455 §4.1: a Sec-WebSocket-Key is base64 of 16 bytes: 22 base64 characters and "==".
+bool valid_client_key(std::string_view key) noexcept;
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key.
 std::string accept_key(std::string_view client_key);
 
-// A server close frame (unmasked) with `code` and a short reason.
+// RFC 6455 §7.4: the codes a close frame may carry: 1000-1003, 1007-1014 and 3000-4999.
+// 1005, 1006 and 1015 only stand for "no code", "no close" and "TLS failed" inside an
+// endpoint; 0-999, 1004, 1016-2999 and 5000 up are never valid on the wire.
+bool valid_close_code(std::uint16_t code) noexcept;
+// A server close frame (unmasked) with `code` and a short reason; a code that may not go
+// on the wire becomes 1000.
 std::string close_frame(std::uint16_t code, std::string_view reason);
 
 // Parses what a client sends. Bytes of an unfinished frame are kept (bounded by the

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 
 seconds=${1:-30}
 shift || true
-all=(query_fuzz cursor_fuzz ws_frame_fuzz entry_fuzz token_fuzz config_fuzz profile_fuzz sio_fuzz)
+all=(query_fuzz cursor_fuzz ws_frame_fuzz entry_fuzz token_fuzz config_fuzz profile_fuzz sio_fuzz http_fuzz)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

@@ -55,7 +55,8 @@ TEST_F(Migration, PassThroughForwardsRequestsAndAnswersUnchanged) {
   EXPECT_EQ(h["cookie"].as_string(), "sid=abc; theme=dark");
   EXPECT_EQ(h["x-custom"].as_string(), "kept");
   EXPECT_FALSE(h.contains("x-drop")) << "named in Connection: hop-by-hop";
-  EXPECT_EQ(h["x-forwarded-for"].as_string(), "10.9.8.7, 127.0.0.1");
+  // The client is not a --trusted-peer: its X-Forwarded-For is replaced (DESIGN §7).
+  EXPECT_EQ(h["x-forwarded-for"].as_string(), "127.0.0.1");
   EXPECT_EQ(h["x-forwarded-proto"].as_string(), "http");
   EXPECT_EQ(h["x-forwarded-host"].as_string(), "127.0.0.1:" + std::to_string(srv.port()));
 

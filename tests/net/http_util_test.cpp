@@ -66,5 +66,40 @@ TEST(HttpUtil, HasTokenFindsOneTokenOfAList) {
   EXPECT_FALSE(has_token("", "upgrade"));
 }
 
+TEST(HttpUtil, CheckFraming) {
+  auto status = [](std::vector<std::string_view> te, bool cl = false, unsigned version = 11) {
+    auto r = check_framing(te, cl, version);
+    return r ? r->status : 0;
+  };
+  EXPECT_EQ(status({}), 0);
+  EXPECT_EQ(status({}, true), 0);
+  EXPECT_EQ(status({"chunked"}), 0);
+  EXPECT_EQ(status({"Chunked"}), 0);
+  EXPECT_EQ(status({" chunked ,"}), 0);  // empty list elements are allowed
+  EXPECT_EQ(status({"chunked, identity"}), 400);
+  EXPECT_EQ(status({"xchunked"}), 400);
+  EXPECT_EQ(status({"identity"}), 400);
+  EXPECT_EQ(status({"chunked", "chunked"}), 400);
+  EXPECT_EQ(status({"chunked;x=1"}), 400);
+  EXPECT_EQ(status({","}), 400);
+  EXPECT_EQ(status({""}), 400);
+  EXPECT_EQ(status({"chunked"}, true), 400);
+  EXPECT_EQ(status({"chunked"}, false, 10), 400);
+  EXPECT_EQ(status({"gzip, chunked"}), 501);
+  EXPECT_EQ(status({"gzip", "chunked"}), 501);
+  EXPECT_EQ(status({"chunked, gzip"}), 400);
+}
+
+TEST(HttpUtil, ByteBudgetNeverPassesItsLimit) {
+  byte_budget b;
+  EXPECT_TRUE(b.take(600, 1000));
+  EXPECT_FALSE(b.take(401, 1000));
+  EXPECT_TRUE(b.take(400, 1000));
+  EXPECT_FALSE(b.take(1, 1000));
+  EXPECT_FALSE(b.take(static_cast<std::size_t>(-1), 1000));
+  b.give(1000);
+  EXPECT_EQ(b.used(), 0u);
+}
+
 }  // namespace
 }  // namespace cutover::net

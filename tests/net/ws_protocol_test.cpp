@@ -167,5 +167,14 @@ TEST(WsProtocol, CloseFrameShape) {
   EXPECT_EQ((static_cast<unsigned char>(f[2]) << 8) | static_cast<unsigned char>(f[3]), 1013);
 }
 
+TEST(WsProtocol, InvalidCloseCodes) {
+  for (std::uint16_t c : {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535})
+    EXPECT_FALSE(valid_close_code(c)) << c;
+  for (std::uint16_t c : {1000, 1003, 1007, 1014, 3000, 4999})
+    EXPECT_TRUE(valid_close_code(c)) << c;
+  // Never on the wire, whatever a caller passes.
+  EXPECT_EQ(close_frame(1005, "").substr(2, 2), std::string("\x03\xe8", 2));
+}
+
 }  // namespace
 }  // namespace cutover::net::ws
