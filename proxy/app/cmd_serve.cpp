@@ -546,6 +546,26 @@ void run_serve(serve_opts& o) {
     return out;
   };
 
+  ctx.dashboard_fields = [&ctx, &in, pol = rollout.get()] {
+    auto s = in.snapshot();
+    // p99 of store commits: the upper bound of the bucket holding it (null: none yet).
+    std::string p99 = "null";
+    if (auto n = s.commit_seconds.count(); n > 0) {
+      p99 = "\"+Inf\"";
+      for (std::size_t i = 0; i < s.commit_seconds.bounds.size(); ++i)
+        if (static_cast<double>(s.commit_seconds.cumulative[i]) >= 0.99 * static_cast<double>(n)) {
+          p99 = std::to_string(s.commit_seconds.bounds[i]);
+          break;
+        }
+    }
+    auto cohort = pol->current();
+    return std::string("\"ready\":") + (ctx.ready().ready ? "true" : "false") +
+           ",\"ingest_lag_ms\":" + std::to_string(s.lag_ms) + ",\"store_commit_p99_s\":" + p99 +
+           ",\"dead_letters\":" + std::to_string(s.dead_letters) +
+           ",\"ws_rollout_percent\":" + std::to_string(cohort->percent) +
+           ",\"ws_rollout_listed\":" + std::to_string(cohort->allow.size());
+  };
+
   net::server srv(ctx);
   srv.prepare();  // fan-out targets exist before the first commit
   if (auto st = in.start(); !st) throw runtime_failure(st.err().message);

@@ -47,6 +47,7 @@ class http_session final : public connection_base,
   void respond(int status, std::string body, std::vector<header> extra = {},
                std::string_view content_type = "application/json") override;
   std::optional<stream_id> head() const override;
+  void delivering(std::span<const notification_ptr> sent) override;
 
  private:
   using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
@@ -76,6 +77,8 @@ class http_session final : public connection_base,
   void shed_sse();  // 200, retry:, end of stream (DESIGN §6.1: never 503)
   std::vector<header> cors_headers() const;
   void serve_publish();
+  void serve_dashboard();         // http_admin.cpp
+  void serve_dashboard_events();  // hands the socket to a dashboard feed
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
@@ -88,10 +91,12 @@ class http_session final : public connection_base,
     bool fetching = false;
     bool wake_pending = false;
     bool parked = false;
+    clock::time_point parked_at{};
   };
   void wait_fetch();
   void wait_fetched(fetch_result r);
-  void wait_finish(wait_result r);
+  // `woken`: an arrival answers a parked poll (delivery `live`; hold outcome `arrival`).
+  void wait_finish(wait_result r, bool woken = false);
   void wait_cancel();
 
   shard& shard_;
@@ -113,6 +118,10 @@ class http_session final : public connection_base,
   bool keep_alive_ = true;
   bool shutting_down_ = false;
   transport counted_as_ = transport::http;
+  // Delivery latency of the answer being written: the ids' milliseconds, recorded once
+  // it is out. `answer_live_`: the poll was parked and woken by an arrival.
+  std::vector<std::uint64_t> delivering_ms_;
+  bool answer_live_ = false;
 };
 
 }  // namespace cutover::net

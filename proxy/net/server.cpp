@@ -57,6 +57,11 @@ void server::prepare() {
   t.add({"/v1/publish", route_kind::publish, auth_policy::admin_token, false, transport::http});
   t.add({ctx_.opt.ws_path, route_kind::websocket, auth_policy::identity, true, transport::http});
   t.add({ctx_.opt.sse_path, route_kind::events, auth_policy::identity, true, transport::http});
+  if (!ctx_.admin_token.empty()) {
+    t.add({"/dashboard", route_kind::dashboard, auth_policy::admin_token, false, transport::http});
+    t.add({"/dashboard/events", route_kind::dashboard_events, auth_policy::admin_token, false,
+           transport::http});
+  }
   for (const auto& [path, r] : ctx_.routes)
     t.add({path, route_kind::app, auth_policy::identity, false, r->counted_as(), r});
   unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();
