@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <csignal>
+#include <sstream>
 
 #include "cutover_proc.hpp"
 #include "tcp_client.hpp"
@@ -123,6 +125,42 @@ TEST(DashboardOff, WithoutAnAdminTokenThereIsNoDashboard) {
   redis.start();
   cutover_server srv(redis, {"--auth", "insecure-query"});
   EXPECT_EQ(http_get(srv.port(), "/dashboard").status, 404);
+}
+
+}  // namespace
+}  // namespace cutover
+
+namespace cutover {
+namespace {
+
+// cmd_serve's own lines (serving, SIGTERM, stopped) go through core/log: with
+// --log-format json every one is a JSON object with level, time, component and message.
+TEST(ServeLog, StartAndStopLinesAreJsonLinesWithLogFormatJson) {
+  testing::redis_server redis;
+  redis.start();
+  testing::cutover_server srv(redis, {"--auth", "insecure-query", "--log-format", "json"});
+  ASSERT_TRUE(srv.process().wait_for_line("\"serving ", std::chrono::seconds(10)))
+      << srv.process().output();
+  srv.process().signal(SIGTERM);
+  ASSERT_EQ(srv.process().wait_exit(std::chrono::seconds(10)), 0);
+  ASSERT_TRUE(srv.process().wait_for_line("stopped in", std::chrono::seconds(5)));
+  std::istringstream in(srv.process().output());
+  std::string line;
+  int ours = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("cutover: listening on", 0) == 0) continue;  // stdout, the §9 contract line
+    auto v = boost::json::parse(line);  // throws (fails the test) on a text line
+    const auto& o = v.as_object();
+    for (const char* k : {"time", "level", "component", "message"})
+      EXPECT_TRUE(o.contains(k)) << line;
+    auto msg = boost::json::value_to<std::string>(o.at("message"));
+    if (msg.rfind("serving ", 0) == 0 || msg == "SIGTERM: shutting down" ||
+        msg.rfind("stopped in ", 0) == 0) {
+      ++ours;
+      EXPECT_EQ(o.at("component").as_string(), "cutover") << line;
+    }
+  }
+  EXPECT_EQ(ours, 3) << srv.process().output();
 }
 
 }  // namespace
