@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <csignal>
+#include <cstdio>
 #include <sstream>
 
 #include "cutover_proc.hpp"
@@ -99,6 +100,38 @@ TEST_F(Dashboard, EventsFeedSendsASnapshotASecondWithTheTestsConnections) {
   EXPECT_TRUE(s.at("users_last_hour").as_object().contains("2+"));
   EXPECT_TRUE(s.at("delivery_latency_s").at("websocket").at("p99").is_null());  // no traffic yet
   EXPECT_GT(snaps[1].at("time_ms").as_int64(), snaps[0].at("time_ms").as_int64());
+}
+
+// The page in headless Chromium: ?token= leaves the URL, the live feed fills in the test's two
+// WebSocket connections and the latency of the one delivery; a screenshot is kept in the
+// build directory (dashboard.png).
+TEST_F(Dashboard, ChromiumShowsTheLiveFiguresAndKeepsAScreenshot) {
+  testing::raw_ws a(srv_->port(), "/v1/ws?user=1");
+  testing::raw_ws b(srv_->port(), "/v1/ws?user=2");
+  ASSERT_TRUE(a.next_text());
+  ASSERT_TRUE(b.next_text());
+  testing::redis_client rc(redis_.port());
+  rc.command({"XADD", "cutover:notifications", "*", "topic", "user:1", "type", "t", "data", "{}"});
+  ASSERT_TRUE(a.next_text());
+  const std::string png = std::string(CUTOVER_BINARY_DIR) + "/dashboard.png";
+  std::remove(png.c_str());
+  auto r =
+      testing::run_node("dashboard_page.mjs", {std::to_string(srv_->port()), kAdmin, "2", png});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto out = boost::json::parse(r.last_line).as_object();
+  EXPECT_EQ(out.at("url").as_string(),
+            "http://127.0.0.1:" + std::to_string(srv_->port()) + "/dashboard");
+  EXPECT_EQ(out.at("title").as_string(), "Cutover dashboard");
+  EXPECT_EQ(out.at("websocket").as_string(), "2");
+  EXPECT_EQ(out.at("ready").as_string(), "yes");
+  auto latency = boost::json::value_to<std::string>(out.at("latency"));
+  EXPECT_NE(latency.find("ms"), std::string::npos) << latency;  // p50 / p99 of the delivery
+  std::FILE* f = std::fopen(png.c_str(), "rb");
+  ASSERT_NE(f, nullptr) << png;
+  unsigned char sig[8] = {};
+  EXPECT_EQ(std::fread(sig, 1, 8, f), 8u);
+  std::fclose(f);
+  EXPECT_EQ(sig[1], 'P');  // \x89PNG
 }
 
 TEST_F(Dashboard, ViewersAreBounded) {
