@@ -145,6 +145,7 @@ void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor sinc
       items.push_back(n->rendered(wire_slot::legacy,
                                   [&p](const notification& x) { return render_item(p, x); }));
     m.deliveries[static_cast<std::size_t>(net::transport::longpoll)].add(sent.size());
+    ex.delivering(sent);
     auto answer = render_list_answer(*a, items, last);
     for (auto& h : answer.headers) extra.push_back(std::move(h));
     ex.respond(answer.status, std::move(answer.body), std::move(extra), answer.content_type);

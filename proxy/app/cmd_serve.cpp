@@ -569,6 +569,26 @@ void run_serve(serve_opts& o) {
     return out;
   };
 
+  ctx.dashboard_fields = [&ctx, &in, pol = rollout.get()] {
+    auto s = in.snapshot();
+    // p99 of store commits: the upper bound of the bucket holding it (null: none yet).
+    std::string p99 = "null";
+    if (auto n = s.commit_seconds.count(); n > 0) {
+      p99 = "\"+Inf\"";
+      for (std::size_t i = 0; i < s.commit_seconds.bounds.size(); ++i)
+        if (static_cast<double>(s.commit_seconds.cumulative[i]) >= 0.99 * static_cast<double>(n)) {
+          p99 = std::to_string(s.commit_seconds.bounds[i]);
+          break;
+        }
+    }
+    auto cohort = pol->current();
+    return std::string("\"ready\":") + (ctx.ready().ready ? "true" : "false") +
+           ",\"ingest_lag_ms\":" + std::to_string(s.lag_ms) + ",\"store_commit_p99_s\":" + p99 +
+           ",\"dead_letters\":" + std::to_string(s.dead_letters) +
+           ",\"ws_rollout_percent\":" + std::to_string(cohort->percent) +
+           ",\"ws_rollout_listed\":" + std::to_string(cohort->allow.size());
+  };
+
   net::server srv(ctx);
   srv.prepare();  // fan-out targets exist before the first commit
   if (auto st = in.start(); !st) throw runtime_failure(st.err().message);
@@ -584,13 +604,14 @@ void run_serve(serve_opts& o) {
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("cutover: listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stdout);
-  std::fprintf(stderr,
-               "cutover: serving %s (poll %s %s as profile %s, websocket %s, events %s, socket.io "
-               "%s), auth %s, store %s, redis %s\n",
-               shown.c_str(), profile.method.c_str(), o.poll_path.c_str(), profile.source.c_str(),
-               o.server.ws_path.c_str(), o.server.sse_path.c_str(),
-               o.server.sio_path.empty() ? "off" : o.server.sio_path.c_str(), o.auth.c_str(),
-               o.db.c_str(), o.redis.c_str());
+  // Through core/log: `--log-format json` makes these JSON lines too (the text is unchanged).
+  const core::logger life("");
+  life.line(
+      "serving " + shown + " (poll " + profile.method + " " + o.poll_path + " as profile " +
+          profile.source + ", websocket " + o.server.ws_path + ", events " + o.server.sse_path +
+          ", socket.io " + (o.server.sio_path.empty() ? std::string("off") : o.server.sio_path) +
+          "), auth " + o.auth + ", store " + o.db + ", redis " + o.redis,
+      {{"listen", shown + ":" + std::to_string(*bound)}, {"store", o.db}, {"redis", o.redis}});
 
   // ---- wait for a signal
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
@@ -598,25 +619,25 @@ void run_serve(serve_opts& o) {
     if (ec) return;
     if (sig == SIGHUP) {
       if (o.config_path.empty()) {
-        std::fprintf(stderr, "cutover: SIGHUP: no --config file to reload the rollout from\n");
+        life.at(core::log_level::warning, "SIGHUP: no --config file to reload the rollout from");
       } else {
         std::string why;
         if (auto next = reload_rollout(why)) {
           rollout->replace(*next);
-          std::fprintf(stderr,
-                       "cutover: SIGHUP: rollout now %g%%, %zu allowed, %zu denied (from %s)\n",
-                       next->percent, next->allow.size(), next->deny.size(), o.config_path.c_str());
+          char pct[32];
+          std::snprintf(pct, sizeof pct, "%g", next->percent);
+          life.line(std::string("SIGHUP: rollout now ") + pct + "%, " +
+                    std::to_string(next->allow.size()) + " allowed, " +
+                    std::to_string(next->deny.size()) + " denied (from " + o.config_path + ")");
         } else {
-          std::fprintf(stderr,
-                       "cutover: SIGHUP: nothing changed, every setting stays; %s is refused: "
-                       "%s\n",
-                       o.config_path.c_str(), why.c_str());
+          life.at(core::log_level::warning, "SIGHUP: nothing changed, every setting stays; " +
+                                                o.config_path + " is refused: " + why);
         }
       }
       signals.async_wait(on_signal);
       return;
     }
-    std::fprintf(stderr, "cutover: %s: shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    life.line(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": shutting down");
     signals_io.stop();
   };
   signals.async_wait(on_signal);
@@ -631,7 +652,8 @@ void run_serve(serve_opts& o) {
   readers.stop();
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
-  std::fprintf(stderr, "cutover: stopped in %lld ms\n", static_cast<long long>(took.count()));
+  life.line("stopped in " + std::to_string(took.count()) + " ms",
+            {{"took_ms", std::to_string(took.count())}});
 }
 
 // Every `serve` option, into `o`: used for the command line and again, into a fresh

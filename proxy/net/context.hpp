@@ -98,6 +98,8 @@ struct server_context {
   entry_limits limits;                         // for HTTP publish bodies
   std::function<readiness()> ready;            // /readyz
   std::function<std::string()> extra_metrics;  // appended to /metrics (ingest, store)
+  // JSON members (no braces) the dashboard snapshot adds: ready, ingest lag, store commit.
+  std::function<std::string()> dashboard_fields;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   mutable byte_budget request_bodies;  // bytes of request bodies held, all I/O threads
 

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "net/dashboard.hpp"
 #include "net/http_session.hpp"
 #include "net/server_render.hpp"
 
@@ -64,6 +65,51 @@ void http_session::serve_publish() {
         });
       });
   if (!queued) reject(503, "publish queue is full, retry");
+}
+
+void http_session::serve_dashboard() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (req.method() != http::verb::get && req.method() != http::verb::head)
+    return reject(405, "use GET");
+  if (const auto* tok = find_param(*query_, "token")) {
+    // ?token= sets the cookie and sends the browser to the URL without it (no token left in
+    // history, logs or Referer).
+    if (!dashboard_authorized(ctx.admin_token, "Bearer " + *tok, ""))
+      return reject(401, "the dashboard needs the admin token");
+    return respond(303, "",
+                   {{"Location", "/dashboard"},
+                    {"Set-Cookie", std::string(kDashboardCookie) + "=" + *tok +
+                                       "; Path=/dashboard; HttpOnly; SameSite=Strict"}},
+                   "");
+  }
+  if (!dashboard_authorized(ctx.admin_token, std::string_view(req[http::field::authorization]),
+                            std::string_view(req[http::field::cookie])))
+    return reject(401, "the dashboard needs the admin token (Authorization: Bearer, or ?token=)");
+  respond(200, dashboard_page(),
+          {{"Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "connect-src 'self'; img-src 'self'"},
+           {"X-Frame-Options", "DENY"}},
+          "text/html; charset=utf-8");
+}
+
+void http_session::serve_dashboard_events() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (req.method() != http::verb::get) return reject(405, "use GET");
+  if (!dashboard_authorized(ctx.admin_token, std::string_view(req[http::field::authorization]),
+                            std::string_view(req[http::field::cookie])))
+    return reject(401, "the dashboard feed needs the admin token");
+  if (shutting_down_) return reject(503, "shutting down");
+  // The feed counts itself; this connection retires once the socket is handed over.
+  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+  if (!start_dashboard_feed(shard_, socket_)) {
+    global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(1);
+    return reject(503, "too many dashboard viewers on this instance");
+  }
+  phase_ = phase::closed;
+  shard_.untrack(*this);
 }
 
 }  // namespace cutover::net

@@ -67,6 +67,7 @@ void http_session::wait_fetched(fetch_result r) {
     return wait_finish(std::move(w));
   }
   wait_->parked = true;
+  wait_->parked_at = clock::now();
   m.waiting_polls.add(1);
   shard_.park(*this, clock::now() + shard_.ctx().opt.poll_timeout);
 }
@@ -85,18 +86,25 @@ void http_session::on_entries(std::span<const notification_ptr> entries) {
     if (r.entries.size() >= wait_->spec.limit) break;
   }
   if (r.entries.empty()) return;
-  wait_finish(std::move(r));
+  wait_finish(std::move(r), true);
 }
 
 void http_session::on_deadline() {
   if (wait_) wait_finish({});
 }
 
-void http_session::wait_finish(wait_result r) {
+void http_session::wait_finish(wait_result r, bool woken) {
   shard_.unsubscribe(*this);
+  answer_live_ = woken;
   if (wait_->parked) {
     shard_.unpark(*this);
-    global_metrics().waiting_polls.add(-1);
+    auto& m = global_metrics();
+    m.waiting_polls.add(-1);
+    const double held = std::chrono::duration<double>(clock::now() - wait_->parked_at).count();
+    if (woken)
+      m.hold_arrival.record(held);
+    else if (!r.shutting_down && !r.error_status)
+      m.hold_timeout.record(held);
   }
   auto done = std::move(wait_->done);
   wait_.reset();

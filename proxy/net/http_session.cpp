@@ -192,7 +192,7 @@ bool http_session::on_header() {
   std::string_view target(req.target().data(), req.target().size());
   const route_entry* e = ctx.table.find(target.substr(0, target.find('?')));
   bool takes_body = e ? e->kind == route_kind::publish || e->kind == route_kind::socketio
-                     : ctx.upstream != nullptr;
+                      : ctx.upstream != nullptr;
   if (!takes_body) {
     keep_alive_ = false;
     if (!e)
@@ -298,6 +298,13 @@ void http_session::dispatch() {
         break;
       case route_kind::publish:
         serve_publish();
+        break;
+      case route_kind::dashboard:
+        serve_dashboard();
+        break;
+      case route_kind::dashboard_events:
+        serve_dashboard_events();
+        if (phase_ == phase::closed) return;  // the socket belongs to the feed
         break;
       case route_kind::websocket:
         return identify_then(next_step::websocket);
@@ -444,6 +451,11 @@ std::optional<stream_id> http_session::head() const {
   return shard_.ctx().hub_->head();
 }
 
+void http_session::delivering(std::span<const notification_ptr> sent) {
+  delivering_ms_.clear();
+  for (const auto& n : sent) delivering_ms_.push_back(n->id.ms);
+}
+
 void http_session::send(std::string bytes) {
   release_body();
   parser_.reset();  // the answer is out: the request's parsed form is not needed
@@ -466,6 +478,14 @@ void http_session::send(std::string bytes) {
 void http_session::on_written(boost::system::error_code ec) {
   if (phase_ == phase::closed) return;
   if (ec) return close();
+  if (!delivering_ms_.empty()) {
+    auto& m = global_metrics();
+    const auto kind = answer_live_ ? delivery_kind::live : delivery_kind::replay;
+    const std::uint64_t wall = wall_ms_now();
+    for (auto ms : delivering_ms_) m.record_delivery(counted_as_, kind, ms, wall);
+    delivering_ms_.clear();
+  }
+  answer_live_ = false;
   tx_.clear();
   tx_.shrink_to_fit();
   if (!keep_alive_) {
@@ -482,6 +502,7 @@ void http_session::on_written(boost::system::error_code ec) {
 
 void http_session::close() {
   if (phase_ == phase::closed) return;
+  delivering_ms_.clear();
   if (wait_) wait_cancel();
   if (sio_wait_) {
     sio_carrier_gone(sio_wait_->conn, sio_wait_->carrier);

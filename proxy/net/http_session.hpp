@@ -53,6 +53,7 @@ class http_session final : public connection_base,
   // Socket.IO: the answer to polling request `carrier`, posted here by its session.
   void sio_answer(std::uint64_t carrier, int status, std::string_view content_type,
                   std::string body, std::vector<header> cors);
+  void delivering(std::span<const notification_ptr> sent) override;
 
  private:
   using parser_type = request_parser;
@@ -97,7 +98,9 @@ class http_session final : public connection_base,
   // The upgrade's accept key, or nullopt after answering the refusal.
   std::optional<std::string> ws_accept_or_reject();
   credentials request_credentials() const;
-  bool publish_allowed();  // admin token and method, from the header alone; false: answered
+  bool publish_allowed();         // admin token and method, from the header alone; false: answered
+  void serve_dashboard();         // http_admin.cpp
+  void serve_dashboard_events();  // hands the socket to a dashboard feed
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
@@ -110,10 +113,12 @@ class http_session final : public connection_base,
     bool fetching = false;
     bool wake_pending = false;
     bool parked = false;
+    clock::time_point parked_at{};
   };
   void wait_fetch();
   void wait_fetched(fetch_result r);
-  void wait_finish(wait_result r);
+  // `woken`: an arrival answers a parked poll (delivery `live`; hold outcome `arrival`).
+  void wait_finish(wait_result r, bool woken = false);
   void wait_cancel();
 
   shard& shard_;
@@ -142,6 +147,10 @@ class http_session final : public connection_base,
   bool keep_alive_ = true;
   bool shutting_down_ = false;
   transport counted_as_ = transport::http;
+  // Delivery latency of the answer being written: the ids' milliseconds, recorded once
+  // it is out. `answer_live_`: the poll was parked and woken by an arrival.
+  std::vector<std::uint64_t> delivering_ms_;
+  bool answer_live_ = false;
 };
 
 }  // namespace cutover::net

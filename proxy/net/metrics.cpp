@@ -1,5 +1,7 @@
 #include "net/metrics.hpp"
 
+#include <chrono>
+
 namespace cutover::net {
 
 namespace {
@@ -21,6 +23,12 @@ const char* transport_label(transport t) {
   for (const auto& i : kTable)
     if (i.id == t) return i.label;
   return "?";
+}
+
+std::uint64_t wall_ms_now() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 metrics& global_metrics() {

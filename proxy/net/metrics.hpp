@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include "core/histogram.hpp"
+
 namespace cutover::net {
 
 // What a connection is counted as. A new transport is one value here and one row of
@@ -42,6 +44,14 @@ struct gauge {
   std::int64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
 };
 
+// A histogram of durations in seconds (core::histogram::seconds_bounds()).
+struct seconds_histogram : core::histogram {
+  seconds_histogram() : core::histogram(core::histogram::seconds_bounds()) {}
+};
+
+// cutover_delivery_latency_seconds{delivery=..}: live fan-out or a replay (catch-up read).
+enum class delivery_kind : std::uint8_t { live = 0, replay = 1 };
+
 struct metrics {
   std::array<gauge, kTransports> connections;   // open connections by transport
   gauge waiting_polls;                          // parked long-polls
@@ -74,7 +84,18 @@ struct metrics {
   counter store_reads;
   counter store_read_micros;  // summed duration of store reads
   counter accepted, accept_errors;
+  // Stream id time -> the frame's last byte taken by the socket, by transport and kind.
+  std::array<std::array<seconds_histogram, 2>, kTransports> delivery_latency;
+  seconds_histogram hold_arrival, hold_timeout;  // parked long-polls: park -> answer
+  void record_delivery(transport t, delivery_kind k, std::uint64_t id_ms,
+                       std::uint64_t now_ms) noexcept {
+    double s = now_ms > id_ms ? static_cast<double>(now_ms - id_ms) / 1000.0 : 0.0;
+    delivery_latency[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)].record(s);
+  }
 };
+
+// Wall-clock milliseconds since the epoch (the clock stream ids are made of).
+std::uint64_t wall_ms_now() noexcept;
 
 metrics& global_metrics();
 

@@ -248,12 +248,12 @@ void push_session::drop_unsent_notifications() {
 
 // ---- writing ----------------------------------------------------------------
 
-bool push_session::push_notification(const notification_ptr& n) {
+bool push_session::push_notification(const notification_ptr& n, bool live) {
   const std::string& frame = codec_->notification(*n);
   // Always admit one frame, however large, so progress never depends on the limit.
   if (queued_bytes_ > 0 && queued_bytes_ + frame.size() > host_->limits().queue_bytes) return false;
   // Aliasing pointer: shares ownership of the notification, points at its rendering.
-  queue_.push_back({std::shared_ptr<const std::string>(n, &frame), n->id, true});
+  queue_.push_back({std::shared_ptr<const std::string>(n, &frame), n->id, true, live});
   queued_bytes_ += frame.size();
   cursor_ = n->id;
   global_metrics().deliveries[idx()].add();
@@ -263,7 +263,7 @@ bool push_session::push_notification(const notification_ptr& n) {
 void push_session::push_control(std::string bytes) {
   if (bytes.empty()) return;
   queued_bytes_ += bytes.size();
-  queue_.push_back({std::make_shared<const std::string>(std::move(bytes)), {}, false});
+  queue_.push_back({std::make_shared<const std::string>(std::move(bytes)), {}, false, false});
 }
 
 void push_session::report_queue() {
@@ -321,6 +321,8 @@ void push_session::on_writable(std::uint64_t generation, bool ok) {
 
 void push_session::on_progress(std::size_t n) {
   last_progress_ = last_sent_ = clock::now();
+  std::uint64_t wall = 0;  // read once per write, only when a notification completed
+  auto& m = global_metrics();
   while (n > 0 && !queue_.empty()) {
     std::size_t size = queue_.front().bytes->size();
     std::size_t rest = size - written_in_front_;
@@ -328,7 +330,12 @@ void push_session::on_progress(std::size_t n) {
       n -= rest;
       queued_bytes_ -= size;
       written_in_front_ = 0;
-      if (queue_.front().notification) sent_cursor_ = queue_.front().id;
+      if (const auto& f = queue_.front(); f.notification) {
+        sent_cursor_ = f.id;
+        if (!wall) wall = wall_ms_now();
+        m.record_delivery(kind_, f.live ? delivery_kind::live : delivery_kind::replay, f.id.ms,
+                          wall);
+      }
       queue_.pop_front();
     } else {
       written_in_front_ += n;
@@ -358,7 +365,7 @@ void push_session::on_entries(std::span<const notification_ptr> entries) {
   }
   for (const auto& n : entries) {
     if (!(cursor_ < n->id)) continue;
-    if (!push_notification(n)) {
+    if (!push_notification(n, true)) {
       // Slow consumer: stop queueing; catch up from the cursor once the carrier drains.
       mode_ = mode::catching_up;
       global_metrics().slow_consumer[idx()].add();
@@ -400,7 +407,7 @@ void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
   bool full = false;
   for (const auto& n : r.entries) {
     if (!(cursor_ < n->id)) continue;
-    if (!push_notification(n)) {
+    if (!push_notification(n, false)) {
       full = true;
       break;
     }

@@ -191,6 +191,7 @@ class push_session final : public connection_base,
     std::shared_ptr<const std::string> bytes;
     stream_id id;               // notifications: its id
     bool notification = false;  // dropped on resume/close/detach if not yet being written
+    bool live = false;          // queued from the fan-out (delivery latency's `live` label)
   };
 
   // codec_events
@@ -203,7 +204,7 @@ class push_session final : public connection_base,
   std::size_t idx() const noexcept { return static_cast<std::size_t>(kind_); }
   void arm_read();
   void handle_input(const char* data, std::size_t n);
-  bool push_notification(const notification_ptr& n);  // false when the queue is full
+  bool push_notification(const notification_ptr& n, bool live);  // false when the queue is full
   void push_control(std::string bytes);
   void flush();
   void report_queue();

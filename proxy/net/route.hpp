@@ -7,6 +7,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ class exchange {
   // `content_type` empty: no Content-Type (an empty body, e.g. 204).
   virtual void respond(int status, std::string body, std::vector<header> extra = {},
                        std::string_view content_type = "application/json") = 0;
+  // The notifications the next respond() carries (for the delivery-latency histogram,
+  // recorded once the answer is written). Optional: an answer without it records nothing.
+  virtual void delivering(std::span<const notification_ptr> sent) = 0;
   // This instance's newest id (nullopt when the store is empty).
   virtual std::optional<stream_id> head() const = 0;
 };

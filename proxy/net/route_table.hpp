@@ -16,14 +16,16 @@ namespace cutover::net {
 class route;
 
 enum class route_kind : std::uint8_t {
-  health,     // /healthz
-  ready,      // /readyz
-  metrics,    // /metrics
-  publish,    // POST /v1/publish
-  websocket,  // the WebSocket upgrade (DESIGN §5)
-  events,     // SSE (DESIGN §6.1)
-  socketio,   // Engine.IO / Socket.IO (DESIGN §6.2): polling, WebSocket, upgrade
-  app,        // a route the app plugged in (the legacy poll)
+  health,            // /healthz
+  ready,             // /readyz
+  metrics,           // /metrics
+  publish,           // POST /v1/publish
+  websocket,         // the WebSocket upgrade (DESIGN §5)
+  events,            // SSE (DESIGN §6.1)
+  socketio,          // Engine.IO / Socket.IO (DESIGN §6.2): polling, WebSocket, upgrade
+  dashboard,         // GET /dashboard (net/dashboard.hpp)
+  dashboard_events,  // GET /dashboard/events, its SSE feed
+  app,               // a route the app plugged in (the legacy poll)
 };
 
 enum class auth_policy : std::uint8_t {

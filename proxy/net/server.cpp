@@ -73,6 +73,11 @@ void server::prepare() {
     ctx_.sio =
         std::make_shared<sio_service>(ctx_.opt.max_connections, cfg, ctx_.opt.sio_connect_timeout);
   }
+  if (!ctx_.admin_token.empty()) {
+    t.add({"/dashboard", route_kind::dashboard, auth_policy::admin_token, false, transport::http});
+    t.add({"/dashboard/events", route_kind::dashboard_events, auth_policy::admin_token, false,
+           transport::http});
+  }
   for (const auto& [path, r] : ctx_.routes)
     t.add({path, route_kind::app, auth_policy::identity, false, r->counted_as(), r});
   unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();

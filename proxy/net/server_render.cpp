@@ -186,16 +186,36 @@ std::string render_metrics(const server_context& ctx) {
     help(out, "cutover_cache_bytes", "gauge", "Estimated bytes of the in-memory notifications.");
     line(out, "cutover_cache_bytes", "", static_cast<double>(hs.cached_bytes));
   }
+  help(out, "cutover_delivery_latency_seconds", "histogram",
+       "Stream id time to the notification written on the client's socket, by transport; "
+       "delivery=\"live\" from the fan-out, \"replay\" from catch-up reads.");
+  for (const auto& t : transports()) {
+    if (!t.user_facing) continue;
+    for (auto k : {delivery_kind::live, delivery_kind::replay}) {
+      std::string l =
+          label(t) + (k == delivery_kind::live ? ",delivery=\"live\"" : ",delivery=\"replay\"");
+      prometheus_histogram(
+          out, "cutover_delivery_latency_seconds", l.c_str(),
+          m.delivery_latency[static_cast<std::size_t>(t.id)][static_cast<std::size_t>(k)].read());
+    }
+  }
+  help(out, "cutover_longpoll_hold_seconds", "histogram",
+       "Time long-polls spent parked, by how they ended (an arrival or --poll-timeout).");
+  prometheus_histogram(out, "cutover_longpoll_hold_seconds", "outcome=\"arrival\"",
+                       m.hold_arrival.read());
+  prometheus_histogram(out, "cutover_longpoll_hold_seconds", "outcome=\"timeout\"",
+                       m.hold_timeout.read());
   auto users = global_user_activity().recent();
   help(out, "cutover_users_last_hour", "gauge",
        "Distinct users seen in the last hour, by transport (both: long-poll and a push "
-       "transport).");
+       "transport; 2+: two or more transports, whichever).");
   for (const auto& t : transports()) {
     if (!t.user_facing) continue;
     line(out, "cutover_users_last_hour", label(t).c_str(),
          static_cast<double>(users.by_transport[static_cast<std::size_t>(t.id)]));
   }
   line(out, "cutover_users_last_hour", "transport=\"both\"", static_cast<double>(users.both));
+  line(out, "cutover_users_last_hour", "transport=\"2+\"", static_cast<double>(users.two_plus));
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   return out;
 }

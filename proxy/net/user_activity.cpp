@@ -24,10 +24,12 @@ user_activity::counts user_activity::recent(std::chrono::minutes window, clock::
     std::lock_guard lk(s.mu);
     for (auto it = s.users.begin(); it != s.users.end();) {
       bool any = false, longpoll = false, push = false;
+      int on = 0;  // user-facing transports this user was seen on
       for (const auto& t : transports()) {
         auto seen = it->second[static_cast<std::size_t>(t.id)];
         if (seen == clock::time_point{} || seen <= cutoff) continue;
         any = true;
+        on += t.user_facing;
         ++c.by_transport[static_cast<std::size_t>(t.id)];
         if (t.id == transport::longpoll) longpoll = true;
         if (t.push) push = true;
@@ -37,6 +39,7 @@ user_activity::counts user_activity::recent(std::chrono::minutes window, clock::
         continue;
       }
       c.both += longpoll && push;
+      c.two_plus += on >= 2;
       ++it;
     }
   }

@@ -24,7 +24,8 @@ class user_activity {
 
   struct counts {
     std::array<std::size_t, kTransports> by_transport{};
-    std::size_t both = 0;  // long-poll and at least one push transport
+    std::size_t both = 0;      // long-poll and at least one push transport
+    std::size_t two_plus = 0;  // two or more user-facing transports (any of them)
   };
   // Distinct users per transport within `window`; forgets users older than that.
   counts recent(std::chrono::minutes window = std::chrono::minutes(60),

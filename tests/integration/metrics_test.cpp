@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "cutover_proc.hpp"
 #include "store_fixtures.hpp"
@@ -34,11 +35,16 @@ struct scrape {
   }
 };
 
+scrape parse_metrics(const std::string& body);
 scrape read_metrics(int port) {
   auto r = http_get(port, "/metrics");
   EXPECT_EQ(r.status, 200);
+  return parse_metrics(r.body);
+}
+
+scrape parse_metrics(const std::string& body) {
   scrape s;
-  std::istringstream in(r.body);
+  std::istringstream in(body);
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("# TYPE ", 0) == 0) {
@@ -53,34 +59,51 @@ scrape read_metrics(int port) {
   return s;
 }
 
-// Every histogram: cumulative buckets never decrease, +Inf last and equal to _count.
+// Every series of every histogram (one per label set besides `le`): cumulative buckets never
+// decrease, +Inf last and equal to its _count.
 void expect_well_formed_histograms(const scrape& s) {
   int seen = 0;
   for (const auto& [family, type] : s.types) {
     if (type != "histogram") continue;
     ++seen;
-    auto b = s.buckets(family);
-    ASSERT_FALSE(b.empty()) << family;
-    // std::map orders "+Inf" first; put it last, the rest by numeric bound.
-    std::vector<std::pair<double, double>> finite;
-    double inf = -1;
-    for (auto& [le, v] : b) {
-      if (le == "+Inf")
-        inf = v;
-      else
-        finite.emplace_back(std::strtod(le.c_str(), nullptr), v);
+    // labels without le -> (le, value)
+    std::map<std::string, std::vector<std::pair<std::string, double>>> series;
+    const std::string prefix = family + "_bucket{";
+    for (const auto& [k, v] : s.samples) {
+      if (k.rfind(prefix, 0) != 0) continue;
+      auto labels = k.substr(prefix.size(), k.size() - prefix.size() - 1);
+      auto at = labels.find("le=\"");
+      ASSERT_NE(at, std::string::npos) << k;
+      auto le = labels.substr(at + 4, labels.find('"', at + 4) - at - 4);
+      auto rest = labels.substr(0, at);
+      if (!rest.empty() && rest.back() == ',') rest.pop_back();
+      series[rest].emplace_back(le, v);
     }
-    std::sort(finite.begin(), finite.end());
-    for (std::size_t i = 1; i < finite.size(); ++i)
-      EXPECT_LE(finite[i - 1].second, finite[i].second) << family << " le=" << finite[i].first;
-    ASSERT_TRUE(s.samples.count(family + "_count")) << family;
-    ASSERT_TRUE(s.samples.count(family + "_sum")) << family;
-    EXPECT_EQ(inf, s.samples.at(family + "_count")) << family;
-    if (!finite.empty()) {
-      EXPECT_LE(finite.back().second, inf) << family;
+    ASSERT_FALSE(series.empty()) << family;
+    for (const auto& [labels, b] : series) {
+      const std::string sel = labels.empty() ? "" : "{" + labels + "}";
+      // std::map orders "+Inf" first; put it last, the rest by numeric bound.
+      std::vector<std::pair<double, double>> finite;
+      double inf = -1;
+      for (auto& [le, v] : b) {
+        if (le == "+Inf")
+          inf = v;
+        else
+          finite.emplace_back(std::strtod(le.c_str(), nullptr), v);
+      }
+      std::sort(finite.begin(), finite.end());
+      for (std::size_t i = 1; i < finite.size(); ++i)
+        EXPECT_LE(finite[i - 1].second, finite[i].second)
+            << family << sel << " le=" << finite[i].first;
+      ASSERT_TRUE(s.samples.count(family + "_count" + sel)) << family << sel;
+      ASSERT_TRUE(s.samples.count(family + "_sum" + sel)) << family << sel;
+      EXPECT_EQ(inf, s.samples.at(family + "_count" + sel)) << family << sel;
+      if (!finite.empty()) {
+        EXPECT_LE(finite.back().second, inf) << family << sel;
+      }
     }
   }
-  EXPECT_GE(seen, 2);
+  EXPECT_GE(seen, 4);
 }
 
 // A metric name used in a query resolves to an exported family (histogram series by suffix).
@@ -192,6 +215,88 @@ TEST_F(Metrics, GrafanaDashboardAndAlertRulesNameOnlyExportedMetrics) {
     auto cmd = "promtool check rules '" + root + "/docs/prometheus/alerts.yml' >/dev/null";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
+}
+
+// The delivery-latency histogram (issue 18's definition) and the long-poll hold move exactly
+// as the traffic says: a WebSocket live delivery, a WebSocket replay (since=0), a long-poll
+// woken by an arrival, a long-poll answered from the backlog, and a poll that times out.
+TEST(MetricsLatency, DeliveryLatencyAndPollHoldCountEachDeliveryUnderItsLabel) {
+  redis_server redis;
+  redis.start();
+  cutover_server srv(redis, {"--auth", "insecure-query", "--poll-timeout", "300ms"});
+  const int port = srv.port();
+  auto count = [&](const char* tr, const char* kind) {
+    return srv
+        .metric(std::string("cutover_delivery_latency_seconds_count{transport=\"") + tr +
+                "\",delivery=\"" + kind + "\"}")
+        .value_or(-1);
+  };
+  for (const char* tr : {"websocket", "sse", "longpoll"})
+    for (const char* k : {"live", "replay"}) EXPECT_EQ(count(tr, k), 0) << tr << " " << k;
+  redis_client rc(redis.port());
+  auto publish = [&](const std::string& topic, int i) {
+    rc.command({"XADD", "cutover:notifications", "*", "topic", topic, "type", "t", "data",
+                "{\"i\":" + std::to_string(i) + "}"});
+  };
+
+  // WebSocket, live: the hello first (subscribed), then an arrival.
+  {
+    testing::raw_ws ws(port, "/v1/ws?user=1");
+    ASSERT_EQ(ws.handshake_status(), 101);
+    ASSERT_TRUE(ws.next_text());  // hello
+    publish("user:1", 1);
+    auto n = ws.next_text();
+    ASSERT_TRUE(n);
+    EXPECT_EQ(testing::json_field(*n, "type"), "notification");
+  }
+  ASSERT_TRUE(srv.wait_metric_at_least(
+      R"(cutover_delivery_latency_seconds_count{transport="websocket",delivery="live"})", 1));
+  EXPECT_EQ(count("websocket", "replay"), 0);
+  // Measured from the id's time on this machine's clock: well under the 10 s bucket.
+  EXPECT_EQ(
+      *srv.metric(
+          R"(cutover_delivery_latency_seconds_bucket{transport="websocket",delivery="live",le="10"})"),
+      1);
+
+  // WebSocket, replay of the stored entry.
+  {
+    testing::raw_ws ws(port, "/v1/ws?user=1&since=0");
+    ASSERT_EQ(ws.handshake_status(), 101);
+    ASSERT_TRUE(ws.next_text());  // hello
+    ASSERT_TRUE(ws.next_text());  // the notification, read from memory or the store
+  }
+  ASSERT_TRUE(srv.wait_metric_at_least(
+      R"(cutover_delivery_latency_seconds_count{transport="websocket",delivery="replay"})", 1));
+  EXPECT_EQ(count("websocket", "live"), 1);
+
+  // Long-poll parked, then woken by an arrival: live, and one hold that ended by arrival.
+  testing::http_reply parked;
+  std::thread poller([&] { parked = http_get(port, "/api/notifications/poll?user=2"); });
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_waiting_polls", 1));
+  publish("user:2", 2);
+  poller.join();
+  ASSERT_EQ(parked.status, 200);
+  ASSERT_NE(parked.body.find("\"i\":2"), std::string::npos) << parked.body;
+  ASSERT_TRUE(srv.wait_metric_at_least(
+      R"(cutover_delivery_latency_seconds_count{transport="longpoll",delivery="live"})", 1));
+  EXPECT_EQ(*srv.metric(R"(cutover_longpoll_hold_seconds_count{outcome="arrival"})"), 1);
+
+  // Long-poll from the backlog: replay; no hold.
+  auto backlog = http_get(port, "/api/notifications/poll?user=2&since=0");
+  ASSERT_EQ(backlog.status, 200);
+  ASSERT_TRUE(srv.wait_metric_at_least(
+      R"(cutover_delivery_latency_seconds_count{transport="longpoll",delivery="replay"})", 1));
+  EXPECT_EQ(count("longpoll", "live"), 1);
+  EXPECT_EQ(*srv.metric(R"(cutover_longpoll_hold_seconds_count{outcome="arrival"})"), 1);
+
+  // A poll with nothing to say parks for --poll-timeout (300 ms) and ends by timeout.
+  auto empty = http_get(port, "/api/notifications/poll?user=3");
+  EXPECT_EQ(empty.status, 200);
+  ASSERT_TRUE(
+      srv.wait_metric_at_least(R"(cutover_longpoll_hold_seconds_count{outcome="timeout"})", 1));
+  EXPECT_GE(*srv.metric(R"(cutover_longpoll_hold_seconds_sum{outcome="timeout"})"), 0.25);
+  EXPECT_EQ(count("sse", "live"), 0);  // nothing went over SSE
+  expect_well_formed_histograms(read_metrics(port));
 }
 
 }  // namespace

@@ -1,0 +1,227 @@
+#include "net/dashboard.hpp"
+
+#include <openssl/crypto.h>
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <mutex>
+
+#include "net/http_util.hpp"
+#include "net/user_activity.hpp"
+
+namespace cutover::net {
+namespace asio = boost::asio;
+
+namespace {
+
+std::atomic<std::size_t> g_viewers{0};
+
+bool equal_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// users_last_hour walks every user seen in the hour; the feeds share one walk per 10 s.
+user_activity::counts users_cached() {
+  static std::mutex mu;
+  static user_activity::counts cached;
+  static clock::time_point at{};
+  std::lock_guard lk(mu);
+  auto now = clock::now();
+  if (at == clock::time_point{} || now - at >= std::chrono::seconds(10)) {
+    cached = global_user_activity().recent();
+    at = now;
+  }
+  return cached;
+}
+
+void append_number(std::string& out, double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  out += buf;
+}
+
+class dashboard_feed final : public connection_base,
+                             public std::enable_shared_from_this<dashboard_feed> {
+ public:
+  dashboard_feed(shard& sh, asio::ip::tcp::socket s) : shard_(sh), socket_(std::move(s)) {}
+  ~dashboard_feed() { finish(); }
+
+  void start() {
+    shard_.track(*this);
+    tracked_ = true;
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "Connection: close\r\n\r\nretry: 2000\n\n";
+    write(head + event());
+    watch();
+  }
+  void on_tick(clock::time_point) override {
+    if (!closed_) write(event());
+  }
+  void on_shutdown() override { finish(); }
+
+ private:
+  std::string event() {
+    std::string snap = dashboard_snapshot(shard_.ctx());
+    // deliveries/s: this feed's own previous sample.
+    const auto& m = global_metrics();
+    auto now = clock::now();
+    std::uint64_t total = 0;
+    std::string rates = ",\"deliveries_per_s\":{";
+    bool first = true;
+    for (const auto& t : transports()) {
+      if (!t.user_facing) continue;
+      auto i = static_cast<std::size_t>(t.id);
+      std::uint64_t v = m.deliveries[i].get();
+      total += v;
+      double secs = std::chrono::duration<double>(now - last_at_).count();
+      double r = last_at_ == clock::time_point{} || secs <= 0
+                     ? 0
+                     : static_cast<double>(v - last_[i]) / secs;
+      last_[i] = v;
+      if (!first) rates += ',';
+      first = false;
+      rates += '"';
+      rates += t.label;
+      rates += "\":";
+      append_number(rates, r);
+    }
+    rates += '}';
+    last_at_ = now;
+    snap.insert(snap.size() - 1, rates);
+    return "event: snapshot\ndata: " + snap + "\n\n";
+  }
+  void write(const std::string& bytes) {
+    if (!pending_.empty()) return;  // the viewer is not reading: skip this second
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    std::size_t n = socket_.write_some(asio::buffer(bytes), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) n = 0, ec = {};
+    if (ec) return finish();
+    if (n < bytes.size()) {
+      pending_ = bytes.substr(n);
+      socket_.async_write_some(asio::buffer(pending_),
+                               [self = shared_from_this()](boost::system::error_code e,
+                                                           std::size_t k) { self->written(e, k); });
+    }
+  }
+  void written(boost::system::error_code ec, std::size_t n) {
+    if (closed_) return;
+    if (ec) return finish();
+    pending_.erase(0, n);
+    if (!pending_.empty())
+      socket_.async_write_some(asio::buffer(pending_),
+                               [self = shared_from_this()](boost::system::error_code e,
+                                                           std::size_t k) { self->written(e, k); });
+  }
+  // The browser sends nothing; readable means it left (EOF) or sent junk: either ends it.
+  void watch() {
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       [self = shared_from_this()](boost::system::error_code) { self->finish(); });
+  }
+  void finish() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.close(ec);
+    if (tracked_) shard_.untrack(*this);
+    tracked_ = false;
+    g_viewers.fetch_sub(1);
+    global_metrics().connections[static_cast<std::size_t>(transport::http)].add(-1);
+  }
+
+  shard& shard_;
+  asio::ip::tcp::socket socket_;
+  std::string pending_;
+  std::array<std::uint64_t, kTransports> last_{};
+  clock::time_point last_at_{};
+  bool closed_ = false;
+  bool tracked_ = false;
+};
+
+}  // namespace
+
+bool dashboard_authorized(std::string_view admin_token, std::string_view authorization,
+                          std::string_view cookie) {
+  if (admin_token.empty()) return false;
+  if (authorization.size() > 7 && iequals(authorization.substr(0, 7), "bearer ") &&
+      equal_secret(authorization.substr(7), admin_token))
+    return true;
+  // Cookie: a=b; cutover_admin=<token>; ...
+  while (!cookie.empty()) {
+    auto semi = cookie.find(';');
+    auto part = cookie.substr(0, semi);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    auto eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == kDashboardCookie &&
+        equal_secret(part.substr(eq + 1), admin_token))
+      return true;
+    if (semi == std::string_view::npos) break;
+    cookie.remove_prefix(semi + 1);
+  }
+  return false;
+}
+
+std::string dashboard_snapshot(const server_context& ctx) {
+  const auto& m = global_metrics();
+  std::string out = "{\"time_ms\":" + std::to_string(wall_ms_now());
+  out += ",\"connections\":{";
+  bool first = true;
+  for (const auto& t : transports()) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += t.label;
+    out += "\":" + std::to_string(m.connections[static_cast<std::size_t>(t.id)].get());
+  }
+  out += "},\"waiting_polls\":" + std::to_string(m.waiting_polls.get());
+  auto users = users_cached();
+  out += ",\"users_last_hour\":{";
+  for (const auto& t : transports()) {
+    if (!t.user_facing) continue;
+    out += '"';
+    out += t.label;
+    out += "\":" + std::to_string(users.by_transport[static_cast<std::size_t>(t.id)]) + ",";
+  }
+  out += "\"2+\":" + std::to_string(users.two_plus) + "}";
+  // Live delivery latency p50/p99 per transport (upper bound of the bucket; null: none yet).
+  out += ",\"delivery_latency_s\":{";
+  first = true;
+  for (const auto& t : transports()) {
+    if (!t.user_facing) continue;
+    auto h = m.delivery_latency[static_cast<std::size_t>(t.id)][0].read();
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += t.label;
+    out += "\":{\"count\":" + std::to_string(h.count()) + ",\"p50\":";
+    auto q = [&](double f) {
+      if (h.count() == 0) return out += "null", void();
+      double want = f * static_cast<double>(h.count());
+      for (std::size_t i = 0; i < h.bounds.size(); ++i)
+        if (static_cast<double>(h.cumulative[i]) >= want) return append_number(out, h.bounds[i]);
+      out += "\"+Inf\"";
+    };
+    q(0.5);
+    out += ",\"p99\":";
+    q(0.99);
+    out += '}';
+  }
+  out += '}';
+  if (ctx.dashboard_fields) out += "," + ctx.dashboard_fields();
+  out += '}';
+  return out;
+}
+
+bool start_dashboard_feed(shard& sh, asio::ip::tcp::socket& socket) {
+  if (g_viewers.fetch_add(1) >= kMaxDashboardViewers) {
+    g_viewers.fetch_sub(1);
+    return false;
+  }
+  global_metrics().connections[static_cast<std::size_t>(transport::http)].add(1);
+  std::make_shared<dashboard_feed>(sh, std::move(socket))->start();
+  return true;
+}
+
+}  // namespace cutover::net
