@@ -202,7 +202,7 @@ bool http_session::on_header() {
     return false;
   }
   keep_alive_ = false;  // a refusal closes: the body it announced is never read
-  if (e && !publish_allowed()) return false;
+  if (e && e->kind == route_kind::publish && !publish_allowed()) return false;
   keep_alive_ = true;  // dispatch() decides
   if (auto len = parser_->content_length(); len && !reserve_body(static_cast<std::size_t>(*len)))
     return false;
