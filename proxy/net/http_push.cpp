@@ -30,9 +30,7 @@ void http_session::serve_upgrade(const auth_outcome& who) {
   }
   std::string leftover = std::move(rx_);
   // This connection is now the WebSocket session's; retire the HTTP side.
-  phase_ = phase::closed;
-  shard_.untrack(*this);
-  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+  retire_for_handover();
   start_websocket(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)},
                   std::move(*accept), since, std::move(leftover));
 }
@@ -97,9 +95,7 @@ void http_session::serve_sse(const auth_outcome& who) {
     if (!since) return reject(400, why.message);
   }
   auto cors = cors_headers();
-  phase_ = phase::closed;
-  shard_.untrack(*this);
-  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+  retire_for_handover();
   start_sse(shard_, std::move(socket_), push_identity{who.user, ctx.topics_for(who.user)}, since,
             std::move(cors));
 }

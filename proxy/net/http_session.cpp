@@ -500,6 +500,12 @@ void http_session::on_written(boost::system::error_code ec) {
   arm_read();
 }
 
+void http_session::retire_for_handover() {
+  phase_ = phase::closed;
+  shard_.untrack(*this);
+  global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+}
+
 void http_session::close() {
   if (phase_ == phase::closed) return;
   delivering_ms_.clear();

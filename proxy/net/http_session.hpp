@@ -104,7 +104,10 @@ class http_session final : public connection_base,
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
-  bool origin_allowed();   // DESIGN §7; false: answered 403
+  // The socket moves to a push session (WebSocket, SSE, Socket.IO): this HTTP side stops
+  // counting and tracking it, and never touches it again.
+  void retire_for_handover();
+  bool origin_allowed();  // DESIGN §7; false: answered 403
 
   // poll wait
   struct waiting {

@@ -72,9 +72,7 @@ void http_session::serve_sio() {
     auto accept = ws_accept_or_reject();
     if (!accept) return;
     std::string leftover = std::move(rx_);
-    phase_ = phase::closed;
-    shard_.untrack(*this);
-    global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+    retire_for_handover();
     sio_websocket_upgrade(conn, std::move(socket_), std::move(*accept), std::move(leftover));
     return;
   }
@@ -111,9 +109,7 @@ void http_session::serve_sio_after_identity(const auth_outcome& who) {
     auto accept = ws_accept_or_reject();
     if (!accept) return;
     std::string leftover = std::move(rx_);
-    phase_ = phase::closed;
-    shard_.untrack(*this);
-    global_metrics().connections[static_cast<std::size_t>(counted_as_)].add(-1);
+    retire_for_handover();
     sio_websocket_new(shard_, *ctx.sio, std::move(socket_), std::move(*accept), std::move(start),
                       std::move(leftover));
     return;
