@@ -7,6 +7,8 @@
 //
 // Usage: node sio_client.mjs '<json>' with
 //   port         Cutover's port (on 127.0.0.1)
+//   ports        instead of port: several instances; connections go to the first until a
+//                move sends them to the next (round robin)
 //   client       "node" (default) or "chromium"
 //   query        handshake query object (e.g. {"user":"1"})
 //   auth         CONNECT auth object (e.g. {"since":"0"} or {"token":".."})
@@ -15,10 +17,14 @@
 //   want         stop after this many notifications
 //   cuts         cut the connections once these many notifications arrived, e.g.
 //                [60,150,240] (each after the reconnect of the previous one)
+//   moves        like cuts, but the proxy also sends every later connection to the next
+//                of `ports` (a balancer moving the client; sids stay valid where made)
 //   waitFor      "connect_error": stop at the first connect_error; "upgrade": stop only
 //                once `want` arrived and the transport was upgraded
 //   timeoutMs    give up after this long (default 60000)
 // Prints "connected" after the first connect, "cut <k>" after the cut at k notifications,
+// "moved <k>" after a move, "upgraded <n>" after each upgrade, and "disconnect <reason>",
+// "connect_error <message>", "upgrade_error <message>" as they come,
 // "reconnected <recovered>" after each later connect, then one JSON line:
 //   {"frames":[{event,data,offset}],"connects":[{recovered,transport,pid}],"upgrades":n,
 //    "firstTransport":..,"errors":[{message,data}],"disconnects":[reason]}
@@ -29,6 +35,9 @@ import { fileURLToPath } from 'node:url';
 
 const cfg = JSON.parse(process.argv[2]);
 const cuts = [...(cfg.cuts ?? [])];
+const moves = [...(cfg.moves ?? [])];
+const upstreams = cfg.ports ?? [cfg.port];
+let upstream = 0;  // index into upstreams of the instance new connections go to
 const frames = [];
 const connects = [];
 const errors = [];
@@ -49,6 +58,8 @@ const socket = io(location.origin + (cfg.nsp && cfg.nsp !== '/' ? cfg.nsp : ''),
 socket.io.on('open', () => {
   window.report({ kind: 'open', transport: socket.io.engine.transport.name });
   socket.io.engine.on('upgrade', () => window.report({ kind: 'upgrade' }));
+  socket.io.engine.on('upgradeError', (e) => window.report({ kind: 'upgrade_error',
+    message: String(e && e.message) }));
 });
 socket.on('connect', () => window.report({ kind: 'connect', recovered: socket.recovered,
   transport: socket.io.engine.transport.name, pid: socket._pid ?? null }));
@@ -75,7 +86,7 @@ const proxy = net.createServer((c) => {
     if (url === '/page') return respond(c, 'text/html', page);
     if (url === '/socket.io.min.js') return respond(c, 'text/javascript', bundle);
     if (!url.startsWith('/socket.io')) return c.destroy();  // favicon and the like
-    const up = net.connect(cfg.port, '127.0.0.1');
+    const up = net.connect(upstreams[upstream], '127.0.0.1');
     live.add(c);
     live.add(up);
     const drop = () => { live.delete(c); live.delete(up); c.destroy(); up.destroy(); };
@@ -89,7 +100,12 @@ const proxy = net.createServer((c) => {
   c.on('error', () => c.destroy());
 });
 await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
-function cutAll() { for (const s of [...live]) s.destroy(); }
+function dropConnections() { for (const s of [...live]) s.destroy(); }
+function cutAll() { dropConnections(); }
+function moveAll() {
+  upstream = (upstream + 1) % upstreams.length;
+  dropConnections();
+}
 const base = `http://127.0.0.1:${proxy.address().port}`;
 
 async function finish(code = 0) {
@@ -101,15 +117,23 @@ async function finish(code = 0) {
 }
 setTimeout(() => finish(3), cfg.timeoutMs ?? 60000);
 
+// An event line; none after the JSON line, which stays the last.
+function say(line) { if (!done) console.log(line); }
+
 // What either client reports.
 function onOpen(transport) { firstTransport ??= transport; }
 function onConnect(c) {
   connects.push(c);
-  console.log(connects.length === 1 ? 'connected' : `reconnected ${c.recovered}`);
+  say(connects.length === 1 ? 'connected' : `reconnected ${c.recovered}`);
 }
 function onConnectError(e) {
   errors.push(e);
+  say(`connect_error ${e.message}`);
   if (cfg.waitFor === 'connect_error') finish();
+}
+function onDisconnect(reason) {
+  disconnects.push(reason);
+  say(`disconnect ${reason}`);
 }
 function onEvent(event, args) {
   const offset = args.length > 1 ? args[args.length - 1] : null;
@@ -118,8 +142,13 @@ function onEvent(event, args) {
   notifications += 1;
   if (cuts.length && notifications >= cuts[0]) {
     cuts.shift();
-    console.log(`cut ${notifications}`);
+    say(`cut ${notifications}`);
     cutAll();  // the transport goes away; the client reconnects itself
+  }
+  if (moves.length && notifications >= moves[0]) {
+    moves.shift();
+    say(`moved ${notifications}`);
+    moveAll();
   }
   maybeDone();
 }
@@ -130,6 +159,7 @@ function maybeDone() {
 }
 function onUpgrade() {
   upgrades += 1;
+  say(`upgraded ${upgrades}`);
   maybeDone();
 }
 
@@ -144,9 +174,10 @@ if (cfg.client === 'chromium') {
   await pg.exposeFunction('report', (r) => {
     if (r.kind === 'open') onOpen(r.transport);
     else if (r.kind === 'upgrade') onUpgrade();
+    else if (r.kind === 'upgrade_error') say(`upgrade_error ${r.message}`);
     else if (r.kind === 'connect') onConnect({ recovered: r.recovered, transport: r.transport, pid: r.pid });
     else if (r.kind === 'connect_error') onConnectError({ message: r.message, data: r.data });
-    else if (r.kind === 'disconnect') disconnects.push(r.reason);
+    else if (r.kind === 'disconnect') onDisconnect(r.reason);
     else if (r.kind === 'event') onEvent(r.event, r.args);
   });
   stop = async () => {
@@ -161,10 +192,11 @@ if (cfg.client === 'chromium') {
   socket.io.on('open', () => {
     onOpen(socket.io.engine.transport.name);
     socket.io.engine.on('upgrade', onUpgrade);
+    socket.io.engine.on('upgradeError', (e) => say(`upgrade_error ${e && e.message}`));
   });
   socket.on('connect', () => onConnect({ recovered: socket.recovered,
     transport: socket.io.engine.transport.name, pid: socket._pid ?? null }));
   socket.on('connect_error', (e) => onConnectError({ message: e.message, data: e.data ?? null }));
-  socket.on('disconnect', (reason) => disconnects.push(reason));
+  socket.on('disconnect', onDisconnect);
   socket.onAny((event, ...args) => onEvent(event, args));
 }
