@@ -16,9 +16,11 @@
 
 namespace cutover {
 
-// Rendering slots; a transport picks one and renders into it lazily. Core knows the
-// slot numbers, not the formats (the legacy format lives in legacy_adapter/).
-enum class wire_slot : std::size_t { ws_frame = 0, legacy = 1, sse = 2, socketio = 3 };
+// Rendering slots, one per wire format (not per transport: formats are shared where the
+// bytes are); a transport picks one and renders into it lazily. Core knows the slot
+// numbers, not the formats (the legacy format lives in legacy_adapter/). A new format is
+// one value before `count`.
+enum class wire_slot : std::size_t { ws_frame, legacy, sse, socketio, count };
 
 struct notification {
   stream_id id;
@@ -60,7 +62,7 @@ struct notification {
     std::once_flag once;
     std::string text;
   };
-  mutable std::array<render_slot, 4> slots_;
+  mutable std::array<render_slot, static_cast<std::size_t>(wire_slot::count)> slots_;
 };
 
 using notification_ptr = std::shared_ptr<const notification>;

@@ -13,7 +13,9 @@
 namespace cutover::net {
 
 // What a connection is counted as. A new transport is one value here and one row of
-// transports() (metrics.cpp); metrics and users_last_hour iterate over that table.
+// transports() (metrics.cpp); metrics and users_last_hour iterate over that table. If it
+// renders notifications in a format no other transport shares, that format is one
+// wire_slot value too (core/notification.hpp).
 enum class transport : std::uint8_t {
   longpoll = 0,
   websocket = 1,
