@@ -16,6 +16,7 @@
 #include "app/cli_common.hpp"
 #include "core/duration.hpp"
 #include "core/hub.hpp"
+#include "core/json_text.hpp"
 #include "ingest/ingest.hpp"
 #include "legacy_adapter/longpoll_route.hpp"
 #include "legacy_adapter/poll_metrics.hpp"
@@ -569,23 +570,55 @@ void run_serve(serve_opts& o) {
     return out;
   };
 
-  ctx.dashboard_fields = [&ctx, &in, pol = rollout.get()] {
+  ctx.dashboard_fields = [&ctx, &in, pol = rollout.get(), pass = upstream.get(),
+                          identity = upstream_identity.get()] {
     auto s = in.snapshot();
-    // p99 of store commits: the upper bound of the bucket holding it (null: none yet).
-    std::string p99 = "null";
-    if (auto n = s.commit_seconds.count(); n > 0) {
-      p99 = "\"+Inf\"";
-      for (std::size_t i = 0; i < s.commit_seconds.bounds.size(); ++i)
-        if (static_cast<double>(s.commit_seconds.cumulative[i]) >= 0.99 * static_cast<double>(n)) {
-          p99 = std::to_string(s.commit_seconds.bounds[i]);
-          break;
-        }
+    auto num = [](double v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.6g", v);
+      return std::string(b);
+    };
+    // p99 of store commits, interpolated within its bucket (null: none yet).
+    auto q = s.commit_seconds.quantile(0.99);
+    std::string p99 = q ? num(*q) : "null";
+    auto recent = [](const std::vector<ingest::recent_event>& ring) {
+      std::string out = "[";
+      for (auto it = ring.rbegin(); it != ring.rend(); ++it) {  // newest first
+        if (out.size() > 1) out += ',';
+        out += "{\"time_ms\":" + std::to_string(it->time_ms) +
+               ",\"what\":" + json_text::quoted(it->what) + "}";
+      }
+      return out + "]";
+    };
+    // Errors toward the legacy app: pass-through (--upstream) and identity (--auth upstream);
+    // null when neither is configured.
+    std::string up = "null";
+    if (pass || identity) {
+      up = "{";
+      if (pass) {
+        auto st = pass->stats();
+        up += "\"unreachable\":" + std::to_string(st.unreachable) +
+              ",\"timeout\":" + std::to_string(st.timeouts) +
+              ",\"too_large\":" + std::to_string(st.too_large) +
+              ",\"rejected\":" + std::to_string(st.rejected);
+      }
+      if (identity)
+        up += std::string(pass ? "," : "") +
+              "\"auth_failed\":" + std::to_string(identity->stats().failures);
+      up += "}";
     }
     auto cohort = pol->current();
     return std::string("\"ready\":") + (ctx.ready().ready ? "true" : "false") +
            ",\"ingest_lag_ms\":" + std::to_string(s.lag_ms) + ",\"store_commit_p99_s\":" + p99 +
            ",\"dead_letters\":" + std::to_string(s.dead_letters) +
-           ",\"ws_rollout_percent\":" + std::to_string(cohort->percent) +
+           ",\"dead_letters_recent\":" + recent(s.recent_dead_letters) +
+           ",\"rewinds\":" + std::to_string(s.rewinds) +
+           ",\"orphaned\":" + std::to_string(s.orphaned) +
+           ",\"rewinds_recent\":" + recent(s.recent_rewinds) + ",\"upstream_errors\":" + up +
+           ",\"redis\":{\"state\":\"" + ingest::to_string(s.state) +
+           "\",\"reconnects\":" + std::to_string(s.reconnects) +
+           ",\"last_error\":" + json_text::quoted(s.last_error) + "}" +
+           ",\"ws_rollout_percent\":" + num(cohort->percent) +
            ",\"ws_rollout_listed\":" + std::to_string(cohort->allow.size());
   };
 
