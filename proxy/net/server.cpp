@@ -80,6 +80,10 @@ void server::prepare() {
            transport::http});
     ctx_.dash_history = std::make_shared<dashboard_history>();
   }
+  if (ctx_.auth && !ctx_.auth->config().demo_secret.empty()) {
+    t.add({"/demo", route_kind::demo, auth_policy::none, false, transport::http});
+    t.add({"/demo/token", route_kind::demo_token, auth_policy::none, false, transport::http});
+  }
   for (const auto& [path, r] : ctx_.routes)
     t.add({path, route_kind::app, auth_policy::identity, false, r->counted_as(), r});
   unsigned n = ctx_.opt.threads ? ctx_.opt.threads : available_cpus();
