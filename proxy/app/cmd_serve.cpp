@@ -347,7 +347,7 @@ checked_serve check_serve(serve_opts& o) {
   if (o.demo && !net::loopback_listen_host(host))
     throw usage_failure(
         "--demo serves a page that hands out tokens to anyone who asks: it needs "
-        "a loopback --listen (127.0.0.1, [::1] or localhost), not '" +
+        "a loopback --listen (127.0.0.0/8 or [::1]), not '" +
         host + "'");
   if (o.demo && *mode != net::auth_mode::token)
     throw usage_failure("--demo mints the demo users' tokens itself: it needs --auth token");
@@ -678,9 +678,7 @@ void run_serve(serve_opts& o) {
           ", socket.io " + (o.server.sio_path.empty() ? std::string("off") : o.server.sio_path) +
           "), auth " + o.auth + ", store " + o.db + ", redis " + o.redis,
       {{"listen", shown + ":" + std::to_string(*bound)}, {"store", o.db}, {"redis", o.redis}});
-  if (o.demo)
-    life.line("demo page: http://" + shown + ":" + std::to_string(*bound) + "/demo",
-              {{"url", "http://" + shown + ":" + std::to_string(*bound) + "/demo"}});
+  if (o.demo) life.line("demo page: http://" + shown + ":" + std::to_string(*bound) + "/demo");
 
   // ---- wait for a signal
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
