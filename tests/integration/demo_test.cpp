@@ -84,6 +84,28 @@ TEST_F(Demo, TokenIsMintedForAValidNameOnlyAndFromALoopbackHostOnly) {
             200);
 }
 
+// At most kDemoTokensPerSecond (20) tokens a second per instance: a burst of 40 (well under a
+// second here) gets 429s with Retry-After, never more than 20 tokens in its first second.
+TEST_F(Demo, TokenMintingIsBoundedPerSecond) {
+  int ok = 0, limited = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) {
+    auto r = http_get(srv_->port(), "/demo/token?user=u" + std::to_string(i));
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(r.headers["retry-after"], "1");
+    }
+    ASSERT_TRUE(r.status == 200 || r.status == 429) << r.status << " " << r.body;
+  }
+  if (std::chrono::steady_clock::now() - start < 1s) {
+    EXPECT_EQ(ok, 20);
+    EXPECT_EQ(limited, 20);
+  } else {
+    EXPECT_GE(limited, 1);  // a slow machine: the window moved on meanwhile
+  }
+}
+
 TEST_F(Demo, ADemoTokenReadsItsTopicAndPublishesToItOnly) {
   std::string tok = token_for("alice");
   testing::raw_ws ws(srv_->port(), "/v1/ws?access_token=" + tok);
