@@ -45,9 +45,9 @@ function status(t,cls){$("status").textContent=t;$("status").className=cls||"";}
 function legacyOf(id){const[ms,seq]=id.split("-").map(BigInt);return(ms*1024n+(seq<1023n?seq:1023n)).toString();}
 function show(id,topic,type,data){
  const li=document.createElement("li");li.dataset.id=String(id);
- const c=document.createElement("code");c.textContent=String(id);li.append(c," "+(topic||"")+" "+(type||"")+" "+JSON.stringify(data));
+ const c=document.createElement("code");c.textContent=String(id);li.append(c,(topic?" "+topic:"")+" "+(type||"")+" "+JSON.stringify(data));
  $("log").prepend(li);if($("published").dataset.expect===String(id))mine(li);while($("log").children.length>100)$("log").lastChild.remove();}
-function mine(li){const p=$("published");li.className="mine";p.dataset.arrived=li.dataset.id;p.textContent="published "+p.dataset.id+": arrived over "+via+" within "+(Date.now()-sentAt)+" ms";}
+function mine(li){const p=$("published");li.className="mine";p.dataset.arrived=li.dataset.id;p.textContent="published "+p.dataset.id+(via==="poll"?" (legacyId "+li.dataset.id+")":"")+": arrived over "+via+" within "+(Date.now()-sentAt)+" ms";}
 function frame(f){if(f.type==="hello")ready();else if(f.type==="notification")show(f.id,f.topic,f.event,f.data);else if(f.type==="reset")status("reset: older notifications were removed","bad");}
 function ready(){status("connected as "+tok.user+" over "+via,"ok");$("publish").disabled=false;}
 function lost(why){$("publish").disabled=true;status(why||"disconnected","bad");conn=null;}
@@ -76,7 +76,7 @@ async function connect(){
   while(!stop){ctl=new AbortController();
    try{const a=await fetch(tok.poll_path+"?since="+encodeURIComponent(since),{headers:{Authorization:"Bearer "+tok.token},signal:ctl.signal,cache:"no-store"});
     if(a.status!==200){status("the poll answered "+a.status,"bad");await new Promise(f=>setTimeout(f,2000));continue;}
-    const b=await a.json();for(const n of b.notifications||[])show(n.id,"user:"+tok.user,n.type,n.payload);
+    const b=await a.json();for(const n of b.notifications||[])show(n.id,"",n.type,n.payload);
     if(b.lastId!==undefined&&b.lastId!==null)since=String(b.lastId);}
    catch(e){if(stop)return;status("poll failed, retrying","bad");await new Promise(f=>setTimeout(f,2000));}}}}
 async function publish(){
