@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "cutover_proc.hpp"
@@ -212,6 +213,51 @@ TEST_F(Dashboard, ViewersAreBounded) {
     again = snapshots(c, 1).size() == 1;
   }
   EXPECT_TRUE(again);
+}
+
+// A rewind (Redis lost entries this store had, DESIGN §3) shows in the feed with its reason:
+// ten entries stored, then the stream replaced below the offset while serve was down.
+TEST(DashboardRewind, ARewindShowsWithWhatItDid) {
+  redis_server redis;
+  redis.start();
+  testing::temp_dir dir;
+  const std::string db = dir.file("cutover.db");
+  const std::vector<std::string> flags = {"--auth",        "insecure-query",
+                                          "--admin-token", kAdmin,
+                                          "--retain-age",  "0"};  // ids of 1970 stay stored
+  testing::redis_client rc(redis.port());
+  for (int k = 1; k <= 10; ++k)
+    rc.command({"XADD", "cutover:notifications", std::to_string(k) + "-0", "topic", "user:1",
+                "data", std::to_string(k)});
+  {
+    cutover_server first(redis, flags, db);
+    ASSERT_TRUE(first.wait_metric_at_least("cutover_ingest_entries_total", 10));
+  }
+  rc.command({"DEL", "cutover:notifications"});
+  rc.command({"XADD", "cutover:notifications", "6-0", "topic", "user:1", "data", "\"x6\""});
+  rc.command({"XADD", "cutover:notifications", "12-0", "topic", "user:1", "data", "\"x12\""});
+  cutover_server srv(redis, flags, db);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_stream_rewinds_total", 1));
+  tcp_client c(srv.port());
+  c.send_all(std::string("GET /dashboard/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+             kAdmin + "\r\n\r\n");
+  std::optional<boost::json::object> snap;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!snap && std::chrono::steady_clock::now() < deadline) {
+    c.read_some(std::chrono::milliseconds(500));
+    const std::string& in = c.received();
+    auto at = in.find("data: ");
+    auto end = at == std::string::npos ? at : in.find("\n\n", at);
+    if (end != std::string::npos)
+      snap = boost::json::parse(in.substr(at + 6, end - at - 6)).as_object();
+  }
+  ASSERT_TRUE(snap) << c.received();
+  EXPECT_EQ(snap->at("rewinds").as_int64(), 1);
+  EXPECT_EQ(snap->at("orphaned").as_int64(), 5);
+  const auto& recent = snap->at("rewinds_recent").as_array();
+  ASSERT_EQ(recent.size(), 1u);
+  EXPECT_EQ(boost::json::value_to<std::string>(recent[0].at("what")),
+            "cutover:notifications rewound to 5-0, 5 entries moved to orphans");
 }
 
 TEST(DashboardOff, WithoutAnAdminTokenThereIsNoDashboard) {
