@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on one machine: a redis-server on 127.0.0.1:6379 (started here, with its
 # data under var/redis/, when none answers), the store in var/cutover.db, and
-# `cutover serve` on 127.0.0.1:8080 with token auth and a development secret in var/.
+# `cutover serve` on 127.0.0.1:8080 with token auth, a development secret in var/, and
+# --demo: the page at /demo connects over any transport and publishes with one click.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/release/proxy/app/cutover
@@ -28,7 +29,9 @@ run-local: serving on http://127.0.0.1:8080 (Ctrl-C stops it). In another termin
   curl -s 'http://127.0.0.1:8080/api/notifications/poll?since=0' -H 'Authorization: Bearer $token'
   # the WebSocket:
   node --experimental-websocket tools/ws-watch.mjs 'ws://127.0.0.1:8080/v1/ws?since=0&access_token=$token'
+Or open the demo page (pick a transport, Connect, Publish; cutover prints its URL last once listening):
+  http://127.0.0.1:8080/demo
 INFO
 
 exec "$bin" serve --listen 127.0.0.1:8080 --db var/cutover.db --redis redis://127.0.0.1:6379 \
-  --token-secret "$secret" --shared-topic all
+  --token-secret "$secret" --shared-topic all --demo

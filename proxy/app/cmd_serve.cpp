@@ -1,11 +1,13 @@
 // `cutover serve`: the proxy (DESIGN §9). Wiring only: store, hub, reader pool, server,
 // the legacy route, ingest; then wait for a signal and shut down in order.
 
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,10 +18,12 @@
 #include "app/cli_common.hpp"
 #include "core/duration.hpp"
 #include "core/hub.hpp"
+#include "core/json_text.hpp"
 #include "ingest/ingest.hpp"
 #include "legacy_adapter/longpoll_route.hpp"
 #include "legacy_adapter/poll_metrics.hpp"
 #include "legacy_adapter/profile.hpp"
+#include "net/demo.hpp"
 #include "net/server.hpp"
 #include "net/server_render.hpp"
 #include "net/upstream.hpp"
@@ -71,6 +75,7 @@ struct serve_opts {
   std::size_t auth_threads = 4;
   std::chrono::milliseconds token_max_ttl{std::chrono::hours(24 * 7)};
   std::string admin_token;
+  bool demo = false;  // GET /demo and /demo/token (loopback --listen and token auth only)
   std::size_t publish_maxlen = 1'000'000;
   int publish_replicas = 0;
   std::string config_path;     // the --config file, re-read for the rollout on SIGHUP
@@ -96,6 +101,27 @@ void note_given(const CLI::App& app, const serve_option_refs& refs, serve_opts& 
   o.poll_timeout_given = refs.poll_timeout->count() > 0;
   o.poll_batch_given = refs.poll_batch->count() > 0;
   o.poll_path_given = refs.poll_path->count() > 0;
+}
+
+// 32 random bytes, hex: the --demo signing key, made at start and never shown.
+std::string random_key() {
+  unsigned char b[32];
+  std::size_t got = 0;
+  while (got < sizeof b) {
+    ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw runtime_failure("getrandom failed: cannot make the --demo key");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
 }
 
 // Adapts ingest's background publisher to the server's publish interface.
@@ -318,6 +344,13 @@ checked_serve check_serve(serve_opts& o) {
     throw usage_failure("--sio-path must start with '/' (or be empty to turn Socket.IO off)");
   auto [host, port] = split_listen(o.listen);
   chk.host = host;
+  if (o.demo && !net::loopback_listen_host(host))
+    throw usage_failure(
+        "--demo serves a page that hands out tokens to anyone who asks: it needs "
+        "a loopback --listen (127.0.0.0/8 or [::1]), not '" +
+        host + "'");
+  if (o.demo && *mode != net::auth_mode::token)
+    throw usage_failure("--demo mints the demo users' tokens itself: it needs --auth token");
   o.server.host = host;
   o.server.port = port;
   o.server.shared_topics = o.shared_topics;
@@ -463,6 +496,7 @@ void run_serve(serve_opts& o) {
   ctx.hub_ = &h;
   store::pool_history history(readers);
   ctx.readers = &history;
+  if (o.demo) auth.demo_secret = random_key();
   ctx.auth = std::make_unique<net::authenticator>(auth);
   ctx.origins = net::origin_policy(std::move(allowed_origins));
   legacy::rollout_config rc;
@@ -497,7 +531,7 @@ void run_serve(serve_opts& o) {
     ctx.upstream_identity = upstream_identity.get();
   }
   std::unique_ptr<redis_publish_sink> publisher;
-  if (!o.admin_token.empty()) {
+  if (!o.admin_token.empty() || o.demo) {  // --demo: the page's button publishes
     publisher = std::make_unique<redis_publish_sink>(o.redis, o.streams.front(), o.publish_maxlen,
                                                      ctx.limits, o.publish_replicas);
     ctx.publisher = publisher.get();
@@ -569,23 +603,55 @@ void run_serve(serve_opts& o) {
     return out;
   };
 
-  ctx.dashboard_fields = [&ctx, &in, pol = rollout.get()] {
+  ctx.dashboard_fields = [&ctx, &in, pol = rollout.get(), pass = upstream.get(),
+                          identity = upstream_identity.get()] {
     auto s = in.snapshot();
-    // p99 of store commits: the upper bound of the bucket holding it (null: none yet).
-    std::string p99 = "null";
-    if (auto n = s.commit_seconds.count(); n > 0) {
-      p99 = "\"+Inf\"";
-      for (std::size_t i = 0; i < s.commit_seconds.bounds.size(); ++i)
-        if (static_cast<double>(s.commit_seconds.cumulative[i]) >= 0.99 * static_cast<double>(n)) {
-          p99 = std::to_string(s.commit_seconds.bounds[i]);
-          break;
-        }
+    auto num = [](double v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.6g", v);
+      return std::string(b);
+    };
+    // p99 of store commits, interpolated within its bucket (null: none yet).
+    auto q = s.commit_seconds.quantile(0.99);
+    std::string p99 = q ? num(*q) : "null";
+    auto recent = [](const std::vector<ingest::recent_event>& ring) {
+      std::string out = "[";
+      for (auto it = ring.rbegin(); it != ring.rend(); ++it) {  // newest first
+        if (out.size() > 1) out += ',';
+        out += "{\"time_ms\":" + std::to_string(it->time_ms) +
+               ",\"what\":" + json_text::quoted(it->what) + "}";
+      }
+      return out + "]";
+    };
+    // Errors toward the legacy app: pass-through (--upstream) and identity (--auth upstream);
+    // null when neither is configured.
+    std::string up = "null";
+    if (pass || identity) {
+      up = "{";
+      if (pass) {
+        auto st = pass->stats();
+        up += "\"unreachable\":" + std::to_string(st.unreachable) +
+              ",\"timeout\":" + std::to_string(st.timeouts) +
+              ",\"too_large\":" + std::to_string(st.too_large) +
+              ",\"rejected\":" + std::to_string(st.rejected);
+      }
+      if (identity)
+        up += std::string(pass ? "," : "") +
+              "\"auth_failed\":" + std::to_string(identity->stats().failures);
+      up += "}";
     }
     auto cohort = pol->current();
     return std::string("\"ready\":") + (ctx.ready().ready ? "true" : "false") +
            ",\"ingest_lag_ms\":" + std::to_string(s.lag_ms) + ",\"store_commit_p99_s\":" + p99 +
            ",\"dead_letters\":" + std::to_string(s.dead_letters) +
-           ",\"ws_rollout_percent\":" + std::to_string(cohort->percent) +
+           ",\"dead_letters_recent\":" + recent(s.recent_dead_letters) +
+           ",\"rewinds\":" + std::to_string(s.rewinds) +
+           ",\"orphaned\":" + std::to_string(s.orphaned) +
+           ",\"rewinds_recent\":" + recent(s.recent_rewinds) + ",\"upstream_errors\":" + up +
+           ",\"redis\":{\"state\":\"" + ingest::to_string(s.state) +
+           "\",\"reconnects\":" + std::to_string(s.reconnects) +
+           ",\"last_error\":" + json_text::quoted(s.last_error) + "}" +
+           ",\"ws_rollout_percent\":" + num(cohort->percent) +
            ",\"ws_rollout_listed\":" + std::to_string(cohort->allow.size());
   };
 
@@ -612,6 +678,7 @@ void run_serve(serve_opts& o) {
           ", socket.io " + (o.server.sio_path.empty() ? std::string("off") : o.server.sio_path) +
           "), auth " + o.auth + ", store " + o.db + ", redis " + o.redis,
       {{"listen", shown + ":" + std::to_string(*bound)}, {"store", o.db}, {"redis", o.redis}});
+  if (o.demo) life.line("demo page: http://" + shown + ":" + std::to_string(*bound) + "/demo");
 
   // ---- wait for a signal
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
@@ -708,6 +775,12 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--admin-token", o->admin_token,
                   "Bearer token for POST /v1/publish (off when empty)")
       ->envname("CUTOVER_ADMIN_TOKEN");
+  cmd->add_flag("--demo", o->demo,
+                "Serve GET /demo, a page that connects over any transport and publishes to its "
+                "user's own topic, and GET /demo/token?user=NAME, which mints that user a "
+                "15-minute token (and lets it publish to user:NAME only); needs a loopback "
+                "--listen and --auth token; tools/dev.sh run sets it")
+      ->envname("CUTOVER_DEMO");
   cmd->add_option("--publish-maxlen", o->publish_maxlen,
                   "MAXLEN ~ for HTTP publishes into the stream")
       ->capture_default_str();

@@ -46,4 +46,22 @@ std::vector<double> histogram::seconds_bounds() {
           0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
+std::optional<double> histogram::snapshot::quantile(double q) const {
+  if (count() == 0) return std::nullopt;
+  double rank = q * static_cast<double>(count());
+  double prev_bound = 0;
+  std::uint64_t prev_count = 0;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (static_cast<double>(cumulative[i]) >= rank) {
+      std::uint64_t in = cumulative[i] - prev_count;
+      if (in == 0) return bounds[i];
+      double at = (rank - static_cast<double>(prev_count)) / static_cast<double>(in);
+      return prev_bound + (bounds[i] - prev_bound) * at;
+    }
+    prev_bound = bounds[i];
+    prev_count = cumulative[i];
+  }
+  return bounds.empty() ? std::nullopt : std::optional<double>(bounds.back());
+}
+
 }  // namespace cutover::core

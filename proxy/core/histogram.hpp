@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace cutover::core {
@@ -26,6 +27,10 @@ class histogram {
     std::vector<std::uint64_t> cumulative;  // bounds.size() + 1 entries; the last is the count
     double sum = 0;
     std::uint64_t count() const { return cumulative.empty() ? 0 : cumulative.back(); }
+    // The q-quantile (0 < q < 1) as Prometheus' histogram_quantile() estimates it: linear
+    // within the bucket that holds rank q*count (from 0 for the first one); in the +Inf
+    // bucket, the highest finite bound. nullopt while the histogram is empty.
+    std::optional<double> quantile(double q) const;
   };
   snapshot read() const;
 

@@ -71,6 +71,13 @@ struct options {
 enum class link_state { connecting, connected, backing_off, stopped };
 const char* to_string(link_state s) noexcept;
 
+// One recent dead letter or rewind, for the dashboard (the store keeps every dead letter).
+struct recent_event {
+  std::int64_t time_ms = 0;  // wall clock when it was committed
+  std::string what;          // "<source> <entry id>: <reason>", or the rewind's summary
+};
+inline constexpr std::size_t kRecentEvents = 5;
+
 struct stats {  // a snapshot, safe to take from any thread
   link_state state = link_state::connecting;
   std::string last_error;
@@ -91,7 +98,9 @@ struct stats {  // a snapshot, safe to take from any thread
   std::uint64_t trimmed_gaps = 0;     // times Redis trimmed entries before this store read them
   std::uint64_t rewinds = 0;   // Redis lost entries this store had: offset rewound (DESIGN §3)
   std::uint64_t orphaned = 0;  // entries moved to orphans by those rewinds
-  std::optional<stream_id> committed;  // newest committed stream id (max over streams)
+  std::vector<recent_event> recent_dead_letters;  // newest last, at most kRecentEvents
+  std::vector<recent_event> recent_rewinds;       // newest last, at most kRecentEvents
+  std::optional<stream_id> committed;             // newest committed stream id (max over streams)
   std::int64_t lag_ms = -1;  // newest id in Redis minus committed, ms (0 caught up; -1 unknown)
   std::uint64_t lag_entries_hint = 0;        // 0 if unknown
   double last_commit_seconds = 0;            // duration of the last store transaction

@@ -1,8 +1,23 @@
 #include "ingest/status_board.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace cutover::ingest {
+
+namespace {
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+// Keeps the last kRecentEvents; reasons are cut at 200 bytes (an entry's own text).
+void remember(std::vector<recent_event>& ring, std::string what) {
+  if (what.size() > 200) what.resize(200);
+  if (ring.size() == kRecentEvents) ring.erase(ring.begin());
+  ring.push_back({wall_ms(), std::move(what)});
+}
+}  // namespace
 
 const char* to_string(link_state s) noexcept {
   switch (s) {
@@ -106,6 +121,13 @@ void status_board::on_commit(const store::append_batch& batch, const store::appe
   s_.duplicates += out.duplicate_ids + out.duplicate_keys;
   s_.duplicate_keys += out.duplicate_keys;
   s_.dead_letters += out.dead_letters;
+  for (const auto& d : batch.dead)
+    remember(s_.recent_dead_letters,
+             d.source + (d.entry_id.empty() ? std::string() : " " + d.entry_id) + ": " + d.reason);
+  if (out.dead_letters > batch.dead.size())
+    remember(s_.recent_dead_letters,
+             std::to_string(out.dead_letters - batch.dead.size()) +
+                 " entries reuse an id already stored with different content");
   ++s_.batches;
   s_.last_commit_seconds = seconds;
   commit_seconds_.record(seconds);
@@ -124,6 +146,8 @@ void status_board::on_rewind(const std::string& stream, stream_id rewound_to,
   std::lock_guard lk(mu_);
   ++s_.rewinds;
   s_.orphaned += orphaned;
+  remember(s_.recent_rewinds, stream + " rewound to " + rewound_to.str() + ", " +
+                                  std::to_string(orphaned) + " entries moved to orphans");
   std::size_t i = index_of(stream);
   if (i < streams_.size()) committed_[i] = rewound_to;
 }

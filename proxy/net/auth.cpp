@@ -251,6 +251,9 @@ auth_outcome authenticator::identify(const credentials& c, std::int64_t now) con
       if (!t)
         return {401, {}, "no token (Authorization: Bearer, cookie cutover_token, or access_token)"};
       auto r = tokens_.verify(*t, now);
+      if (!r.ok && !cfg_.demo_secret.empty()) {
+        if (auto d = demo_tokens_.verify(*t, now); d.ok) r = std::move(d);
+      }
       if (!r.ok) return {401, {}, r.reason};
       return {0, std::move(r.user), {}};
     }
@@ -275,6 +278,11 @@ auth_outcome authenticator::identify(const credentials& c, std::int64_t now) con
       return {503, {}, "upstream auth needs the asynchronous client"};
   }
   return {401, {}, "unknown auth mode"};
+}
+
+token_check authenticator::verify_demo(std::string_view token, std::int64_t now) const {
+  if (cfg_.demo_secret.empty()) return {false, {}, "not a demo instance (serve --demo)"};
+  return demo_tokens_.verify(token, now);
 }
 
 }  // namespace cutover::net

@@ -80,20 +80,32 @@ struct auth_config {
   std::string header_name;               // header mode
   std::vector<cidr> trusted_peers;       // header mode
   std::chrono::seconds token_max_ttl{};  // token mode; 0: tokens without exp are accepted
+  // `serve --demo` (token mode): a key made at start, never shown. Tokens it signs are
+  // what /demo/token hands out; they identify on every transport like ordinary tokens,
+  // and only they may publish to their own user:<sub> (DESIGN §11).
+  std::string demo_secret{};
 };
+
+// The lifetime of a /demo/token token.
+inline constexpr std::chrono::seconds kDemoTokenTtl{15 * 60};
 
 // Token, header and insecure-query modes (synchronous). Upstream mode is asynchronous
 // and handled by its own client; `identify` refuses to guess for it.
 class authenticator {
  public:
   explicit authenticator(auth_config cfg)
-      : cfg_(std::move(cfg)), tokens_(cfg_.token_secret, cfg_.token_max_ttl) {}
+      : cfg_(std::move(cfg)),
+        tokens_(cfg_.token_secret, cfg_.token_max_ttl),
+        demo_tokens_(cfg_.demo_secret, kDemoTokenTtl) {}
   auth_outcome identify(const credentials& c, std::int64_t now) const;
   const auth_config& config() const { return cfg_; }
+  // A token signed with the demo key (never one of --token-secret); refused without --demo.
+  token_check verify_demo(std::string_view token, std::int64_t now) const;
 
  private:
   auth_config cfg_;
   token_verifier tokens_;
+  token_verifier demo_tokens_;
 };
 
 // The token a request carries: `Authorization: Bearer`, then cookie `cutover_token`,

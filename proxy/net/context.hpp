@@ -28,6 +28,7 @@ class route;
 class upstream_pool;
 class upstream_auth;
 class sio_service;
+class dashboard_history;
 
 // Where POST /v1/publish sends an entry (the app wires Redis XADD behind it). `done` runs
 // on another thread with the new id or why it failed; never a silent loss.
@@ -91,9 +92,10 @@ struct server_context {
   std::map<std::string, route*> routes;  // exact path -> route the app plugs in
   route_table table;                     // everything served here (server::prepare builds it)
   upstream_pool* upstream = nullptr;     // --upstream: everything else goes there
-  upstream_auth* upstream_identity = nullptr;  // --auth upstream
-  publish_sink* publisher = nullptr;           // POST /v1/publish (needs admin_token)
-  std::shared_ptr<sio_service> sio;            // Socket.IO sessions (server::prepare)
+  upstream_auth* upstream_identity = nullptr;       // --auth upstream
+  publish_sink* publisher = nullptr;                // POST /v1/publish (needs admin_token)
+  std::shared_ptr<sio_service> sio;                 // Socket.IO sessions (server::prepare)
+  std::shared_ptr<dashboard_history> dash_history;  // with --admin-token (server::prepare)
   std::string admin_token;
   entry_limits limits;                         // for HTTP publish bodies
   std::function<readiness()> ready;            // /readyz

@@ -6,9 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <mutex>
+#include <utility>
 
 #include "net/http_util.hpp"
-#include "net/user_activity.hpp"
 
 namespace cutover::net {
 namespace asio = boost::asio;
@@ -21,24 +21,48 @@ bool equal_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// users_last_hour walks every user seen in the hour; the feeds share one walk per 10 s.
-user_activity::counts users_cached() {
-  static std::mutex mu;
-  static user_activity::counts cached;
-  static clock::time_point at{};
-  std::lock_guard lk(mu);
-  auto now = clock::now();
-  if (at == clock::time_point{} || now - at >= std::chrono::seconds(10)) {
-    cached = global_user_activity().recent();
-    at = now;
-  }
-  return cached;
-}
-
 void append_number(std::string& out, double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   out += buf;
+}
+
+// {"longpoll":n,...} of every transport (`all`) or the user-facing ones.
+template <class F>
+void append_per_transport(std::string& out, bool all, F value) {
+  out += '{';
+  bool first = true;
+  for (const auto& t : transports()) {
+    if (!all && !t.user_facing) continue;
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += t.label;
+    out += "\":";
+    out += std::to_string(value(static_cast<std::size_t>(t.id)));
+  }
+  out += '}';
+}
+
+void append_users(std::string& out, const user_activity::counts& u) {
+  append_per_transport(out, false, [&](std::size_t i) { return u.by_transport[i]; });
+  out.insert(out.size() - 1, ",\"2+\":" + std::to_string(u.two_plus));
+}
+
+// "history":[{"time_ms":..,"connections":{..},"users":{..}},..]
+void append_history(std::string& out, const std::vector<dashboard_history::sample>& samples) {
+  out += ",\"history\":[";
+  bool first = true;
+  for (const auto& smp : samples) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"time_ms\":" + std::to_string(smp.time_ms) + ",\"connections\":";
+    append_per_transport(out, true, [&](std::size_t i) { return smp.connections[i]; });
+    out += ",\"users\":";
+    append_users(out, smp.users);
+    out += '}';
+  }
+  out += ']';
 }
 
 class dashboard_feed final : public connection_base,
@@ -57,7 +81,9 @@ class dashboard_feed final : public connection_base,
     watch();
   }
   void on_tick(clock::time_point) override {
-    if (!closed_) write(event());
+    // A viewer still reading the previous snapshot skips this one (and its history is
+    // sent with the next one it takes).
+    if (!closed_ && pending_.empty()) write(event());
   }
   void on_shutdown() override { finish(); }
 
@@ -89,11 +115,16 @@ class dashboard_feed final : public connection_base,
     }
     rates += '}';
     last_at_ = now;
+    // The first snapshot carries the server's last hour; later ones the samples taken since.
+    if (const auto& hist = shard_.ctx().dash_history) {
+      auto fresh = hist->since(history_seq_);
+      if (!fresh.empty() || !history_sent_) append_history(rates, fresh);
+      history_sent_ = true;
+    }
     snap.insert(snap.size() - 1, rates);
     return "event: snapshot\ndata: " + snap + "\n\n";
   }
   void write(const std::string& bytes) {
-    if (!pending_.empty()) return;  // the viewer is not reading: skip this second
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);
     std::size_t n = socket_.write_some(asio::buffer(bytes), ec);
@@ -136,6 +167,8 @@ class dashboard_feed final : public connection_base,
   std::string pending_;
   std::array<std::uint64_t, kTransports> last_{};
   clock::time_point last_at_{};
+  std::uint64_t history_seq_ = 0;  // history samples already sent to this viewer
+  bool history_sent_ = false;
   bool closed_ = false;
   bool tracked_ = false;
 };
@@ -176,16 +209,10 @@ std::string dashboard_snapshot(const server_context& ctx) {
     out += "\":" + std::to_string(m.connections[static_cast<std::size_t>(t.id)].get());
   }
   out += "},\"waiting_polls\":" + std::to_string(m.waiting_polls.get());
-  auto users = users_cached();
-  out += ",\"users_last_hour\":{";
-  for (const auto& t : transports()) {
-    if (!t.user_facing) continue;
-    out += '"';
-    out += t.label;
-    out += "\":" + std::to_string(users.by_transport[static_cast<std::size_t>(t.id)]) + ",";
-  }
-  out += "\"2+\":" + std::to_string(users.two_plus) + "}";
-  // Live delivery latency p50/p99 per transport (upper bound of the bucket; null: none yet).
+  out += ",\"users_last_hour\":";
+  append_users(out, ctx.dash_history ? ctx.dash_history->users() : user_activity::counts{});
+  // Live delivery latency p50/p99 per transport, interpolated within the histogram's
+  // buckets as Prometheus' histogram_quantile() does (null: no delivery yet).
   out += ",\"delivery_latency_s\":{";
   first = true;
   for (const auto& t : transports()) {
@@ -195,23 +222,74 @@ std::string dashboard_snapshot(const server_context& ctx) {
     first = false;
     out += '"';
     out += t.label;
-    out += "\":{\"count\":" + std::to_string(h.count()) + ",\"p50\":";
-    auto q = [&](double f) {
-      if (h.count() == 0) return out += "null", void();
-      double want = f * static_cast<double>(h.count());
-      for (std::size_t i = 0; i < h.bounds.size(); ++i)
-        if (static_cast<double>(h.cumulative[i]) >= want) return append_number(out, h.bounds[i]);
-      out += "\"+Inf\"";
-    };
-    q(0.5);
-    out += ",\"p99\":";
-    q(0.99);
+    out += "\":{\"count\":" + std::to_string(h.count());
+    for (auto [name, q] : {std::pair{",\"p50\":", 0.5}, std::pair{",\"p99\":", 0.99}}) {
+      out += name;
+      if (auto v = h.quantile(q))
+        append_number(out, *v);
+      else
+        out += "null";
+    }
     out += '}';
   }
   out += '}';
   if (ctx.dashboard_fields) out += "," + ctx.dashboard_fields();
   out += '}';
   return out;
+}
+
+void dashboard_history::start() {
+  std::lock_guard lk(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock held(mu_);
+    while (!stop_) {
+      held.unlock();
+      take();
+      held.lock();
+      cv_.wait_for(held, kEvery, [this] { return stop_; });
+    }
+  });
+}
+
+void dashboard_history::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void dashboard_history::take() {
+  sample smp;
+  smp.time_ms = static_cast<std::int64_t>(wall_ms_now());
+  const auto& m = global_metrics();
+  for (std::size_t i = 0; i < kTransports; ++i) smp.connections[i] = m.connections[i].get();
+  smp.users = global_user_activity().recent();  // outside the lock: the long part
+  std::lock_guard lk(mu_);
+  if (ring_.size() < kSamples)
+    ring_.push_back(smp);
+  else
+    ring_[taken_ % kSamples] = smp;
+  ++taken_;
+}
+
+std::vector<dashboard_history::sample> dashboard_history::since(std::uint64_t& seq) const {
+  std::lock_guard lk(mu_);
+  std::uint64_t from = std::max<std::uint64_t>(seq, taken_ > kSamples ? taken_ - kSamples : 0);
+  std::vector<sample> out;
+  out.reserve(static_cast<std::size_t>(taken_ - std::min(from, taken_)));
+  for (std::uint64_t i = from; i < taken_; ++i) out.push_back(ring_[i % kSamples]);
+  seq = taken_;
+  return out;
+}
+
+user_activity::counts dashboard_history::users() const {
+  std::lock_guard lk(mu_);
+  if (taken_ == 0) return {};
+  return ring_[(taken_ - 1) % kSamples].users;
 }
 
 bool start_dashboard_feed(shard& sh, asio::ip::tcp::socket& socket) {

@@ -4,13 +4,23 @@
 
 #include <boost/asio/post.hpp>
 
+#include "core/json_text.hpp"
 #include "net/dashboard.hpp"
+#include "net/demo.hpp"
 #include "net/http_session.hpp"
 #include "net/server_render.hpp"
 
 namespace cutover::net {
 namespace http = boost::beast::http;
 namespace asio = boost::asio;
+
+namespace {
+std::int64_t unix_seconds_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 void http_session::serve_ready() {
   const auto& ctx = shard_.ctx();
@@ -29,7 +39,9 @@ void http_session::serve_metrics() {
 bool http_session::publish_allowed() {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
-  if (!ctx.publisher || ctx.admin_token.empty()) {
+  const bool demo = !ctx.auth->config().demo_secret.empty();
+  demo_publisher_.clear();
+  if (!ctx.publisher || (ctx.admin_token.empty() && !demo)) {
     reject(404, "HTTP publish is off (start serve with --admin-token)", false);
     return false;
   }
@@ -38,10 +50,22 @@ bool http_session::publish_allowed() {
     return false;
   }
   std::string_view authz(req[http::field::authorization]);
-  bool ok = authz.size() == 7 + ctx.admin_token.size() && authz.substr(0, 7) == "Bearer " &&
-            CRYPTO_memcmp(authz.data() + 7, ctx.admin_token.data(), ctx.admin_token.size()) == 0;
-  if (!ok) reject(401, "publishing needs Authorization: Bearer <--admin-token>");
-  return ok;
+  bool bearer = authz.size() > 7 && authz.substr(0, 7) == "Bearer ";
+  if (bearer && !ctx.admin_token.empty() && authz.size() == 7 + ctx.admin_token.size() &&
+      CRYPTO_memcmp(authz.data() + 7, ctx.admin_token.data(), ctx.admin_token.size()) == 0)
+    return true;
+  if (demo && bearer) {
+    // --demo: a token /demo/token minted may publish to its own user:<name> (checked once
+    // the body names the topic). Ordinary user tokens never publish.
+    auto t = ctx.auth->verify_demo(authz.substr(7), unix_seconds_now());
+    if (t.ok) {
+      demo_publisher_ = std::move(t.user);
+      return true;
+    }
+  }
+  reject(401, demo ? "publishing needs Authorization: Bearer <--admin-token> or a /demo/token token"
+                   : "publishing needs Authorization: Bearer <--admin-token>");
+  return false;
 }
 
 void http_session::serve_publish() {
@@ -50,6 +74,8 @@ void http_session::serve_publish() {
   if (!publish_allowed()) return;
   auto decoded = decode_publish_body(req.body(), ctx.limits);
   if (!decoded.entry) return reject(400, decoded.reason);
+  if (!demo_publisher_.empty() && decoded.entry->topic != "user:" + demo_publisher_)
+    return reject(403, "a demo user publishes only to its own topic user:" + demo_publisher_);
   bool queued = ctx.publisher->publish(
       std::move(*decoded.entry),
       [self = shared_from_this(), io = &shard_.io()](result<stream_id> id) mutable {
@@ -65,6 +91,49 @@ void http_session::serve_publish() {
         });
       });
   if (!queued) reject(503, "publish queue is full, retry");
+}
+
+void http_session::serve_demo() {
+  auto& req = parser_->get();
+  if (req.method() != http::verb::get && req.method() != http::verb::head)
+    return reject(405, "use GET");
+  respond(200, demo_page(),
+          {{"Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "connect-src 'self'"},
+           {"X-Frame-Options", "DENY"},
+           {"Cache-Control", "no-store"}},
+          "text/html; charset=utf-8");
+}
+
+void http_session::serve_demo_token() {
+  const auto& ctx = shard_.ctx();
+  auto& req = parser_->get();
+  if (req.method() != http::verb::get) return reject(405, "use GET");
+  // Only a page this machine names as its own: another site whose name resolves to
+  // 127.0.0.1 (DNS rebinding) would otherwise read a token.
+  if (!loopback_host_header(std::string_view(req[http::field::host])))
+    return reject(403, "demo tokens are for pages on 127.0.0.1, [::1] or localhost");
+  const std::string* user = find_param(*query_, "user");
+  if (auto why = demo_user_problem(user ? *user : std::string_view())) return reject(400, *why);
+  if (!demo_mint_allowed()) {
+    global_metrics().overload_rejections.add();
+    return respond(429, json_error_body(429, "too many demo tokens this second; retry"),
+                   {{"Retry-After", "1"}});
+  }
+  auto now = unix_seconds_now();
+  std::string token = mint_token(ctx.auth->config().demo_secret, *user, kDemoTokenTtl, now);
+  // The poll loop starts after the newest id now: nothing published after the page has
+  // its token is missed, whichever request reaches the server first.
+  auto h = head();
+  std::string poll_path = ctx.routes.empty() ? std::string() : ctx.routes.begin()->first;
+  respond(200,
+          "{\"user\":" + json_text::quoted(*user) +
+              ",\"topic\":" + json_text::quoted("user:" + *user) + ",\"token\":\"" + token +
+              "\",\"expires_in\":" + std::to_string(kDemoTokenTtl.count()) + ",\"cursor\":\"" +
+              (h ? h->str() : std::string("0")) +
+              "\",\"poll_path\":" + json_text::quoted(poll_path) + "}",
+          {{"Cache-Control", "no-store"}});
 }
 
 void http_session::serve_dashboard() {

@@ -306,6 +306,12 @@ void http_session::dispatch() {
         serve_dashboard_events();
         if (phase_ == phase::closed) return;  // the socket belongs to the feed
         break;
+      case route_kind::demo:
+        serve_demo();
+        break;
+      case route_kind::demo_token:
+        serve_demo_token();
+        break;
       case route_kind::websocket:
         return identify_then(next_step::websocket);
       case route_kind::events:

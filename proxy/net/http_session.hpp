@@ -101,6 +101,8 @@ class http_session final : public connection_base,
   bool publish_allowed();         // admin token and method, from the header alone; false: answered
   void serve_dashboard();         // http_admin.cpp
   void serve_dashboard_events();  // hands the socket to a dashboard feed
+  void serve_demo();              // GET /demo (--demo)
+  void serve_demo_token();        // GET /demo/token?user=NAME (--demo)
   void serve_upstream();
   void on_upstream(upstream_response r);
   void release_request();  // frees the parsed request once nothing needs it
@@ -139,7 +141,8 @@ class http_session final : public connection_base,
   };
   std::optional<sio_waiting> sio_wait_;  // a polling request its session has not answered
   std::optional<caller> caller_;
-  std::string cors_origin_;  // an allowed cross-origin page's Origin, echoed (this request)
+  std::string demo_publisher_;  // publish_allowed(): a --demo user's token, not the admin's
+  std::string cors_origin_;     // an allowed cross-origin page's Origin, echoed (this request)
   std::array<std::uint8_t, 16> peer_{};
   clock::time_point deadline_{};
   phase phase_ = phase::idle;

@@ -25,6 +25,8 @@ enum class route_kind : std::uint8_t {
   socketio,          // Engine.IO / Socket.IO (DESIGN §6.2): polling, WebSocket, upgrade
   dashboard,         // GET /dashboard (net/dashboard.hpp)
   dashboard_events,  // GET /dashboard/events, its SSE feed
+  demo,              // GET /demo (serve --demo, net/demo.hpp)
+  demo_token,        // GET /demo/token?user=NAME, a demo user's token
   app,               // a route the app plugged in (the legacy poll)
 };
 

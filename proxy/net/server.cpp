@@ -9,6 +9,7 @@
 #include <future>
 #include <thread>
 
+#include "net/dashboard.hpp"
 #include "net/http_session.hpp"
 #include "net/route.hpp"
 #include "net/sio_server.hpp"
@@ -77,6 +78,11 @@ void server::prepare() {
     t.add({"/dashboard", route_kind::dashboard, auth_policy::admin_token, false, transport::http});
     t.add({"/dashboard/events", route_kind::dashboard_events, auth_policy::admin_token, false,
            transport::http});
+    ctx_.dash_history = std::make_shared<dashboard_history>();
+  }
+  if (ctx_.auth && !ctx_.auth->config().demo_secret.empty()) {
+    t.add({"/demo", route_kind::demo, auth_policy::none, false, transport::http});
+    t.add({"/demo/token", route_kind::demo_token, auth_policy::none, false, transport::http});
   }
   for (const auto& [path, r] : ctx_.routes)
     t.add({path, route_kind::app, auth_policy::identity, false, r->counted_as(), r});
@@ -104,6 +110,7 @@ result<std::uint16_t> server::start() {
   std::uint16_t port = acceptor_->local_endpoint().port();
   accept_retry_.emplace(shards_[0]->io());
   for (auto& s : shards_) s->start();
+  if (ctx_.dash_history) ctx_.dash_history->start();
   asio::post(shards_[0]->io(), [this] { do_accept(); });
   return port;
 }
@@ -183,6 +190,7 @@ void server::shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   for (auto& s : shards_) s->stop();
   for (auto& s : shards_) s->join();
+  if (ctx_.dash_history) ctx_.dash_history->stop();
 }
 
 }  // namespace cutover::net

@@ -21,6 +21,25 @@ TEST(Histogram, BucketsAreLessOrEqualAndCumulative) {
   EXPECT_DOUBLE_EQ(s.sum, 0.5 + 1 + 1.5 + 10 + 99 + 100 + 101 + 1e9);
 }
 
+// histogram_quantile() as Prometheus estimates it: linear inside the bucket holding the rank.
+TEST(Histogram, QuantileInterpolatesWithinTheBucketLikePrometheus) {
+  histogram h({1, 10, 100});
+  EXPECT_FALSE(h.read().quantile(0.5));      // nothing recorded: no figure, not 0
+  for (int i = 0; i < 10; ++i) h.record(5);  // all in (1, 10]
+  auto s = h.read();
+  EXPECT_DOUBLE_EQ(*s.quantile(0.5), 1 + 9 * 0.5);  // not the bucket's upper bound 10
+  EXPECT_DOUBLE_EQ(*s.quantile(0.99), 1 + 9 * 0.99);
+  histogram low({1, 10, 100});
+  for (int i = 0; i < 4; ++i) low.record(0.2);
+  EXPECT_DOUBLE_EQ(*low.read().quantile(0.5), 0.5);  // the first bucket starts at 0
+  histogram mixed({1, 10, 100});
+  for (double v : {0.5, 0.5, 50.0, 50.0}) mixed.record(v);  // rank 3 of 4: half into (10, 100]
+  EXPECT_DOUBLE_EQ(*mixed.read().quantile(0.75), 10 + 90 * 0.5);
+  histogram inf({1, 10, 100});
+  inf.record(1e9);
+  EXPECT_DOUBLE_EQ(*inf.read().quantile(0.99), 100);  // +Inf bucket: the highest finite bound
+}
+
 TEST(Histogram, EmptyReadsZero) {
   histogram h(histogram::seconds_bounds());
   auto s = h.read();

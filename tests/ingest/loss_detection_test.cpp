@@ -105,6 +105,10 @@ TEST_F(LossDetection, StreamDeletedAndRecreatedBelowTheOffsetMovesTheLostEntries
   auto s = ing.snapshot();
   EXPECT_EQ(s.rewinds, 1u);
   EXPECT_EQ(s.orphaned, 5u);
+  // The dashboard's "last few reasons" (newest last, bounded).
+  ASSERT_EQ(s.recent_rewinds.size(), 1u);
+  EXPECT_EQ(s.recent_rewinds[0].what, kS + " rewound to 5-0, 5 entries moved to orphans");
+  EXPECT_GT(s.recent_rewinds[0].time_ms, 0);
   EXPECT_TRUE(dead_rows(db()).empty())
       << "a reused id is not a collision once its entry is orphaned";
   EXPECT_EQ(stored_offset(db(), kS), "12-0");

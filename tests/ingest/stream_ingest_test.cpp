@@ -243,6 +243,13 @@ TEST_F(StreamIngest, BadEntriesGoToDeadLettersAndGoodOnesAfterThemAreStored) {
   EXPECT_EQ(dead[5].raw, "{\"topic\":\"user:\xEF\xBF\xBD\xEF\xBF\xBD\",\"data\":\"1\"}");
   auto s = ing.snapshot();
   EXPECT_EQ(s.dead_letters, bads.size());
+  // The dashboard keeps the last few (bounded), newest last, with source, id and reason.
+  ASSERT_GE(bads.size(), kRecentEvents);
+  ASSERT_EQ(s.recent_dead_letters.size(), kRecentEvents);
+  const auto& newest = s.recent_dead_letters.back().what;
+  EXPECT_EQ(newest.rfind(std::string(kDefaultStream) + " " + bads.back().id + ": ", 0), 0u)
+      << newest;
+  EXPECT_NE(newest.find(bads.back().reason), std::string::npos) << newest;
   EXPECT_EQ(s.entries_committed, 2u);
   EXPECT_EQ(stored_offset(db(), kDefaultStream), good2);
   // One batch, one line: the flood is summarised, not logged per entry.

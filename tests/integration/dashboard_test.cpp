@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "cutover_proc.hpp"
@@ -95,11 +96,58 @@ TEST_F(Dashboard, EventsFeedSendsASnapshotASecondWithTheTestsConnections) {
   EXPECT_EQ(s.at("connections").at("websocket").as_int64(), 1);
   for (const char* k :
        {"ready", "ingest_lag_ms", "store_commit_p99_s", "dead_letters", "ws_rollout_percent",
-        "users_last_hour", "deliveries_per_s", "delivery_latency_s", "waiting_polls", "time_ms"})
+        "users_last_hour", "deliveries_per_s", "delivery_latency_s", "waiting_polls", "time_ms",
+        "dead_letters_recent", "rewinds", "orphaned", "rewinds_recent", "upstream_errors", "redis"})
     EXPECT_TRUE(s.contains(k)) << k;
+  EXPECT_TRUE(s.at("upstream_errors").is_null());  // no --upstream, no --auth upstream
+  EXPECT_EQ(s.at("redis").at("state").as_string(), "connected");
+  EXPECT_EQ(s.at("rewinds").as_int64(), 0);
+  EXPECT_TRUE(s.at("rewinds_recent").as_array().empty());
+  // The first snapshot brings the server's own samples (one taken at start), each with
+  // connections and users per transport; later ones only samples taken since.
+  ASSERT_TRUE(snaps[0].contains("history")) << c.received();
+  const auto& h = snaps[0].at("history").as_array();
+  ASSERT_GE(h.size(), 1u);
+  EXPECT_LE(h[0].at("time_ms").as_int64(), snaps[0].at("time_ms").as_int64());
+  EXPECT_TRUE(h[0].at("connections").as_object().contains("websocket"));
+  EXPECT_TRUE(h[0].at("users").as_object().contains("2+"));
+  if (snaps[1].contains("history")) {  // only when the 10-second sample fell in between
+    EXPECT_LE(snaps[1].at("history").as_array().size(), 1u);
+  }
   EXPECT_TRUE(s.at("users_last_hour").as_object().contains("2+"));
   EXPECT_TRUE(s.at("delivery_latency_s").at("websocket").at("p99").is_null());  // no traffic yet
   EXPECT_GT(snaps[1].at("time_ms").as_int64(), snaps[0].at("time_ms").as_int64());
+}
+
+// Dead letters with their reasons, newest first; latency percentiles interpolated within the
+// bucket (one delivery: p50 is the middle of its bucket, never a bucket bound).
+TEST_F(Dashboard, FeedShowsDeadLetterReasonsAndInterpolatedLatency) {
+  testing::raw_ws ws(srv_->port(), "/v1/ws?user=7");
+  ASSERT_TRUE(ws.next_text());
+  testing::redis_client rc(redis_.port());
+  auto bad = rc.xadd("cutover:notifications", {{"topic", "user:7"}, {"data", "{nope"}});
+  rc.command({"XADD", "cutover:notifications", "*", "topic", "user:7", "data", "{}"});
+  ASSERT_TRUE(ws.next_text());  // the good one was delivered (after the dead letter)
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_dead_letters_total", 1)) << bad;
+  tcp_client c(srv_->port());
+  auto snaps = snapshots(c, 1);
+  ASSERT_EQ(snaps.size(), 1u) << c.received();
+  const auto& s = snaps[0];
+  EXPECT_EQ(s.at("dead_letters").as_int64(), 1);
+  const auto& recent = s.at("dead_letters_recent").as_array();
+  ASSERT_EQ(recent.size(), 1u);
+  auto what = boost::json::value_to<std::string>(recent[0].at("what"));
+  EXPECT_NE(what.find("cutover:notifications"), std::string::npos) << what;
+  EXPECT_NE(what.find(bad), std::string::npos) << what << " " << bad;  // the entry's id
+  EXPECT_GT(recent[0].at("time_ms").as_int64(), 0);
+  const auto& lat = s.at("delivery_latency_s").at("websocket");
+  ASSERT_EQ(lat.at("count").as_int64(), 1);
+  double p50 = lat.at("p50").as_double(), p99 = lat.at("p99").as_double();
+  EXPECT_LT(p50, p99);
+  // The bounds /metrics prints for cutover_delivery_latency_seconds (le="...").
+  for (double b : {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                   1.0, 2.5, 5.0, 10.0})
+    EXPECT_NE(p50, b) << "a bucket bound";
 }
 
 // The page in headless Chromium: ?token= leaves the URL, the live feed fills in the test's two
@@ -113,10 +161,12 @@ TEST_F(Dashboard, ChromiumShowsTheLiveFiguresAndKeepsAScreenshot) {
   testing::redis_client rc(redis_.port());
   rc.command({"XADD", "cutover:notifications", "*", "topic", "user:1", "type", "t", "data", "{}"});
   ASSERT_TRUE(a.next_text());
+  rc.command({"XADD", "cutover:notifications", "*", "topic", "user:2", "data", "not json"});
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_dead_letters_total", 1));
   const std::string png = std::string(CUTOVER_BINARY_DIR) + "/dashboard.png";
   std::remove(png.c_str());
-  auto r =
-      testing::run_node("dashboard_page.mjs", {std::to_string(srv_->port()), kAdmin, "2", png});
+  auto r = testing::run_node("dashboard_page.mjs",
+                             {std::to_string(srv_->port()), kAdmin, "2", png, "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto out = boost::json::parse(r.last_line).as_object();
   EXPECT_EQ(out.at("url").as_string(),
@@ -126,6 +176,18 @@ TEST_F(Dashboard, ChromiumShowsTheLiveFiguresAndKeepsAScreenshot) {
   EXPECT_EQ(out.at("ready").as_string(), "yes");
   auto latency = boost::json::value_to<std::string>(out.at("latency"));
   EXPECT_NE(latency.find("ms"), std::string::npos) << latency;  // p50 / p99 of the delivery
+  EXPECT_EQ(out.at("dead").as_string(), "1");
+  ASSERT_EQ(out.at("deadReasons").as_array().size(), 1u) << r.last_line;
+  EXPECT_NE(
+      boost::json::value_to<std::string>(out.at("deadReasons").at(0)).find("cutover:notifications"),
+      std::string::npos)
+      << r.last_line;
+  EXPECT_EQ(out.at("rewinds").as_string(), "0");
+  EXPECT_EQ(out.at("upstream").as_string(), "not configured");
+  // The chart draws the server's samples: the first was taken before the page opened.
+  EXPECT_GE(out.at("chartPoints").to_number<double>(), 1);
+  EXPECT_GE(out.at("usersChartPoints").to_number<double>(), 1);
+  EXPECT_LT(out.at("chartOldest").to_number<double>(), out.at("opened").to_number<double>());
   std::FILE* f = std::fopen(png.c_str(), "rb");
   ASSERT_NE(f, nullptr) << png;
   unsigned char sig[8] = {};
@@ -151,6 +213,51 @@ TEST_F(Dashboard, ViewersAreBounded) {
     again = snapshots(c, 1).size() == 1;
   }
   EXPECT_TRUE(again);
+}
+
+// A rewind (Redis lost entries this store had, DESIGN §3) shows in the feed with its reason:
+// ten entries stored, then the stream replaced below the offset while serve was down.
+TEST(DashboardRewind, ARewindShowsWithWhatItDid) {
+  redis_server redis;
+  redis.start();
+  testing::temp_dir dir;
+  const std::string db = dir.file("cutover.db");
+  const std::vector<std::string> flags = {"--auth",        "insecure-query",
+                                          "--admin-token", kAdmin,
+                                          "--retain-age",  "0"};  // ids of 1970 stay stored
+  testing::redis_client rc(redis.port());
+  for (int k = 1; k <= 10; ++k)
+    rc.command({"XADD", "cutover:notifications", std::to_string(k) + "-0", "topic", "user:1",
+                "data", std::to_string(k)});
+  {
+    cutover_server first(redis, flags, db);
+    ASSERT_TRUE(first.wait_metric_at_least("cutover_ingest_entries_total", 10));
+  }
+  rc.command({"DEL", "cutover:notifications"});
+  rc.command({"XADD", "cutover:notifications", "6-0", "topic", "user:1", "data", "\"x6\""});
+  rc.command({"XADD", "cutover:notifications", "12-0", "topic", "user:1", "data", "\"x12\""});
+  cutover_server srv(redis, flags, db);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_stream_rewinds_total", 1));
+  tcp_client c(srv.port());
+  c.send_all(std::string("GET /dashboard/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+             kAdmin + "\r\n\r\n");
+  std::optional<boost::json::object> snap;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!snap && std::chrono::steady_clock::now() < deadline) {
+    c.read_some(std::chrono::milliseconds(500));
+    const std::string& in = c.received();
+    auto at = in.find("data: ");
+    auto end = at == std::string::npos ? at : in.find("\n\n", at);
+    if (end != std::string::npos)
+      snap = boost::json::parse(in.substr(at + 6, end - at - 6)).as_object();
+  }
+  ASSERT_TRUE(snap) << c.received();
+  EXPECT_EQ(snap->at("rewinds").as_int64(), 1);
+  EXPECT_EQ(snap->at("orphaned").as_int64(), 5);
+  const auto& recent = snap->at("rewinds_recent").as_array();
+  ASSERT_EQ(recent.size(), 1u);
+  EXPECT_EQ(boost::json::value_to<std::string>(recent[0].at("what")),
+            "cutover:notifications rewound to 5-0, 5 entries moved to orphans");
 }
 
 TEST(DashboardOff, WithoutAnAdminTokenThereIsNoDashboard) {

@@ -94,6 +94,33 @@ TEST(Auth, RefusesForgedExpiredNoneAndGarbage) {
     EXPECT_FALSE(v.verify(g, kNow).ok) << g.substr(0, 20);
 }
 
+// serve --demo: tokens signed with the demo key identify like ordinary ones, and only they
+// pass verify_demo (an ordinary token, or any token without --demo, does not).
+TEST(Auth, DemoTokensIdentifyAndOnlyTheyPassVerifyDemo) {
+  auth_config cfg;
+  cfg.token_secret = "k";
+  cfg.demo_secret = "demo-key";
+  authenticator a(cfg);
+  auto demo = mint_token("demo-key", "alice", kDemoTokenTtl, kNow);
+  auto plain = mint_token("k", "alice", std::chrono::seconds(60), kNow);
+  credentials c;
+  std::string bearer = "Bearer " + demo;
+  c.authorization = bearer;
+  EXPECT_EQ(a.identify(c, kNow).user, "alice");
+  EXPECT_TRUE(a.verify_demo(demo, kNow).ok);
+  EXPECT_EQ(a.verify_demo(demo, kNow).user, "alice");
+  EXPECT_FALSE(a.verify_demo(plain, kNow).ok);
+  EXPECT_FALSE(a.verify_demo(demo, kNow + kDemoTokenTtl.count()).ok);  // expired
+  // Longer than a demo token lives: refused even with the demo key.
+  EXPECT_FALSE(
+      a.verify_demo(mint_token("demo-key", "alice", std::chrono::hours(2), kNow), kNow).ok);
+  auth_config off;
+  off.token_secret = "k";
+  authenticator b(off);
+  EXPECT_FALSE(b.verify_demo(demo, kNow).ok);
+  EXPECT_EQ(b.identify(c, kNow).status, 401);  // without --demo the key does not exist
+}
+
 TEST(Auth, TokenSources) {
   authenticator a({auth_mode::token, "k", {}, {}});
   auto t = mint_token("k", "7", std::chrono::seconds(60), kNow);
