@@ -33,6 +33,7 @@ class sentinel_cluster {
   // new master says ROLE master. Returns the new master's port.
   int failover();
   subprocess& sentinel(int i) { return *sentinels_[static_cast<std::size_t>(i)]; }
+  int sentinel_port(int i) const { return ports_[static_cast<std::size_t>(i)]; }
 
  private:
   sentinel_options opt_;
