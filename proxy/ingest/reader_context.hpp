@@ -29,10 +29,14 @@ struct reader_context {
     // Every reply has a deadline: the XREAD BLOCK time plus a margin for a slow network.
     redis_connection::settings s{opt.connect_timeout, opt.block + std::chrono::milliseconds(2000),
                                  stop.fd()};
-    if (switches) {
-      s.cut_fd = switches->fd();
-      s.first_sentinel = switches->preferred();
-    }
+    if (switches) s.first_sentinel = switches->preferred();
+    return s;
+  }
+  // The stream reader's: a Sentinel's +switch-master also cuts its waits. Only that reader
+  // takes the signal, so only its connection may be cut by it.
+  redis_connection::settings stream_settings() const {
+    auto s = connection_settings();
+    if (switches) s.cut_fd = switches->fd();
     return s;
   }
 };

@@ -110,7 +110,7 @@ bool stream_reader::connect() {
   // cuts the new connection's next wait, so none is missed.
   if (ctx_.switches) ctx_.switches->take();
   const redis_endpoint& from = ctx_.read_endpoint ? *ctx_.read_endpoint : ctx_.endpoint;
-  auto c = redis_connection::connect(from, ctx_.connection_settings());
+  auto c = redis_connection::connect(from, ctx_.stream_settings());
   if (!c) {
     if (c.err().code == errc::stopped) return false;
     // State first, then the line: whoever sees the line sees the state too.
