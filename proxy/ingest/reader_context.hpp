@@ -22,7 +22,7 @@ struct reader_context {
   // --redis-read: where the stream reader reads (else null: `endpoint`, the master). Loss
   // detection, the pub/sub bridge and publishes always use `endpoint`.
   const redis_endpoint* read_endpoint = nullptr;
-  // A Sentinel read endpoint: raised when a Sentinel announces +switch-master (else null).
+  // A Sentinel `endpoint`: raised when a Sentinel announces +switch-master (else null).
   switch_signal* switches = nullptr;
 
   redis_connection::settings connection_settings() const {
@@ -32,11 +32,11 @@ struct reader_context {
     if (switches) s.first_sentinel = switches->preferred();
     return s;
   }
-  // The stream reader's: a Sentinel's +switch-master also cuts its waits. Only that reader
-  // takes the signal, so only its connection may be cut by it.
-  redis_connection::settings stream_settings() const {
+  // For a connection to `endpoint` that `who` uses: a Sentinel's +switch-master also cuts
+  // its waits (each waiter takes its own announcement, so none is cut by another's).
+  redis_connection::settings settings_for(switch_waiter who) const {
     auto s = connection_settings();
-    if (switches) s.cut_fd = switches->fd();
+    if (switches) s.cut_fd = switches->fd(who);
     return s;
   }
 };

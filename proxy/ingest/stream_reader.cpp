@@ -108,9 +108,12 @@ std::string stream_reader::positions() const {
 bool stream_reader::connect() {
   // A switch announced before this point is what this connect follows; one announced later
   // cuts the new connection's next wait, so none is missed.
-  if (ctx_.switches) ctx_.switches->take();
   const redis_endpoint& from = ctx_.read_endpoint ? *ctx_.read_endpoint : ctx_.endpoint;
-  auto c = redis_connection::connect(from, ctx_.stream_settings());
+  // Reading a replica (--redis-read) is not moved by a switch of the master.
+  const bool follows = ctx_.switches && !ctx_.read_endpoint;
+  if (follows) ctx_.switches->take(switch_waiter::stream);
+  auto c = redis_connection::connect(
+      from, follows ? ctx_.settings_for(switch_waiter::stream) : ctx_.connection_settings());
   if (!c) {
     if (c.err().code == errc::stopped) return false;
     // State first, then the line: whoever sees the line sees the state too.

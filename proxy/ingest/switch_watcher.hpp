@@ -3,8 +3,9 @@
 // +switch-master"). Runs on a thread of its own (never an I/O thread) with its own connection:
 // SUBSCRIBE +switch-master on one Sentinel of the URL at a time (the next one when it fails),
 // and when the event names the configured master, raises a switch_signal. The stream reader's
-// waits poll that signal's fd: its blocked XREAD ends at once and it resolves the master again,
-// asking the announcing Sentinel first (the others may learn of the switch up to seconds later).
+// and the pub/sub bridge's waits poll that signal: the blocked XREAD ends at once and they
+// resolve the master again, asking the announcing Sentinel first (the others may learn of the
+// switch up to seconds later).
 
 #include <string>
 #include <string_view>
@@ -29,10 +30,8 @@ class switch_watcher {
   // Subscribed to Sentinel `i` until its connection fails or stop is requested; false when
   // it could not subscribe at all.
   bool watch(std::size_t i);
-  // The Sentinel URL the stream reader reads through.
-  const redis_endpoint& ep() const {
-    return ctx_.read_endpoint ? *ctx_.read_endpoint : ctx_.endpoint;
-  }
+  // The Sentinel URL of the master (--redis).
+  const redis_endpoint& ep() const { return ctx_.endpoint; }
 
   reader_context ctx_;
   switch_signal& signal_;

@@ -129,6 +129,7 @@ TEST(Sentinel, IngestFollowsAFailoverAsSoonAsASentinelAnnouncesIt) {
   log_capture log;
   auto o = test_options(dir.file("a.db"), cluster.url(), &log);
   o.block = std::chrono::milliseconds(5000);  // a read that stays blocked across the switch
+  o.pubsub = true;                            // the bridge follows too
   recording_listener l;
   ingest a(o, l);
   ASSERT_TRUE(a.start().ok());
@@ -136,6 +137,7 @@ TEST(Sentinel, IngestFollowsAFailoverAsSoonAsASentinelAnnouncesIt) {
   testing::redis_client(old_master).xadd(kDefaultStream, entry("all", "1"));
   ASSERT_TRUE(l.wait_for_count(1));
   ASSERT_TRUE(log.wait_for("watching Sentinel")) << log.text();
+  ASSERT_TRUE(log.wait_for("this instance is the pub/sub bridge")) << log.text();
   // The test hears the switch event on its own subscription to the first Sentinel.
   auto sub = redis_connection::connect(
       "redis://127.0.0.1:" + std::to_string(cluster.sentinel_port(0)),
@@ -184,6 +186,11 @@ TEST(Sentinel, IngestFollowsAFailoverAsSoonAsASentinelAnnouncesIt) {
   testing::redis_client(std::stoi(new_port)).xadd(kDefaultStream, entry("all", "2"));
   ASSERT_TRUE(l.wait_for_count(2)) << log.text();
   EXPECT_EQ(a.snapshot().rewinds, 0u);
+  // The bridge was cut as well and subscribes on the new master: a PUBLISH there arrives.
+  ASSERT_TRUE(log.wait_for("bridging from the new master", kWait, from)) << log.text();
+  ASSERT_TRUE(log.wait_for("this instance is the pub/sub bridge", kWait, from)) << log.text();
+  testing::redis_client(std::stoi(new_port)).command({"PUBLISH", "cutover:topic:all", "3"});
+  ASSERT_TRUE(l.wait_for_count(3)) << log.text();
 }
 
 TEST(Sentinel, FailoverDuringPublishingLosesNoAcknowledgedEntry) {
