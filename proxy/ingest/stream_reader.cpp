@@ -57,6 +57,7 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       commit_pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       link_(ctx.log, "stream"),
+      master_link_(ctx.log, "stream (loss checks on the master)"),
       warned_missing_(ctx.opt.streams.size(), false),
       warned_behind_(ctx.opt.streams.size(), false),
       probed_(ctx.opt.streams.size()),

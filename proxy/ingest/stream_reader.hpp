@@ -83,6 +83,7 @@ class stream_reader {
   std::uint64_t epoch_ = 0;
   backoff pace_, commit_pace_;
   link_log link_;
+  link_log master_link_;  // --redis-read: the master's trouble, logged apart from the read link's
   bool ever_connected_ = false;
   std::chrono::steady_clock::time_point next_lag_{};
   field_list fields_;  // reused per entry: field strings keep their capacity

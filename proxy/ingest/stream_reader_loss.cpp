@@ -43,12 +43,12 @@ redis_connection* stream_reader::prober() {
     auto c = redis_connection::connect(ctx_.endpoint, ctx_.connection_settings());
     if (!c) {
       if (c.err().code != errc::stopped)
-        link_.problem("master", "cannot reach the master " + ctx_.endpoint.display() +
-                                    " to check for losses: " + c.err().message);
+        master_link_.problem("down", "cannot reach the master " + ctx_.endpoint.display() +
+                                         " to check for losses: " + c.err().message);
       return nullptr;
     }
     master_.emplace(std::move(*c));
-    if (link_.failing()) link_.recovered("master " + master_->peer() + " reachable again");
+    master_link_.recovered("reachable again at " + master_->peer());
   }
   return &*master_;
 }
@@ -60,8 +60,8 @@ bool stream_reader::probe_failed(redis_connection* via, const error& e) {
   }
   master_.reset();
   if (e.code != errc::stopped)
-    link_.problem("master", "checking for losses on the master " + ctx_.endpoint.display() +
-                                " failed: " + e.message);
+    master_link_.problem("down", "checking for losses on the master " + ctx_.endpoint.display() +
+                                     " failed: " + e.message);
   return false;
 }
 
@@ -85,8 +85,8 @@ bool stream_reader::redis_entries(redis_connection* via, std::size_t i,
     const redisReply* rep = r->get();
     if (is_error_reply(rep)) {
       if (master_ && via == &*master_)
-        link_.problem("master",
-                      "XRANGE " + key + " on the master: " + std::string(reply_text(rep)));
+        master_link_.problem("reply",
+                             "XRANGE " + key + " on the master: " + std::string(reply_text(rep)));
       else
         on_error_reply("XRANGE " + key, reply_text(rep));
       return false;
