@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -80,6 +81,26 @@ TEST(ReadyMinHistory, OffByDefault) {
   cutover_server srv(redis, kInsecure);
   ASSERT_TRUE(srv.wait_metric_at_least("cutover_ready", 1));
   EXPECT_EQ(http_get(srv.port(), "/readyz").body.find("history_ms"), std::string::npos);
+}
+
+TEST(GrowingOut, BadFlagsExitTwoBeforeTheStoreAndASnapshotNeedsAStore) {
+  temp_dir dir;
+  const std::vector<std::vector<std::string>> bad = {{"--redis-read", "http://x"},
+                                                     {"--redis-read", "redis://h:0"},
+                                                     {"--ready-min-history", "soon"}};
+  for (const auto& flags : bad) {
+    std::vector<std::string> args = {"serve", "--db", dir.file("never.db"), "--auth",
+                                     "insecure-query"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = run_cutover(args);
+    EXPECT_EQ(r.code, 2) << flags[0] << " " << flags[1] << ": " << r.out;
+    EXPECT_NE(r.out.find(flags[0]), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("never.db")));
+  auto r = run_cutover({"db", "snapshot", "--db", dir.file("never.db"), dir.file("copy.db")});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("no store at"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("copy.db")));
 }
 
 std::string offset_line(const std::string& db) {
