@@ -73,11 +73,12 @@ struct ingest::impl {
   reader_context context() {
     reader_context c{opt, endpoint, queue, board, log, stop};
     if (read_endpoint) c.read_endpoint = &*read_endpoint;
-    if (reads_from().kind == redis_endpoint::transport::sentinel) c.switches = &switches;
+    if (watch_switches()) c.switches = &switches;
     return c;
   }
-  const redis_endpoint& reads_from() const { return read_endpoint ? *read_endpoint : endpoint; }
-  bool watch_switches() const { return reads_from().kind == redis_endpoint::transport::sentinel; }
+  // The watcher follows the master (--redis): the bridge always, the stream reader when it
+  // reads from the master (not a --redis-read replica).
+  bool watch_switches() const { return endpoint.kind == redis_endpoint::transport::sentinel; }
 };
 
 ingest::ingest(options opt, commit_listener& listener)
