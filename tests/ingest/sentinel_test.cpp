@@ -193,6 +193,34 @@ TEST(Sentinel, IngestFollowsAFailoverAsSoonAsASentinelAnnouncesIt) {
   ASSERT_TRUE(l.wait_for_count(3)) << log.text();
 }
 
+// With --redis-read the watcher still follows --redis: the bridge moves to the new master,
+// the reader stays on the server it was told to read.
+TEST(Sentinel, WithRedisReadTheBridgeFollowsTheSwitchAndTheReaderStays) {
+  testing::sentinel_options so;
+  so.min_replicas_to_write = 0;
+  sentinel_cluster cluster(so);
+  const int old_master = cluster.master_port(), replica = cluster.other_port(old_master);
+  temp_dir dir;
+  log_capture log;
+  auto o = test_options(dir.file("a.db"), cluster.url(), &log);
+  o.redis_read_url = "redis://127.0.0.1:" + std::to_string(replica);
+  o.pubsub = true;
+  recording_listener l;
+  ingest a(o, l);
+  ASSERT_TRUE(a.start().ok());
+  ASSERT_TRUE(log.wait_for("this instance is the pub/sub bridge")) << log.text();
+  ASSERT_TRUE(log.wait_for("watching Sentinel")) << log.text();
+  const std::size_t from = log.size();
+  ASSERT_EQ(cluster.failover(), replica);
+  ASSERT_TRUE(log.wait_for("bridging from the new master", kWait, from)) << log.text();
+  ASSERT_TRUE(log.wait_for("this instance is the pub/sub bridge", kWait, from)) << log.text();
+  testing::redis_client(replica).command({"PUBLISH", "cutover:topic:all", "1"});
+  ASSERT_TRUE(l.wait_for_count(1)) << log.text();
+  EXPECT_EQ(log.count("stream: a Sentinel announced +switch-master"), 0u)
+      << "only the bridge is cut:\n"
+      << log.text();
+}
+
 TEST(Sentinel, FailoverDuringPublishingLosesNoAcknowledgedEntry) {
   sentinel_cluster cluster;  // min-replicas-to-write 1, min-replicas-max-lag 2
   temp_dir dir;
