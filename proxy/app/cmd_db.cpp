@@ -1,4 +1,4 @@
-// `cutover db migrate|status` (DESIGN §9).
+// `cutover db migrate|status|snapshot` (DESIGN §9, §11).
 
 #include <cstdio>
 #include <filesystem>
@@ -74,8 +74,42 @@ void add_db_commands(CLI::App& app) {
     std::printf("oldest: %s\n", id_or_none(st->oldest).c_str());
     std::printf("newest: %s\n", id_or_none(st->newest).c_str());
     if (st->offsets.empty()) std::printf("ingest offsets: none\n");
+    for (const auto& off : st->offsets) {
+      auto d = st->digests.find(off.stream);
+      store::stream_digest dg = d == st->digests.end() ? store::stream_digest{} : d->second;
+      std::printf("ingest offset %s: %s digest %s over %lld entries\n", off.stream.c_str(),
+                  off.id.str().c_str(), store::digest_hex(dg.value).c_str(),
+                  static_cast<long long>(dg.entries));
+    }
+  });
+
+  auto out = std::make_shared<std::string>();
+  auto* snap = db->add_subcommand(
+      "snapshot",
+      "Write a consistent copy of the store to OUT (a new file) while serve may keep running; a "
+      "new instance started from the copy continues ingest from its offsets");
+  add_db_option(*snap, o->path);
+  snap->add_option("out", *out, "The copy to create (must not exist)")->required();
+  snap->callback([o, out] {
+    std::error_code ec;
+    if (std::filesystem::exists(*out, ec))
+      throw runtime_failure("snapshot: '" + *out + "' already exists; give a new file");
+    if (!std::filesystem::exists(o->path, ec))
+      throw runtime_failure("snapshot: no store at '" + o->path + "'");
+    ensure_parent_dir(*out);
+    if (auto st = store::snapshot(o->path, *out); !st) {
+      std::filesystem::remove(*out, ec);  // never leave a half-written copy behind
+      throw runtime_failure("snapshot: " + st.err().message);
+    }
+    auto r = store::reader::open(*out);
+    if (!r) throw runtime_failure("snapshot: the copy does not open: " + r.err().message);
+    auto st = r->status();
+    if (!st) throw runtime_failure("snapshot: the copy does not read: " + st.err().message);
+    std::printf("%s: copy of %s with %lld notifications", out->c_str(), o->path.c_str(),
+                static_cast<long long>(st->notifications));
     for (const auto& off : st->offsets)
-      std::printf("ingest offset %s: %s\n", off.stream.c_str(), off.id.str().c_str());
+      std::printf(", %s at %s", off.stream.c_str(), off.id.str().c_str());
+    std::printf("\n");
   });
 }
 

@@ -58,6 +58,8 @@ struct serve_opts {
   std::int64_t retain_per_topic = 10000;
   std::chrono::milliseconds prune_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds ready_max_lag{std::chrono::seconds(10)};
+  std::chrono::milliseconds ready_min_history{0};
+  std::string redis_read;  // --redis-read: ingest reads here (a replica); empty: --redis
   std::chrono::milliseconds max_clock_skew{std::chrono::seconds(5)};
   std::size_t store_readers = 2;
   std::size_t cache_entries = 200'000;
@@ -208,6 +210,37 @@ std::string ingest_metrics(const ingest::stats& s) {
          static_cast<double>(s.orphaned));
   metric("cutover_ingest_reconnects_total", "counter", "Reconnections to Redis after a lost link.",
          static_cast<double>(s.reconnects));
+  metric("cutover_ingest_master_switches_total", "counter",
+         "Sentinel +switch-master announcements for this master that cut the blocked read.",
+         static_cast<double>(s.master_switches));
+  // The rolling digest (DESIGN §11): 64 bits do not fit a Prometheus sample, so it is a label.
+  auto label = [](const std::string& v) {
+    std::string esc;
+    for (char c : v) {
+      if (c == '\\' || c == '"') esc += '\\';
+      if (c == '\n')
+        esc += "\\n";
+      else
+        esc += c;
+    }
+    return esc;
+  };
+  net::prometheus_help(out, "cutover_ingest_digest_info", "gauge",
+                       "Rolling digest of the entries stored from each stream, at its committed "
+                       "offset (equal on two instances at the same offset that stored the same).");
+  for (const auto& st : s.streams) {
+    std::string l = "stream=\"" + label(st.stream) + "\",offset=\"" +
+                    (st.committed ? st.committed->str() : std::string()) + "\",digest=\"" +
+                    store::digest_hex(st.digest.value) + "\"";
+    net::prometheus_sample(out, "cutover_ingest_digest_info", l.c_str(), 1);
+  }
+  net::prometheus_help(out, "cutover_ingest_digest_entries", "gauge",
+                       "Entries the rolling digest of each stream covers.");
+  for (const auto& st : s.streams) {
+    std::string l = "stream=\"" + label(st.stream) + "\"";
+    net::prometheus_sample(out, "cutover_ingest_digest_entries", l.c_str(),
+                           static_cast<double>(st.digest.entries));
+  }
   metric("cutover_ingest_batches_total", "counter", "Store transactions committed by ingest.",
          static_cast<double>(s.batches));
   metric("cutover_ingest_commit_failures_total", "counter",
@@ -383,6 +416,9 @@ checked_serve check_serve(serve_opts& o) {
   if (o.streams.empty()) o.streams.push_back(ingest::kDefaultStream);
   if (auto ep = ingest::parse_redis_url(o.redis); !ep)
     throw usage_failure("--redis: " + ep.err().message);
+  if (!o.redis_read.empty())
+    if (auto ep = ingest::parse_redis_url(o.redis_read); !ep)
+      throw usage_failure("--redis-read: " + ep.err().message);
   // Every usage error is found before the store is created or touched.
   std::optional<net::upstream_target>&upstream_target = chk.upstream_target,
   &auth_target = chk.auth_target;
@@ -545,6 +581,7 @@ void run_serve(serve_opts& o) {
   ingest::options io;
   io.db_path = o.db;
   io.redis_url = o.redis;
+  io.redis_read_url = o.redis_read;
   io.streams = o.streams;
   io.stream_start = o.stream_start;
   io.pubsub = o.pubsub;
@@ -585,14 +622,20 @@ void run_serve(serve_opts& o) {
                                               std::chrono::system_clock::now().time_since_epoch())
                                               .count());
     bool clock_ok = !s.ahead_id || s.ahead_id->ms <= now;
+    // --ready-min-history: a new instance (e.g. from an empty store) is not ready until it
+    // holds this much history, so cursors a little old are answered, not expired.
+    const auto min_history = static_cast<std::uint64_t>(o.ready_min_history.count());
+    std::uint64_t history_ms = s.oldest_ms && *s.oldest_ms < now ? now - *s.oldest_ms : 0;
+    bool history_ok = min_history == 0 || history_ms >= min_history;
     net::readiness r;
-    r.ready = connected && lag_ok && clock_ok && store_ok;
+    r.ready = connected && lag_ok && clock_ok && store_ok && history_ok;
     r.detail =
         std::string("{\"ready\":") + (r.ready ? "true" : "false") + ",\"store\":\"" + store_state +
         "\",\"redis\":\"" + ingest::to_string(s.state) +
         "\",\"lag_ms\":" + std::to_string(s.lag_ms) +
         ",\"committed\":" + (s.committed ? "\"" + s.committed->str() + "\"" : std::string("null")) +
-        (clock_ok ? std::string() : ",\"id_ahead_of_clock\":\"" + s.ahead_id->str() + "\"") + "}";
+        (clock_ok ? std::string() : ",\"id_ahead_of_clock\":\"" + s.ahead_id->str() + "\"") +
+        (min_history == 0 ? std::string() : ",\"history_ms\":" + std::to_string(history_ms)) + "}";
     return r;
   };
   ctx.extra_metrics = [&ctx, &in, pass = upstream.get(), identity = upstream_identity.get()] {
@@ -784,6 +827,10 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--publish-maxlen", o->publish_maxlen,
                   "MAXLEN ~ for HTTP publishes into the stream")
       ->capture_default_str();
+  cmd->add_option("--redis-read", o->redis_read,
+                  "Ingest reads the streams from this Redis (a replica; same URL forms as "
+                  "--redis); publishes, the pub/sub bridge and loss detection use --redis")
+      ->envname("CUTOVER_REDIS_READ");
   cmd->add_option("--publish-replicas", o->publish_replicas,
                   "POST /v1/publish answers only after WAIT N confirms the entry on N replicas "
                   "(else one retry with the same idempotency key, then 503; 0: no WAIT)")
@@ -870,6 +917,9 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   add_duration(*cmd, "--prune-interval", o->prune_interval, "How often retention runs");
   add_duration(*cmd, "--ready-max-lag", o->ready_max_lag,
                "/readyz fails while ingest lags more than this");
+  add_duration(*cmd, "--ready-min-history", o->ready_min_history,
+               "/readyz fails while the oldest stored entry is younger than this (0: off), e.g. "
+               "a new instance that started from an empty store");
   add_duration(*cmd, "--max-clock-skew", o->max_clock_skew,
                "An id further ahead of this clock (or past 2248) is stored, counted, and keeps "
                "/readyz failing until the clock passes it");

@@ -122,6 +122,10 @@ void commit_worker::check_ahead(const notification_batch& added) {
                   "clock");
 }
 
+void commit_worker::refresh_oldest() {
+  if (auto t = writer_.oldest_time()) board_.set_oldest(*t);
+}
+
 void commit_worker::prune_chunk() {
   auto r = writer_.prune_chunk(opt_.retention, wall_ms());
   if (!r) {
@@ -131,6 +135,7 @@ void commit_worker::prune_chunk() {
     return;
   }
   if (!r->marks.empty()) listener_.on_pruned(r->marks);
+  if (r->removed > 0) refresh_oldest();
   next_prune_ = r->more ? clock::now() : clock::now() + opt_.prune_interval;
 }
 

@@ -25,6 +25,7 @@ class commit_worker {
   void commit(work_batch& wb);
   void apply_loss(const store::redis_loss& loss);  // commit_worker_loss.cpp
   void prune_chunk();
+  void refresh_oldest();  // after retention or a rewind removed entries (--ready-min-history)
   void check_ahead(const notification_batch& added);
   bool retention_enabled() const;
 

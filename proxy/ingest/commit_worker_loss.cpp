@@ -32,7 +32,8 @@ void commit_worker::apply_loss(const store::redis_loss& loss) {
     return;
   }
   if (!out->applied) return;  // the offset moved meanwhile: the reader looks again
-  board_.on_rewind(loss.stream, loss.rewind_to, out->removed.size());
+  board_.on_rewind(loss.stream, loss.rewind_to, out->removed.size(), out->digest);
+  refresh_oldest();
   log_.line("warning: " + loss.stream + ": Redis lost entries this store had (" + loss.detail +
             "): " + std::to_string(out->removed.size()) + " stored entries after " +
             loss.after.str() + " through " + loss.through.str() +

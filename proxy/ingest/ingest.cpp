@@ -11,6 +11,7 @@
 #include "ingest/status_board.hpp"
 #include "ingest/stop_signal.hpp"
 #include "ingest/stream_reader.hpp"
+#include "ingest/switch_watcher.hpp"
 #include "ingest/wal_checkpointer.hpp"
 #include "ingest/work_queue.hpp"
 
@@ -56,17 +57,28 @@ struct ingest::impl {
   work_queue queue;
   status_board board;
   redis_endpoint endpoint;
+  std::optional<redis_endpoint> read_endpoint;  // --redis-read
 
   std::unique_ptr<stream_reader> reader;
   std::unique_ptr<pubsub_reader> pubsub;
   std::unique_ptr<commit_worker> writer;
-  std::thread reader_thread, pubsub_thread, writer_thread;
+  switch_signal switches;                   // Sentinel URLs only
+  std::unique_ptr<switch_watcher> watcher;  // Sentinel URLs only
+  std::thread reader_thread, pubsub_thread, writer_thread, watcher_thread;
 
   std::mutex control;
   bool started = false;
   bool stopped = false;
 
-  reader_context context() { return reader_context{opt, endpoint, queue, board, log, stop}; }
+  reader_context context() {
+    reader_context c{opt, endpoint, queue, board, log, stop};
+    if (read_endpoint) c.read_endpoint = &*read_endpoint;
+    if (watch_switches()) c.switches = &switches;
+    return c;
+  }
+  // The watcher follows the master (--redis): the bridge always, the stream reader when it
+  // reads from the master (not a --redis-read replica).
+  bool watch_switches() const { return endpoint.kind == redis_endpoint::transport::sentinel; }
 };
 
 ingest::ingest(options opt, commit_listener& listener)
@@ -96,6 +108,11 @@ status ingest::start() {
   auto ep = parse_redis_url(o.redis_url);
   if (!ep) return ep.err();
   m.endpoint = *ep;
+  if (!o.redis_read_url.empty()) {
+    auto rep = parse_redis_url(o.redis_read_url);
+    if (!rep) return error{"--redis-read: " + rep.err().message, rep.err().code};
+    m.read_endpoint = *rep;
+  }
   auto start_at = parse_stream_start(o.stream_start);
   if (!start_at) return start_at.err();
 
@@ -142,6 +159,14 @@ status ingest::start() {
   if (!*listed || **listed != list)
     if (auto st = w->put_meta(kStreamsMetaKey, list); !st) return st.err();
 
+  auto digests = r->digests();
+  if (!digests) return digests.err();
+  for (std::size_t i = 0; i < o.streams.size(); ++i)
+    if (auto d = digests->find(o.streams[i]); d != digests->end()) m.board.set_digest(i, d->second);
+  auto oldest = r->oldest_time();
+  if (!oldest) return oldest.err();
+  m.board.set_oldest(*oldest);
+
   std::vector<std::optional<stream_id>> start(o.streams.size());
   for (std::size_t i = 0; i < o.streams.size(); ++i) {
     auto off = r->offset(o.streams[i]);
@@ -171,6 +196,10 @@ status ingest::start() {
   m.writer =
       std::make_unique<commit_worker>(std::move(*w), m.opt, m.queue, m.board, m.log, m.listener);
   m.writer_thread = std::thread([&m] { m.writer->run(); });
+  if (m.watch_switches()) {
+    m.watcher = std::make_unique<switch_watcher>(m.context(), m.switches);
+    m.watcher_thread = std::thread([&m] { m.watcher->run(); });
+  }
   if (!o.streams.empty()) {
     m.reader = std::make_unique<stream_reader>(m.context(), std::move(start));
     m.reader_thread = std::thread([&m] { m.reader->run(); });
@@ -191,6 +220,7 @@ void ingest::stop() {
   m.stop.request();
   if (m.reader_thread.joinable()) m.reader_thread.join();
   if (m.pubsub_thread.joinable()) m.pubsub_thread.join();
+  if (m.watcher_thread.joinable()) m.watcher_thread.join();
   // The readers are gone; the writer commits what they queued, then returns.
   m.queue.close();
   if (m.writer_thread.joinable()) m.writer_thread.join();

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,9 @@ inline constexpr std::string_view kPubsubPrefix = "cutover:topic:";
 struct options {
   std::string db_path;  // the SQLite store (writer opened by ingest)
   std::string redis_url = "redis://127.0.0.1:6379";
+  // Where the stream reader reads (a replica; empty: redis_url). Loss detection compares
+  // with redis_url, the master; the pub/sub bridge uses redis_url too.
+  std::string redis_read_url;
   std::vector<std::string> streams{kDefaultStream};
   std::string stream_start = "0";  // "0", "$" or an explicit id, for a stream with no stored offset
   bool pubsub = false;             // bridge PSUBSCRIBE cutover:topic:* into streams.front()
@@ -66,6 +70,9 @@ struct options {
   int wal_checkpoint_pages = 1000;          // background checkpoint past this many WAL pages
   int wal_inline_checkpoint_pages = 25000;  // the writer checkpoints itself past this many
   core::log_sink log;                       // empty: stderr
+  // Called on the stream reader's thread after each loss check (DESIGN §3) that found Redis
+  // agreeing with the committed offset `agreed` of `stream`: an event tests wait on.
+  std::function<void(const std::string& stream, stream_id agreed)> on_loss_check;
 };
 
 enum class link_state { connecting, connected, backing_off, stopped };
@@ -77,6 +84,12 @@ struct recent_event {
   std::string what;          // "<source> <entry id>: <reason>", or the rewind's summary
 };
 inline constexpr std::size_t kRecentEvents = 5;
+
+struct stream_stats {  // one --stream
+  std::string stream;
+  std::optional<stream_id> committed;  // its committed offset (a Redis id)
+  store::stream_digest digest;         // the rolling digest of what was stored from it
+};
 
 struct stats {  // a snapshot, safe to take from any thread
   link_state state = link_state::connecting;
@@ -106,6 +119,10 @@ struct stats {  // a snapshot, safe to take from any thread
   double last_commit_seconds = 0;            // duration of the last store transaction
   core::histogram::snapshot commit_seconds;  // store transaction durations
   core::histogram::snapshot batch_entries;   // entries per committed transaction
+  std::vector<stream_stats> streams;         // per --stream, in order: offset and digest
+  // Wall time (unix ms) of the oldest stored entry, when known (--ready-min-history).
+  std::optional<std::uint64_t> oldest_ms;
+  std::uint64_t master_switches = 0;  // +switch-master announcements that cut the read
 };
 
 // Why `text` is not a valid options::stream_start ("0", "$", "<ms>-<seq>" or "<ms>"), or

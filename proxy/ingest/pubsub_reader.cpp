@@ -63,7 +63,9 @@ pubsub_reader::pubsub_reader(reader_context ctx)
       link_(ctx.log, "pub/sub") {}
 
 bool pubsub_reader::connect_command() {
-  auto c = redis_connection::connect(ctx_.endpoint, ctx_.connection_settings());
+  // A switch announced before this point is what this connect follows (see stream_reader).
+  if (ctx_.switches) ctx_.switches->take(switch_waiter::bridge);
+  auto c = redis_connection::connect(ctx_.endpoint, ctx_.settings_for(switch_waiter::bridge));
   if (!c) {
     if (c.err().code == errc::stopped) return false;
     ctx_.board.set_link(link_kind::pubsub, link_state::backing_off, c.err().message);
@@ -89,6 +91,12 @@ void pubsub_reader::lost(const error& e) {
   cmd_.reset();
   step_down(e.message);
   if (e.code == errc::stopped || ctx_.stop.requested()) return;
+  if (e.code == errc::switched) {
+    // Not a failure: take the lock and subscribe on the new master now (DESIGN §3).
+    ctx_.board.set_link(link_kind::pubsub, link_state::connecting);
+    link_.line(e.message + "; bridging from the new master");
+    return;
+  }
   ctx_.board.set_link(link_kind::pubsub, link_state::backing_off, e.message);
   link_.problem("down", e.message +
                             "; reconnecting with backoff (messages published meanwhile "
@@ -140,7 +148,7 @@ bool pubsub_reader::renew() {
 }
 
 bool pubsub_reader::subscribe() {
-  auto c = redis_connection::connect(ctx_.endpoint, ctx_.connection_settings());
+  auto c = redis_connection::connect(ctx_.endpoint, ctx_.settings_for(switch_waiter::bridge));
   if (c) {
     c->append(std::initializer_list<std::string_view>{"PSUBSCRIBE", kPubsubPattern});
     if (auto f = c->flush(); !f) c = f.err();

@@ -7,6 +7,7 @@
 #include "ingest/redis_connection.hpp"
 #include "ingest/status_board.hpp"
 #include "ingest/stop_signal.hpp"
+#include "ingest/switch_signal.hpp"
 #include "ingest/work_queue.hpp"
 
 namespace cutover::ingest {
@@ -18,10 +19,25 @@ struct reader_context {
   status_board& board;
   const core::logger& log;
   stop_signal& stop;
+  // --redis-read: where the stream reader reads (else null: `endpoint`, the master). Loss
+  // detection, the pub/sub bridge and publishes always use `endpoint`.
+  const redis_endpoint* read_endpoint = nullptr;
+  // A Sentinel `endpoint`: raised when a Sentinel announces +switch-master (else null).
+  switch_signal* switches = nullptr;
 
   redis_connection::settings connection_settings() const {
     // Every reply has a deadline: the XREAD BLOCK time plus a margin for a slow network.
-    return {opt.connect_timeout, opt.block + std::chrono::milliseconds(2000), stop.fd()};
+    redis_connection::settings s{opt.connect_timeout, opt.block + std::chrono::milliseconds(2000),
+                                 stop.fd()};
+    if (switches) s.first_sentinel = switches->preferred();
+    return s;
+  }
+  // For a connection to `endpoint` that `who` uses: a Sentinel's +switch-master also cuts
+  // its waits (each waiter takes its own announcement, so none is cut by another's).
+  redis_connection::settings settings_for(switch_waiter who) const {
+    auto s = connection_settings();
+    if (switches) s.cut_fd = switches->fd(who);
+    return s;
   }
 };
 

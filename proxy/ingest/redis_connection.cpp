@@ -439,7 +439,9 @@ result<redis_connection> redis_connection::connect(const redis_endpoint& ep, con
   // master it names, and believe it only if that server says ROLE master. Never cached.
   const auto per_sentinel = std::min(s.connect_timeout, std::chrono::milliseconds(500));
   std::string why;
-  for (const auto& [host, port] : ep.sentinels) {
+  const std::size_t n = ep.sentinels.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& [host, port] = ep.sentinels[(s.first_sentinel + k) % n];
     redis_endpoint sen;
     sen.host = host;
     sen.port = port;
@@ -448,6 +450,7 @@ result<redis_connection> redis_connection::connect(const redis_endpoint& ep, con
     settings ss = s;
     ss.connect_timeout = per_sentinel;
     ss.read_timeout = per_sentinel;
+    ss.cut_fd = -1;  // resolving is what a cut asks for
     auto sc = connect_direct(sen, ss);
     std::string who = "Sentinel " + sen.display();
     if (!sc) {
@@ -602,13 +605,17 @@ result<reply_ptr> redis_connection::receive(std::chrono::milliseconds timeout, b
       return fail("protocol error from " + endpoint_.display() + ": " + ctx_->errstr,
                   errc::connection);
     if (raw) return reply_ptr(static_cast<redisReply*>(raw));
-    pollfd fds[2] = {{ctx_->fd, POLLIN, 0}, {wakeable ? settings_.wake_fd : -1, POLLIN, 0}};
-    int n = ::poll(fds, 2, ms_until(deadline));
+    pollfd fds[3] = {{ctx_->fd, POLLIN, 0},
+                     {wakeable ? settings_.wake_fd : -1, POLLIN, 0},
+                     {wakeable ? settings_.cut_fd : -1, POLLIN, 0}};
+    int n = ::poll(fds, 3, ms_until(deadline));
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(std::string("poll: ") + std::strerror(errno), errc::connection);
     }
     if (fds[1].revents & POLLIN) return fail("stop requested", errc::stopped);
+    if (fds[2].revents & POLLIN)
+      return fail("a Sentinel announced +switch-master; leaving " + peer_, errc::switched);
     if (n == 0) {
       if (idle_ok) return reply_ptr();
       return fail("no reply from " + endpoint_.display() + " within " +

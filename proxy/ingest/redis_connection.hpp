@@ -33,6 +33,8 @@ inline constexpr error_code redis_reply{error_domain::ingest, 3};
 inline constexpr error_code stopped{error_domain::ingest, 4};
 // the Redis URL does not parse
 inline constexpr error_code bad_url{error_domain::ingest, 5};
+// a Sentinel announced +switch-master: the wait was cut so the caller re-resolves
+inline constexpr error_code switched{error_domain::ingest, 6};
 }  // namespace errc
 
 struct redis_endpoint {
@@ -74,6 +76,12 @@ struct connection_settings {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds read_timeout{5000};  // deadline of every reply
   int wake_fd = -1;  // when readable, connects and waits are abandoned (errc::stopped)
+  // When readable, a wait for a reply is abandoned (errc::switched) and the connection is
+  // broken: a Sentinel announced a new master (DESIGN §3). Connects ignore it.
+  int cut_fd = -1;
+  // Sentinel endpoints: ask this Sentinel (an index into `sentinels`) first, then the others
+  // in order; the one that announced the switch knows the new master for sure.
+  std::size_t first_sentinel = 0;
 };
 
 // Owns one redisContext (blocking mode; hiredis never sees a second owner). Not thread-safe:

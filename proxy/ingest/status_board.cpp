@@ -37,7 +37,23 @@ status_board::status_board(std::vector<std::string> streams, bool stream_link, b
     : streams_(std::move(streams)),
       stream_link_(stream_link),
       pubsub_link_(pubsub_link),
-      committed_(streams_.size()) {}
+      committed_(streams_.size()),
+      digests_(streams_.size()) {}
+
+void status_board::set_digest(std::size_t stream, store::stream_digest d) {
+  std::lock_guard lk(mu_);
+  digests_.at(stream) = d;
+}
+
+void status_board::set_oldest(std::optional<std::uint64_t> ms) {
+  std::lock_guard lk(mu_);
+  s_.oldest_ms = ms;
+}
+
+void status_board::add_master_switch() {
+  std::lock_guard lk(mu_);
+  ++s_.master_switches;
+}
 
 void status_board::set_link(link_kind which, link_state s, const std::string& error) {
   std::lock_guard lk(mu_);
@@ -138,18 +154,24 @@ void status_board::on_commit(const store::append_batch& batch, const store::appe
     if (i == streams_.size()) continue;
     committed_[i] = o.id;
     if (!s_.committed || *s_.committed < o.id) s_.committed = o.id;
+    if (auto d = out.digests.find(o.stream); d != out.digests.end()) digests_[i] = d->second;
   }
+  // The first entry of an empty store is its oldest; later ones only move it by retention.
+  if (!s_.oldest_ms && !out.added.empty()) s_.oldest_ms = out.added.front()->id.ms;
 }
 
 void status_board::on_rewind(const std::string& stream, stream_id rewound_to,
-                             std::uint64_t orphaned) {
+                             std::uint64_t orphaned, std::optional<store::stream_digest> digest) {
   std::lock_guard lk(mu_);
   ++s_.rewinds;
   s_.orphaned += orphaned;
   remember(s_.recent_rewinds, stream + " rewound to " + rewound_to.str() + ", " +
                                   std::to_string(orphaned) + " entries moved to orphans");
   std::size_t i = index_of(stream);
-  if (i < streams_.size()) committed_[i] = rewound_to;
+  if (i < streams_.size()) {
+    committed_[i] = rewound_to;
+    if (digest) digests_[i] = *digest;
+  }
 }
 
 void status_board::on_commit_failure(const std::string& error) {
@@ -170,6 +192,9 @@ stats status_board::snapshot() const {
   out.commit_seconds = commit_seconds_.read();
   out.batch_entries = batch_entries_.read();
   out.failing_commits = failing_commits_;
+  out.streams.reserve(streams_.size());
+  for (std::size_t i = 0; i < streams_.size(); ++i)
+    out.streams.push_back({streams_[i], committed_[i], digests_[i]});
   if (stopped_) {
     out.state = link_state::stopped;
     return out;

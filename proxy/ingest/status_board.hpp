@@ -27,8 +27,15 @@ class status_board {
   void add_pubsub_messages(std::uint64_t n);
   void add_pubsub_bridged(std::uint64_t n);
   void add_trimmed_gap();
-  // Redis lost entries of `stream` (DESIGN §3): its offset is now `rewound_to`.
-  void on_rewind(const std::string& stream, stream_id rewound_to, std::uint64_t orphaned);
+  // Redis lost entries of `stream` (DESIGN §3): its offset is now `rewound_to`, its digest
+  // `digest` (when the store reported one).
+  void on_rewind(const std::string& stream, stream_id rewound_to, std::uint64_t orphaned,
+                 std::optional<store::stream_digest> digest = std::nullopt);
+  // The stored digests at start (before any thread runs).
+  void set_digest(std::size_t stream, store::stream_digest d);
+  // The oldest stored entry's wall time (unix ms), or none stored.
+  void set_oldest(std::optional<std::uint64_t> ms);
+  void add_master_switch();
   void add_pubsub_refused(std::uint64_t n);
   void set_bridge_active(bool on);
   // `n` ids ahead of the clock were stored; `newest` the newest of them.
@@ -59,6 +66,7 @@ class status_board {
   link_state stream_state_ = link_state::connecting, pubsub_state_ = link_state::connecting;
   bool stopped_ = false;
   std::vector<std::optional<stream_id>> committed_;
+  std::vector<store::stream_digest> digests_;
   std::uint64_t failing_commits_ = 0;
   core::histogram commit_seconds_{core::histogram::seconds_bounds()};
   core::histogram batch_entries_{{1, 10, 100, 1000, 10000}};

@@ -57,7 +57,9 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       commit_pace_(ctx.opt.backoff_base, ctx.opt.backoff_cap),
       link_(ctx.log, "stream"),
+      master_link_(ctx.log, "stream (loss checks on the master)"),
       warned_missing_(ctx.opt.streams.size(), false),
+      warned_behind_(ctx.opt.streams.size(), false),
       probed_(ctx.opt.streams.size()),
       rule_(ctx.opt.streams.size()),
       held_(ctx.opt.streams.size()),
@@ -105,7 +107,14 @@ std::string stream_reader::positions() const {
 }
 
 bool stream_reader::connect() {
-  auto c = redis_connection::connect(ctx_.endpoint, ctx_.connection_settings());
+  // A switch announced before this point is what this connect follows; one announced later
+  // cuts the new connection's next wait, so none is missed.
+  const redis_endpoint& from = ctx_.read_endpoint ? *ctx_.read_endpoint : ctx_.endpoint;
+  // Reading a replica (--redis-read) is not moved by a switch of the master.
+  const bool follows = ctx_.switches && !ctx_.read_endpoint;
+  if (follows) ctx_.switches->take(switch_waiter::stream);
+  auto c = redis_connection::connect(
+      from, follows ? ctx_.settings_for(switch_waiter::stream) : ctx_.connection_settings());
   if (!c) {
     if (c.err().code == errc::stopped) return false;
     // State first, then the line: whoever sees the line sees the state too.
@@ -117,8 +126,9 @@ bool stream_reader::connect() {
   }
   conn_.emplace(std::move(*c));
   next_lag_ = {};  // check for a trim before the first read: a restart is when it shows
-  std::string where = ctx_.endpoint.display();
+  std::string where = from.display();
   if (conn_->peer() != where) where += " (master " + conn_->peer() + ")";
+  if (ctx_.read_endpoint) where += " (reading; the master is " + ctx_.endpoint.display() + ")";
   std::string what = std::string(ever_connected_ ? "reconnected to " : "connected to ") + where +
                      "; " + (ever_connected_ ? "resuming " : "reading ") + positions();
   if (ever_connected_) ctx_.board.add_reconnect();
@@ -134,6 +144,12 @@ bool stream_reader::connect() {
 void stream_reader::on_connection_error(const error& e) {
   conn_.reset();
   if (e.code == errc::stopped || ctx_.stop.requested()) return;
+  if (e.code == errc::switched) {
+    // Not a failure: follow the new master now, without backoff (DESIGN §3).
+    ctx_.board.set_link(link_kind::stream, link_state::connecting);
+    link_.line(e.message + "; resolving the master again, then resuming " + positions());
+    return;
+  }
   ctx_.board.set_link(link_kind::stream, link_state::backing_off, e.message);
   ctx_.board.set_lag(-1);
   link_.problem("down", e.message + "; reconnecting with backoff, then resuming " + positions());

@@ -36,9 +36,19 @@ class stream_reader {
   // true when Redis no longer holds what this store committed; then a loss item went to the
   // writer and the reader waits for it to rewind (or the connection broke).
   bool check_loss(std::size_t i, const redisReply* info);
-  // What Redis holds at each of `ids` of stream i (null where nothing): one pipelined round.
-  bool redis_entries(std::size_t i, const std::vector<stream_id>& ids,
+  // A check found Redis (the master) agreeing with offset `c` of stream i; `read_last` is the
+  // last-generated-id of the stream read from. Always false (no loss).
+  bool agreed(std::size_t i, stream_id c, std::optional<stream_id> read_last);
+  // What Redis holds at each of `ids` of stream i (null where nothing): one pipelined round
+  // on `via` (the read connection, or the master's with --redis-read).
+  bool redis_entries(redis_connection* via, std::size_t i, const std::vector<stream_id>& ids,
                      std::vector<std::optional<decoded_entry>>& out, std::vector<bool>& held);
+  // The connection loss detection asks: the read connection, or with --redis-read the
+  // master's (connected when needed; null when it cannot be reached now).
+  redis_connection* prober();
+  // A command on `via` failed: the read connection is handled as usual, the master's is
+  // dropped and logged. Always false.
+  bool probe_failed(redis_connection* via, const error& e);
   void read_once();
   // Sends argv_; a connection error or an error reply is handled (backoff) and gives null.
   reply_ptr send_argv(const std::string& what);
@@ -69,9 +79,11 @@ class stream_reader {
   std::vector<std::optional<stream_id>> pos_;
   std::vector<std::optional<stream_id>> warned_deleted_, warned_trimmed_;
   std::optional<redis_connection> conn_;
+  std::optional<redis_connection> master_;  // --redis-read: the master, for loss detection
   std::uint64_t epoch_ = 0;
   backoff pace_, commit_pace_;
   link_log link_;
+  link_log master_link_;  // --redis-read: the master's trouble, logged apart from the read link's
   bool ever_connected_ = false;
   std::chrono::steady_clock::time_point next_lag_{};
   field_list fields_;  // reused per entry: field strings keep their capacity
@@ -79,6 +91,7 @@ class stream_reader {
 
   std::optional<store::reader> store_;  // read-only, for loss detection; opened when needed
   std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
+  std::vector<bool> warned_behind_;     // --redis-read: the replica is behind the offset
   std::vector<std::optional<stream_id>> probed_;  // offset Redis agreed with at the last check
   const stream_id_rule rule_;
   std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order

@@ -34,7 +34,39 @@ bool same(const decoded_entry& r, const notification& n) {
 
 }  // namespace
 
-bool stream_reader::redis_entries(std::size_t i, const std::vector<stream_id>& ids,
+redis_connection* stream_reader::prober() {
+  if (!ctx_.read_endpoint) return conn_ ? &*conn_ : nullptr;
+  // --redis-read: what the store holds is judged against the master, never the replica it
+  // was read from (a replica behind the offset is lag, not a loss).
+  if (master_ && master_->broken()) master_.reset();
+  if (!master_) {
+    auto c = redis_connection::connect(ctx_.endpoint, ctx_.connection_settings());
+    if (!c) {
+      if (c.err().code != errc::stopped)
+        master_link_.problem("down", "cannot reach the master " + ctx_.endpoint.display() +
+                                         " to check for losses: " + c.err().message);
+      return nullptr;
+    }
+    master_.emplace(std::move(*c));
+    master_link_.recovered("reachable again at " + master_->peer());
+  }
+  return &*master_;
+}
+
+bool stream_reader::probe_failed(redis_connection* via, const error& e) {
+  if (!master_ || via != &*master_) {
+    on_connection_error(e);
+    return false;
+  }
+  master_.reset();
+  if (e.code != errc::stopped)
+    master_link_.problem("down", "checking for losses on the master " + ctx_.endpoint.display() +
+                                     " failed: " + e.message);
+  return false;
+}
+
+bool stream_reader::redis_entries(redis_connection* via, std::size_t i,
+                                  const std::vector<stream_id>& ids,
                                   std::vector<std::optional<decoded_entry>>& out,
                                   std::vector<bool>& held) {
   const std::string& key = ctx_.opt.streams[i];
@@ -42,23 +74,21 @@ bool stream_reader::redis_entries(std::size_t i, const std::vector<stream_id>& i
   texts.reserve(ids.size());
   for (const auto& id : ids) texts.push_back(id.str());
   for (const auto& t : texts)
-    conn_->append(std::initializer_list<std::string_view>{"XRANGE", key, t, t});
-  if (auto st = conn_->flush(); !st) {
-    on_connection_error(st.err());
-    return false;
-  }
+    via->append(std::initializer_list<std::string_view>{"XRANGE", key, t, t});
+  if (auto st = via->flush(); !st) return probe_failed(via, st.err());
   out.assign(ids.size(), std::nullopt);
   held.assign(ids.size(), false);
   field_list fields;
   for (std::size_t k = 0; k < ids.size(); ++k) {
-    auto r = conn_->receive(conn_->read_timeout(), false, false);
-    if (!r) {
-      on_connection_error(r.err());
-      return false;
-    }
+    auto r = via->receive(via->read_timeout(), false, false);
+    if (!r) return probe_failed(via, r.err());
     const redisReply* rep = r->get();
     if (is_error_reply(rep)) {
-      on_error_reply("XRANGE " + key, reply_text(rep));
+      if (master_ && via == &*master_)
+        master_link_.problem("reply",
+                             "XRANGE " + key + " on the master: " + std::string(reply_text(rep)));
+      else
+        on_error_reply("XRANGE " + key, reply_text(rep));
       return false;
     }
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) continue;
@@ -78,10 +108,42 @@ bool stream_reader::redis_entries(std::size_t i, const std::vector<stream_id>& i
   return true;
 }
 
+bool stream_reader::agreed(std::size_t i, stream_id c, std::optional<stream_id> read_last) {
+  probed_[i] = c;
+  if (ctx_.read_endpoint) {
+    // The replica read from is behind what this store took (another replica than before,
+    // or one cut off from the master): the master holds it all, so ingest waits for it.
+    bool behind = read_last && *read_last < c;
+    if (behind && !warned_behind_[i])
+      link_.line("warning: " + ctx_.opt.streams[i] + ": the replica read from (" +
+                 ctx_.read_endpoint->display() + ", last-generated-id " + read_last->str() +
+                 ") is behind this store's offset " + c.str() +
+                 "; the master holds it unchanged, so this is replication lag, not a loss: "
+                 "waiting for the replica");
+    warned_behind_[i] = behind;
+  }
+  if (ctx_.opt.on_loss_check) ctx_.opt.on_loss_check(ctx_.opt.streams[i], c);
+  return false;
+}
+
 bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   auto committed = ctx_.board.committed(i);
   if (!committed || committed->is_zero()) return false;
   const stream_id c = *committed;
+  redis_connection* via = prober();
+  if (!via) return true;  // the master is unreachable: judged at the next check
+  const auto read_last = id_field(info, "last-generated-id");  // of the stream as read
+  reply_ptr master_info;
+  if (ctx_.read_endpoint) {
+    auto r = via->command({"XINFO", "STREAM", ctx_.opt.streams[i]});
+    if (!r) {
+      probe_failed(via, r.err());
+      return true;
+    }
+    if (is_error_reply(r->get())) return false;  // no such key on the master: judged later
+    master_info = std::move(*r);
+    info = master_info.get();
+  }
   auto last = id_field(info, "last-generated-id");
   if (!last) return false;
   auto first = id_field(info, "first-entry");
@@ -113,7 +175,7 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
       return {};  // a dead letter, a repeat, or pruned since: nothing to compare
     std::vector<std::optional<decoded_entry>> got;
     std::vector<bool> held;
-    if (!redis_entries(i, {point}, got, held)) return {true, std::nullopt};
+    if (!redis_entries(via, i, {point}, got, held)) return {true, std::nullopt};
     if (held[0]) {
       if (got[0] && same(*got[0], *(*top)[0])) return {};  // the normal case
       return {false, std::string(what) + " " + point.str() + " now holds other content"};
@@ -137,15 +199,11 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
     } else if (probed_[i] && *probed_[i] < c) {
       auto p = judge(*probed_[i], "the entry");
       if (p.io_failed) return true;
-      if (!p.why) {
-        probed_[i] = c;
-        return false;
-      }
+      if (!p.why) return agreed(i, c, read_last);
       detail = *p.why + ", agreed at the previous check; the stream was replaced under the reader";
       from = *probed_[i];
     } else {
-      probed_[i] = c;
-      return false;
+      return agreed(i, c, read_last);
     }
   }
   probed_[i].reset();
@@ -175,7 +233,7 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
     for (const auto& n : *rows) raws.push_back(rule_.decode(n->id).raw);
     std::vector<std::optional<decoded_entry>> got;
     std::vector<bool> held;
-    if (!redis_entries(i, raws, got, held)) return true;
+    if (!redis_entries(via, i, raws, got, held)) return true;
     for (std::size_t k = 0; k < rows->size(); ++k) {
       const stream_id raw = raws[k];
       bool keep = false;

@@ -48,7 +48,66 @@ std::int64_t i64(std::uint64_t v) {
   return static_cast<std::int64_t>(v);
 }
 
+result<std::map<std::string, stream_digest>> read_digests(sqlite3* d) {
+  auto s = prep(d, "SELECT stream, digest, digest_entries FROM ingest_offsets");
+  if (!s) return s.err();
+  std::map<std::string, stream_digest> out;
+  while (true) {
+    int rc = s->step();
+    if (rc == SQLITE_DONE) return out;
+    if (rc != SQLITE_ROW) return sql::last_error(d, "read ingest digests");
+    out[std::string(s->text(0))] = {static_cast<std::uint64_t>(s->int64(1)), s->int64(2)};
+  }
+}
+
+result<std::optional<std::uint64_t>> read_oldest_time(sqlite3* d) {
+  auto s = prep(d, "SELECT COALESCE(kept_ms, ms) FROM notifications ORDER BY ms, seq LIMIT 1");
+  if (!s) return s.err();
+  int rc = s->step();
+  if (rc == SQLITE_DONE) return std::optional<std::uint64_t>();
+  if (rc != SQLITE_ROW) return sql::last_error(d, "read the oldest entry");
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(s->int64(0)));
+}
+
 }  // namespace
+
+std::uint64_t entry_digest(stream_id id, std::string_view topic, std::string_view type,
+                           std::string_view data) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64, fields separated by their lengths
+  auto add = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+  };
+  auto add_num = [&](std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (v >> (8 * i)) & 0xff;
+      h *= 0x100000001b3ull;
+    }
+  };
+  add_num(id.ms);
+  add_num(id.seq);
+  for (auto f : {topic, type, data}) {
+    add_num(f.size());
+    add(f);
+  }
+  // A final mix (splitmix64's): FNV's last bytes barely reach the high bits, and the
+  // digest adds hashes, so every bit should depend on every byte.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+std::string digest_hex(std::uint64_t value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, value >>= 4) out[static_cast<std::size_t>(i)] = kHex[value & 0xf];
+  return out;
+}
 
 result<sql::db_handle> open_and_migrate(const std::string& path, const open_options& opt,
                                         migrate_report* report) {
@@ -89,9 +148,11 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
            "INSERT INTO dead_letters (source, entry_id, raw, reason, created_at) VALUES (?1, ?2, "
            "?3, ?4, ?5)"},
           {&w.upsert_offset_,
-           "INSERT INTO ingest_offsets (stream, ms, seq, updated_at) VALUES (?1, ?2, ?3, ?4) "
+           "INSERT INTO ingest_offsets (stream, ms, seq, updated_at, digest, digest_entries) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
            "ON CONFLICT (stream) DO UPDATE SET ms = excluded.ms, seq = excluded.seq, updated_at = "
-           "excluded.updated_at"},
+           "excluded.updated_at, digest = excluded.digest, digest_entries = "
+           "excluded.digest_entries"},
           {&w.bump_topic_,
            "INSERT INTO topics (topic, count) VALUES (?1, ?2) "
            "ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count"},
@@ -118,7 +179,14 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
            "ELSE pruned_seq END"},
       });
   if (!st) return st.err();
+  auto dg = read_digests(d);
+  if (!dg) return dg.err();
+  for (auto& [k, v] : *dg) w.digests_.emplace(k, v);
   return w;
+}
+
+result<std::optional<std::uint64_t>> writer::oldest_time() {
+  return read_oldest_time(db_.get());
 }
 
 result<loss_outcome> writer::record_loss(const redis_loss& loss) {
@@ -176,15 +244,28 @@ result<loss_outcome> writer::record_loss(const redis_loss& loss) {
   range->bind(7, static_cast<std::int64_t>(out.removed.size())).bind(8, now);
   range->bind_static(9, loss.detail);
   if (range->step() != SQLITE_DONE) return sql::last_error(d, "record lost range");
+  std::optional<stream_digest> digest;
   if (rewinds) {
+    // The digest goes back to what it was at the agreed entry: orphans are subtracted.
+    auto it = digests_.find(loss.stream);
+    stream_digest dg = it == digests_.end() ? stream_digest{} : it->second;
+    for (const auto& n : out.removed) {
+      dg.value -= entry_digest(n->id, n->topic, n->type, n->data);
+      --dg.entries;
+    }
+    digest = dg;
     sql::scoped_reset r(upsert_offset_);
     upsert_offset_.bind_static(1, loss.stream)
         .bind(2, i64(loss.rewind_to.ms))
         .bind(3, i64(loss.rewind_to.seq))
-        .bind(4, now);
+        .bind(4, now)
+        .bind(5, i64(dg.value))
+        .bind(6, dg.entries);
     if (upsert_offset_.step() != SQLITE_DONE) return sql::last_error(d, "rewind ingest offset");
   }
   if (auto st = tx->commit(); !st) return st.err();
+  if (digest) digests_[loss.stream] = *digest;
+  out.digest = digest;
   out.applied = true;
   return out;
 }
@@ -215,6 +296,12 @@ result<append_outcome> writer::append(const append_batch& batch) {
   const std::int64_t now = wall_ms();
   std::map<std::string_view, std::int64_t> per_topic;
   std::vector<dead_letter> collisions;
+  // Digests as they will be once this commits (the members change only after COMMIT).
+  std::map<std::string_view, stream_digest> digest_next;
+  for (const auto& o : batch.offsets) {
+    auto it = digests_.find(o.stream);
+    digest_next[o.stream] = it == digests_.end() ? stream_digest{} : it->second;
+  }
 
   for (const auto& p : batch.entries) {
     const auto& e = p.entry;
@@ -232,6 +319,10 @@ result<append_outcome> writer::append(const append_batch& batch) {
     }
     if (sqlite3_changes(d) == 1) {
       ++per_topic[e.topic];
+      if (auto dg = digest_next.find(p.source); dg != digest_next.end()) {
+        dg->second.value += entry_digest(p.id, e.topic, e.type, e.data);
+        ++dg->second.entries;
+      }
       out.added.push_back(std::make_shared<const notification>(p.id, e.topic, e.type, e.data));
       continue;
     }
@@ -275,14 +366,21 @@ result<append_outcome> writer::append(const append_batch& batch) {
     if (bump_topic_.step() != SQLITE_DONE) return sql::last_error(d, "count topic");
   }
   for (const auto& o : batch.offsets) {
+    const stream_digest& dg = digest_next[o.stream];
     sql::scoped_reset r(upsert_offset_);
     upsert_offset_.bind_static(1, o.stream)
         .bind(2, i64(o.id.ms))
         .bind(3, i64(o.id.seq))
-        .bind(4, now);
+        .bind(4, now)
+        .bind(5, i64(dg.value))
+        .bind(6, dg.entries);
     if (upsert_offset_.step() != SQLITE_DONE) return sql::last_error(d, "commit ingest offset");
   }
   if (auto st = tx->commit(); !st) return st.err();
+  for (const auto& [k, v] : digest_next) {
+    digests_[std::string(k)] = v;
+    out.digests[std::string(k)] = v;
+  }
   return out;
 }
 
@@ -581,7 +679,32 @@ result<store_status> reader::status() {
   if (!offs) return offs.err();
   while (offs->step() == SQLITE_ROW)
     st.offsets.push_back({std::string(offs->text(0)), id_of(offs->int64(1), offs->int64(2))});
+  auto dg = read_digests(d);
+  if (!dg) return dg.err();
+  st.digests = std::move(*dg);
   return st;
+}
+
+result<std::optional<std::uint64_t>> reader::oldest_time() {
+  return read_oldest_time(db_.get());
+}
+
+result<std::map<std::string, stream_digest>> reader::digests() {
+  return read_digests(db_.get());
+}
+
+status snapshot(const std::string& path, const std::string& out) {
+  auto db = sql::open(path, sql::open_mode::existing);
+  if (!db) return db.err();
+  if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
+  sqlite3_busy_timeout(db->get(), 5000);
+  // VACUUM INTO reads the database in one read transaction (a WAL snapshot): a writer may
+  // commit meanwhile, and the copy is the store as of one commit, offsets and entries together.
+  auto s = prep(db->get(), "VACUUM INTO ?1");
+  if (!s) return s.err();
+  s->bind_static(1, out);
+  if (s->step() != SQLITE_DONE) return sql::last_error(db->get(), "copy the store to " + out);
+  return ok_status();
 }
 
 }  // namespace cutover::store

@@ -55,11 +55,26 @@ struct append_batch {
   std::vector<stream_offset> offsets;  // committed with the entries, atomically
 };
 
+// The rolling ingest digest of one stream (DESIGN §11, migration 0005): the sum modulo 2^64
+// of entry_digest() over every entry stored from it (orphaned ones subtracted), and how many.
+// Independent of how entries were batched, so two instances at one offset can be compared.
+struct stream_digest {
+  std::uint64_t value = 0;
+  std::int64_t entries = 0;
+  bool operator==(const stream_digest&) const = default;
+};
+// A 64-bit hash of one stored entry: FNV-1a over id, topic, type and data, then mixed.
+std::uint64_t entry_digest(stream_id id, std::string_view topic, std::string_view type,
+                           std::string_view data) noexcept;
+// 16 lowercase hex digits.
+std::string digest_hex(std::uint64_t value);
+
 struct append_outcome {
-  notification_batch added;        // what was new, in id order
-  std::size_t duplicate_ids = 0;   // same id and same content as a stored entry
-  std::size_t duplicate_keys = 0;  // idempotency key already stored
-  std::size_t dead_letters = 0;    // including id collisions found while appending
+  notification_batch added;                      // what was new, in id order
+  std::size_t duplicate_ids = 0;                 // same id and same content as a stored entry
+  std::size_t duplicate_keys = 0;                // idempotency key already stored
+  std::size_t dead_letters = 0;                  // including id collisions found while appending
+  std::map<std::string, stream_digest> digests;  // after the commit, of each offset written
 };
 
 struct prune_policy {
@@ -87,8 +102,9 @@ struct redis_loss {
 };
 
 struct loss_outcome {
-  bool applied = false;        // false: the offset moved meanwhile, nothing was changed
-  notification_batch removed;  // what left `notifications` for `orphans`, in id order
+  bool applied = false;                 // false: the offset moved meanwhile, nothing was changed
+  notification_batch removed;           // what left `notifications` for `orphans`, in id order
+  std::optional<stream_digest> digest;  // the stream's digest after the rewind
 };
 
 struct orphan {
@@ -121,6 +137,9 @@ class writer {
   // Removes one chunk of expired rows (by age, then by count per topic).
   result<prune_outcome> prune_chunk(const prune_policy& policy, std::uint64_t now_ms);
 
+  // Wall time (unix ms) of the oldest stored entry (see reader::oldest_time).
+  result<std::optional<std::uint64_t>> oldest_time();
+
   // Sets a value of the meta table (e.g. the stream list the id rule of several streams
   // depends on, DESIGN §11).
   status put_meta(const std::string& key, const std::string& value);
@@ -134,6 +153,7 @@ class writer {
 
  private:
   sql::db_handle db_;
+  std::map<std::string, stream_digest, std::less<>> digests_;  // as committed, per stream
   sql::statement insert_, find_id_, insert_dead_, upsert_offset_, bump_topic_;
   sql::statement select_aged_, select_aged_kept_, select_imported_through_, select_over_,
       select_topic_oldest_, delete_row_, mark_pruned_;
@@ -146,7 +166,14 @@ struct store_status {
   std::int64_t dead_letters = 0;
   std::optional<stream_id> oldest, newest;
   std::vector<stream_offset> offsets;
+  std::map<std::string, stream_digest> digests;  // per stream with an offset
 };
+
+// A consistent copy of the store at `path` into `out` (VACUUM INTO; `out` must not exist),
+// taken in one read transaction while a `serve` may go on writing: entries, offsets, digests
+// and lost ranges as of one commit, so a new instance can continue ingest from the copy.
+// Control plane (`cutover db snapshot`).
+status snapshot(const std::string& path, const std::string& out);
 
 class reader {
  public:
@@ -160,6 +187,10 @@ class reader {
 
   // Newest stored id, if any.
   result<std::optional<stream_id>> head();
+  // Wall time (unix ms) of the oldest stored entry: its kept time if imported, else its id's.
+  result<std::optional<std::uint64_t>> oldest_time();
+  // Every stream's committed digest (DESIGN §11).
+  result<std::map<std::string, stream_digest>> digests();
   // Oldest retained id of `topic`, if any.
   result<std::optional<stream_id>> oldest(const std::string& topic);
   // Topic -> newest id removed by retention.

@@ -121,14 +121,14 @@ TEST_F(LossDetection, StreamDeletedAndRecreatedBelowTheOffsetMovesTheLostEntries
 TEST_F(LossDetection, AStreamReplacedUnderARunningReaderIsCaughtAfterItReadPastTheChange) {
   for (int k = 1; k <= 10; ++k) xadd(std::to_string(k) + "-0", std::to_string(k));
   recording_listener l;
-  ingest ing(test_options(db(), redis_.url(), &log_), l);
+  check_waiter checks;
+  auto o = test_options(db(), redis_.url(), &log_);
+  o.on_loss_check = checks.hook();
+  ingest ing(o, l);
   ASSERT_TRUE(ing.start().ok());
   ASSERT_TRUE(l.wait_for_count(10));
-  // The once-a-second check has seen the offset 10-0 agreed (lag 0 is its report).
-  auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (ing.snapshot().lag_ms != 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_EQ(ing.snapshot().lag_ms, 0);
+  // The once-a-second check has seen the offset 10-0 agreed.
+  ASSERT_TRUE(checks.wait_agreed(kS, "10-0")) << log_.text();
   // Replaced in one step; the blocked XREAD after 10-0 then reads 12-0 at once.
   client_->pipeline({{"MULTI"},
                      {"DEL", kS},

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,9 +39,20 @@ class recording_listener : public commit_listener {
     for (const auto& [t, id] : marks) pruned_[t] = id;
     cv_.notify_all();
   }
+  void on_lost(const notification_batch& removed, stream_id, stream_id) override {
+    std::lock_guard lk(mu_);
+    removed_ += removed.size();
+    cv_.notify_all();
+  }
   bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout = kWait) {
     std::unique_lock lk(mu_);
     return cv_.wait_for(lk, timeout, [&] { return all_.size() >= n; });
+  }
+  // Until exactly `n` of what was committed is still stored (committed minus the entries
+  // rewinds moved to orphans, DESIGN §3).
+  bool wait_for_stored(std::size_t n, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, timeout, [&] { return all_.size() - removed_ == n; });
   }
   bool wait_for_pruned(const std::string& topic, std::chrono::milliseconds timeout = kWait) {
     std::unique_lock lk(mu_);
@@ -73,6 +85,33 @@ class recording_listener : public commit_listener {
   std::vector<notification_ptr> all_;
   std::map<std::string, stream_id> pruned_;
   std::size_t batches_ = 0;
+  std::size_t removed_ = 0;
+};
+
+// The loss checks ingest reports (options::on_loss_check): tests wait until a check agreed
+// with a given offset, instead of polling a metric.
+class check_waiter {
+ public:
+  std::function<void(const std::string&, stream_id)> hook() {
+    return [this](const std::string& stream, stream_id agreed) {
+      std::lock_guard lk(mu_);
+      agreed_[stream] = agreed;
+      cv_.notify_all();
+    };
+  }
+  bool wait_agreed(const std::string& stream, const std::string& id,
+                   std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, timeout, [&] {
+      auto it = agreed_.find(stream);
+      return it != agreed_.end() && it->second.str() == id;
+    });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, stream_id> agreed_;
 };
 
 // Collects ingest log lines; tests wait for one to appear.

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
 namespace cutover::testing {
 namespace {
@@ -46,6 +45,34 @@ sentinel_cluster::sentinel_cluster(sentinel_options opt) : opt_(opt) {
     if (!s->wait_for_line("+slave slave 127.0.0.1:" + std::to_string(b_->port()),
                           std::chrono::seconds(30)))
       throw std::runtime_error("a Sentinel did not find the replica:\n" + s->output());
+  // Every Sentinel's link to the replica is up once it publishes its hello there.
+  timeval tv{30, 0};
+  hello_.reset(redisConnectWithTimeout("127.0.0.1", b_->port(), tv));
+  if (!hello_ || hello_->err) throw std::runtime_error("cannot connect to the replica");
+  redisSetTimeout(hello_.get(), tv);
+  redisReply* sub =
+      static_cast<redisReply*>(redisCommand(hello_.get(), "SUBSCRIBE %s", "__sentinel__:hello"));
+  if (!sub) throw std::runtime_error("cannot subscribe to the replica's hellos");
+  freeReplyObject(sub);
+  for (int port : ports_)
+    if (!wait_hello(port))
+      throw std::runtime_error("no hello from Sentinel " + std::to_string(port));
+}
+
+bool sentinel_cluster::wait_hello(int port, std::chrono::seconds within) {
+  // "ip,port,runid,epoch,master,..." from each Sentinel every 2 s; read until this one's.
+  const std::string prefix = "127.0.0.1," + std::to_string(port) + ",";
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    void* raw = nullptr;
+    if (redisGetReply(hello_.get(), &raw) != REDIS_OK || !raw) return false;
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> m(static_cast<redisReply*>(raw),
+                                                              &freeReplyObject);
+    if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 && m->element[2]->str &&
+        std::string(m->element[2]->str, m->element[2]->len).starts_with(prefix))
+      return true;
+  }
+  return false;
 }
 
 sentinel_cluster::~sentinel_cluster() = default;
@@ -73,15 +100,14 @@ int sentinel_cluster::failover() {
   int old = master_port();
   std::size_t from = sentinels_[0]->line_count();
   redis_client c(ports_[0]);
-  // Right after it found the replica, a Sentinel may not have its link and INFO up yet
-  // (NOGOODSLAVE); Redis logs nothing when it has, so this one wait asks again, bounded.
+  // The constructor waited for every Sentinel's hello on the replica (its link and INFO are
+  // up). Should the Sentinel still find no good replica (it read the INFO reply a moment after
+  // publishing its hello), its next hello is the event to ask again on; a few at most.
   auto r = c.command({"SENTINEL", "FAILOVER", "cutover"});
-  for (int i = 0; i < 100 && r && r->type == REDIS_REPLY_ERROR &&
-                  std::string(r->str, r->len).starts_with("NOGOODSLAVE");
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 3 && r && r->type == REDIS_REPLY_ERROR &&
+                  std::string(r->str, r->len).starts_with("NOGOODSLAVE") && wait_hello(ports_[0]);
+       ++i)
     r = c.command({"SENTINEL", "FAILOVER", "cutover"});
-  }
   if (!r || r->type == REDIS_REPLY_ERROR)
     throw std::runtime_error("SENTINEL FAILOVER failed: " +
                              (r ? std::string(r->str, r->len) : std::string("no reply")));

@@ -4,6 +4,9 @@
 // master "cutover". Waits on the servers' own log lines (sync finished, +slave, +switch-master),
 // never sleeps.
 
+#include <hiredis/hiredis.h>
+
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +35,12 @@ class sentinel_cluster {
   // SENTINEL FAILOVER, then waits until the first Sentinel announces +switch-master and the
   // new master says ROLE master. Returns the new master's port.
   int failover();
+  // Waits for the next hello (__sentinel__:hello, every 2 s once its link is up) that Sentinel
+  // `port` publishes on the replica: that Sentinel then has a link to the replica and has sent
+  // it INFO, the conditions SENTINEL FAILOVER needs to pick it (else NOGOODSLAVE).
+  bool wait_hello(int port, std::chrono::seconds within = std::chrono::seconds(30));
   subprocess& sentinel(int i) { return *sentinels_[static_cast<std::size_t>(i)]; }
+  int sentinel_port(int i) const { return ports_[static_cast<std::size_t>(i)]; }
 
  private:
   sentinel_options opt_;
@@ -41,6 +49,10 @@ class sentinel_cluster {
   std::vector<int> ports_;
   std::vector<std::unique_ptr<subprocess>> sentinels_;
   std::size_t switches_seen_ = 0;
+  struct context_free {
+    void operator()(redisContext* c) const { redisFree(c); }
+  };
+  std::unique_ptr<redisContext, context_free> hello_;  // SUBSCRIBE __sentinel__:hello, replica
 };
 
 }  // namespace cutover::testing
