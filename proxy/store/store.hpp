@@ -53,7 +53,15 @@ struct append_batch {
   std::vector<pending_entry> entries;  // in id order
   std::vector<dead_letter> dead;
   std::vector<stream_offset> offsets;  // committed with the entries, atomically
+  // Entries the delivery gate (ingest/delivery_gate.hpp) already found to be duplicates and
+  // did not pass on: counted with this batch's own, so the figures stay the store's.
+  std::size_t skipped_duplicate_ids = 0;
+  std::size_t skipped_duplicate_keys = 0;
 };
+
+// The dead letter an entry becomes when its id is already used by a different stored entry
+// (an id collision): the same text whether the writer or the delivery gate finds it.
+dead_letter collision_dead_letter(const pending_entry& p);
 
 struct append_outcome {
   notification_batch added;        // what was new, in id order
@@ -82,8 +90,11 @@ struct redis_loss {
   stream_id rewind_to;      // the new committed offset: re-read after it
   std::vector<std::pair<stream_id, std::string>> lost;  // stored id, Redis id text
   stream_id after, through;  // the range: after the last agreed entry, through the offset
-  std::string kind;          // "lost", or "trimmed" (only the range is recorded; no offset)
-  std::string detail;        // one line: what Redis showed
+  // "lost"; or "trimmed" or "withdrawn" (only the range is recorded; the offset stays):
+  // "withdrawn" is a range of entries delivered before their commit (DESIGN §11) that Redis
+  // lost before they were committed.
+  std::string kind;
+  std::string detail;  // one line: what Redis showed
 };
 
 struct loss_outcome {
@@ -160,6 +171,10 @@ class reader {
 
   // Newest stored id, if any.
   result<std::optional<stream_id>> head();
+  // The stored entry with id `id`, if any (the delivery gate's duplicate checks).
+  result<notification_ptr> find(stream_id id);
+  // Whether an entry of `topic` with idempotency key `key` is stored.
+  result<bool> has_key(std::string_view topic, std::string_view key);
   // Oldest retained id of `topic`, if any.
   result<std::optional<stream_id>> oldest(const std::string& topic);
   // Topic -> newest id removed by retention.
@@ -182,7 +197,7 @@ class reader {
 
  private:
   sql::db_handle db_;
-  sql::statement range_, range_until_, head_, oldest_;
+  sql::statement range_, range_until_, head_, oldest_, by_id_, by_key_;
 };
 
 }  // namespace cutover::store
