@@ -29,6 +29,9 @@ class status_board {
   void add_trimmed_gap();
   // Redis lost entries of `stream` (DESIGN §3): its offset is now `rewound_to`.
   void on_rewind(const std::string& stream, stream_id rewound_to, std::uint64_t orphaned);
+  // Redis lost entries delivered before their commit (DESIGN §11): a rewind of the reader
+  // only, the committed offset stays.
+  void add_withdrawal(std::uint64_t entries);
   void add_pubsub_refused(std::uint64_t n);
   void set_bridge_active(bool on);
   // `n` ids ahead of the clock were stored; `newest` the newest of them.

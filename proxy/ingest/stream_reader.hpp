@@ -36,6 +36,20 @@ class stream_reader {
   // true when Redis no longer holds what this store committed; then a loss item went to the
   // writer and the reader waits for it to rewind (or the connection broke).
   bool check_loss(std::size_t i, const redisReply* info);
+  // The same for entries delivered before their commit (DESIGN §11): true when Redis no longer
+  // holds the newest pending entry of stream i (or the one it agreed with at the previous
+  // check); then they are withdrawn and the reader re-reads from the committed offsets.
+  bool check_pending_loss(std::size_t i, const redisReply* info);
+  // Delivery before the commit: the gate decides each entry of `wb` as the store will; what it
+  // passes goes to the listener now, duplicates and collisions go on as offsets and dead
+  // letters only.
+  void pass_gate(work_batch& wb);
+  // Delivered, uncommitted entries of stream i after stored id `after` are lost or re-read: the
+  // gate forgets them and the listener withdraws them (cursors up to `through` or the newest
+  // of them are reset). Returns the newest withdrawn id.
+  std::optional<stream_id> withdraw(std::size_t i, stream_id after, stream_id through);
+  // Drops every queued stream batch (the loss finding comes first) and starts a new epoch.
+  void drop_queued();
   // What Redis holds at each of `ids` of stream i (null where nothing): one pipelined round.
   bool redis_entries(std::size_t i, const std::vector<stream_id>& ids,
                      std::vector<std::optional<decoded_entry>>& out, std::vector<bool>& held);
@@ -80,6 +94,8 @@ class stream_reader {
   std::optional<store::reader> store_;  // read-only, for loss detection; opened when needed
   std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
   std::vector<std::optional<stream_id>> probed_;  // offset Redis agreed with at the last check
+  std::vector<std::optional<stream_id>> probed_pending_;  // newest pending entry agreed then
+  core::rate_limited_log gate_log_;
   const stream_id_rule rule_;
   std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order
   // complete_[i]: every entry of stream i with a millisecond below it has been read.

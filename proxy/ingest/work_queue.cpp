@@ -70,6 +70,8 @@ std::size_t work_queue::pop_more(work_batch& into, std::size_t max_entries, std:
         else
           a.offsets.push_back(std::move(o));
       }
+      a.skipped_duplicate_ids += b.skipped_duplicate_ids;
+      a.skipped_duplicate_keys += b.skipped_duplicate_keys;
       into.bytes += next.bytes;
       bytes_ -= next.bytes;
       q_.pop_front();
