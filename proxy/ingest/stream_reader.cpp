@@ -616,7 +616,9 @@ void stream_reader::pass_gate(work_batch& wb) {
     }
   }
   wb.batch.entries = std::move(kept);
-  if (!early.empty()) ctx_.listener->on_delivered(early);
+  if (early.empty()) return;
+  for (const auto& n : early) wb.delivered_bytes += n->footprint();
+  ctx_.listener->on_delivered(early);
 }
 
 std::optional<stream_id> stream_reader::withdraw(std::size_t i, stream_id after,

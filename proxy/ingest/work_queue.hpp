@@ -26,6 +26,10 @@ struct work_batch {
   store::append_batch batch;  // stream: ids from Redis, offsets; pubsub: dead letters only
   std::optional<store::redis_loss> loss;
   std::size_t bytes = 0;  // approximate memory held, for the queue's bound
+  // What the hub holds of this batch until its commit (entries delivered before it, DESIGN
+  // §11): counted against the same bound, so early delivery does not double what a backlog
+  // keeps in memory.
+  std::size_t delivered_bytes = 0;
 
   // Sets `bytes` from the contents (call once the batch is filled).
   void account() noexcept;
