@@ -62,8 +62,14 @@ void commit_worker::commit(work_batch& wb) {
       std::stable_sort(wb.batch.entries.begin(), wb.batch.entries.end(), by_id);
   }
   auto t0 = clock::now();
-  auto out = writer_.append(wb.batch);
+  std::unique_lock<std::mutex> held;  // with the gate: until the gate and the hub heard
+  auto still_current = [&] {
+    held = queue_.hold_commits();
+    return wb.from != work_batch::origin::stream || queue_.epoch() == wb.epoch;
+  };
+  auto out = gate_ ? writer_.append(wb.batch, still_current) : writer_.append(wb.batch);
   double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  if (out && out->abandoned) return;  // withdrawn while it waited for the write lock: re-read
   if (!out) {
     board_.on_commit_failure(out.err().message);
     if (wb.from == work_batch::origin::stream) {

@@ -587,7 +587,7 @@ void stream_reader::pass_gate(work_batch& wb) {
       gate_log_.line("warning: " + ctx_.opt.streams[i] + ": Redis now holds other content at " +
                      p.id.str() +
                      ", delivered before its commit; clients that have it get the reset");
-      withdraw(i, before, p.id);
+      withdraw(i, before, p.id, false);
       d = ctx_.gate->admit(p);
     }
     switch (d.what) {
@@ -621,18 +621,18 @@ void stream_reader::pass_gate(work_batch& wb) {
   ctx_.listener->on_delivered(early);
 }
 
-std::optional<stream_id> stream_reader::withdraw(std::size_t i, stream_id after,
-                                                 stream_id through) {
+std::optional<stream_id> stream_reader::withdraw(std::size_t i, stream_id after, stream_id through,
+                                                 bool drop_queued) {
   if (!ctx_.gate) return std::nullopt;
+  auto held = ctx_.queue.hold_commits();
+  if (drop_queued) {
+    ctx_.queue.invalidate_streams();
+    epoch_ = ctx_.queue.epoch();
+  }
   auto newest = ctx_.gate->forget_after(after, rule_.streams(), i);
   if (!newest) return std::nullopt;
   ctx_.listener->on_withdrawn(after, std::max(through, *newest), rule_.streams(), i);
   return newest;
-}
-
-void stream_reader::drop_queued() {
-  ctx_.queue.invalidate_streams();
-  epoch_ = ctx_.queue.epoch();
 }
 
 }  // namespace cutover::ingest

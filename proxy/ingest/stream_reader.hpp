@@ -47,9 +47,10 @@ class stream_reader {
   // Delivered, uncommitted entries of stream i after stored id `after` are lost or re-read: the
   // gate forgets them and the listener withdraws them (cursors up to `through` or the newest
   // of them are reset). Returns the newest withdrawn id.
-  std::optional<stream_id> withdraw(std::size_t i, stream_id after, stream_id through);
-  // Drops every queued stream batch (the loss finding comes first) and starts a new epoch.
-  void drop_queued();
+  // With `drop_queued`, every queued stream batch is dropped first (the finding comes first)
+  // and a new epoch starts; both under the queue's commit lock (work_queue::hold_commits).
+  std::optional<stream_id> withdraw(std::size_t i, stream_id after, stream_id through,
+                                    bool drop_queued);
   // What Redis holds at each of `ids` of stream i (null where nothing): one pipelined round.
   bool redis_entries(std::size_t i, const std::vector<stream_id>& ids,
                      std::vector<std::optional<decoded_entry>>& out, std::vector<bool>& held);

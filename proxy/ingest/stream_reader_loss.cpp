@@ -207,8 +207,7 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
     // Delivered entries not yet committed are all above the rewind point: the batches that
     // hold them must not commit ahead of the finding, and the clients that have them get
     // the reset now, whether or not the store can record the loss yet (DESIGN §11).
-    drop_queued();
-    if (auto newest = withdraw(i, loss.after, loss.through); newest && loss.through < *newest)
+    if (auto newest = withdraw(i, loss.after, loss.through, true); newest && loss.through < *newest)
       loss.through = *newest;
   }
   work_batch wb;
@@ -294,8 +293,7 @@ bool stream_reader::check_pending_loss(std::size_t i, const redisReply* info) {
     if (auto c = ctx_.board.committed(i))
       after = c->is_zero() ? stream_id{} : rule_.encode(*c, i).value_or(stream_id{});
   const stream_id through = top[0]->id;
-  drop_queued();
-  withdraw(i, after, through);
+  withdraw(i, after, through, true);
   ctx_.board.add_withdrawal(lost);
   std::string detail =
       key + ": the delivered entry " + rule_.decode(*from).raw.str() +

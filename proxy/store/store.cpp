@@ -215,11 +215,16 @@ dead_letter collision_dead_letter(const pending_entry& p) {
           "id " + p.id.str() + " is already used by a different entry (id collision)"};
 }
 
-result<append_outcome> writer::append(const append_batch& batch) {
+result<append_outcome> writer::append(const append_batch& batch,
+                                      const std::function<bool()>& proceed) {
   sqlite3* d = db_.get();
   auto tx = sql::transaction::begin(d);
   if (!tx) return tx.err();
   append_outcome out;
+  if (proceed && !proceed()) {
+    out.abandoned = true;
+    return out;  // rolled back by the transaction's destructor
+  }
   out.duplicate_ids = batch.skipped_duplicate_ids;
   out.duplicate_keys = batch.skipped_duplicate_keys;
   out.added.reserve(batch.entries.size());

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -68,6 +69,7 @@ struct append_outcome {
   std::size_t duplicate_ids = 0;   // same id and same content as a stored entry
   std::size_t duplicate_keys = 0;  // idempotency key already stored
   std::size_t dead_letters = 0;    // including id collisions found while appending
+  bool abandoned = false;          // `proceed` said no: nothing was written
 };
 
 struct prune_policy {
@@ -123,7 +125,10 @@ class writer {
   // Appends a batch in one transaction (entries, dead letters, offsets). Deduplicates on
   // id and idempotency key; an id already used by different content is a dead letter.
   // On error nothing of the batch is committed.
-  result<append_outcome> append(const append_batch& batch);
+  // `proceed`, if given, is asked once the transaction holds the write lock (so after any
+  // wait for it); false abandons the batch (outcome.abandoned, nothing written).
+  result<append_outcome> append(const append_batch& batch,
+                                const std::function<bool()>& proceed = {});
 
   // Moves `loss.lost` to orphans, records the range and sets the stream's offset to
   // `rewind_to`, in one transaction, unless the offset is no longer `expect_offset`.

@@ -76,7 +76,9 @@ class DeliverEarly : public ::testing::Test {
  protected:
   std::string db() const { return dir_.file("store.db"); }
   void start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--auth", "insecure-query", "--shared-topic", "all"};
+    // Explicit small ids are from 1970: no age retention, or a restart would prune them.
+    std::vector<std::string> flags = {"--auth", "insecure-query", "--shared-topic",
+                                      "all",    "--retain-age",   "0"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     srv_ = std::make_unique<cutover_server>(redis_, flags, db());
   }
