@@ -2,9 +2,11 @@
 # Benchmark driver (issue 6): the same workloads against Cutover and its peers, side by side.
 #
 #   tools/bench/run.sh [--scenarios idle,fanout,peruser,longpoll,repoll,ingest]
-#                      [--targets cutover,nchan,nchan-redis,pushpin,socketio,legacy]
+#                      [--targets cutover,cutover-after,nchan,nchan-redis,pushpin,socketio,legacy]
 #                      [--out DIR] [sizes, see --help]
 #
+# `cutover-after` is the same build with --deliver-after-commit (delivery only after the store
+# commit, the path before issue 18), for a side-by-side comparison; it is not in the default list.
 # Each target runs pinned to core 0 (`taskset -c 0`), the load client (tools/bench/loadgen),
 # wrk, Redis and publishers on core 1. Every scenario starts each target fresh, runs the same
 # workload, stops it, and at the end prints one Markdown table per scenario with absolute
@@ -225,13 +227,14 @@ start_target() {
   target_connect_rate=$connect_rate
   sse_path=''  # SSE runs only where a target sets it (Cutover /v1/events, Nchan eventsource)
   case "$t" in
-    cutover)
+    cutover|cutover-after)
       start_redis || return 1
       aux_pids+=("$redis_pid")
-      local db="$work/cutover-$RANDOM.db"
+      local db="$work/cutover-$RANDOM.db" after=()
+      [ "$t" = cutover-after ] && after=(--deliver-after-commit)
       spawn cutover 0 "$cutover_bin" serve --listen 127.0.0.1:0 --db "$db" --redis "redis://127.0.0.1:$redis_port" \
         --auth insecure-query --threads 1 --shared-topic all --poll-timeout 600 \
-        --max-connections 19900 --max-waiting-polls 19900 --stream-start '$'
+        --max-connections 19900 --max-waiting-polls 19900 --stream-start '$' ${after[@]+"${after[@]}"}
       target_pid=$spawned
       port=$(wait_for "$work/cutover.out" 'listening on' 20 | sed -E 's/.*:([0-9]+)$/\1/')
       [ -n "$port" ] || return 1
@@ -408,7 +411,7 @@ stop_target() {
 }
 
 has_sse() {  # target: does it serve Server-Sent Events here (sets sse_path when started)
-  case "$1" in cutover|nchan|nchan-redis) return 0 ;; *) return 1 ;; esac
+  case "$1" in cutover|cutover-after|nchan|nchan-redis) return 0 ;; *) return 1 ;; esac
 }
 
 kind_for() {  # target -> loadgen --kind for its WebSocket-like transport
@@ -537,7 +540,7 @@ scenario_repoll() {
           "http://127.0.0.1:$port/rest/inbox/updates?user=1&after=evt_0"
         stop_target
         ;;
-      cutover)
+      cutover|cutover-after)
         up "$t" "$wrk_conns" || continue
         python3 "$bench/report.py" xadd "$redis_port" cutover:notifications all "$backlog"
         local ids second newest
