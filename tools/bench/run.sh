@@ -29,6 +29,7 @@ fanout_n=10000
 fanout_steps="1:10,5:5,10:5,20:5,40:5,80:5,160:5"
 peruser_n=10000
 peruser_steps="200:10,1000:10,3000:5,6000:5"
+peruser_warmup=60
 lp_n=10000
 legacy_n=5000
 backlog=1000
@@ -51,6 +52,7 @@ Sizes (defaults in brackets):
                                   reference, the rest ramp until one is not sustained
   --peruser-n N [$peruser_n]           users (one subscriber each, own topic)
   --peruser-steps R:S,.. [$peruser_steps]
+  --peruser-warmup S [$peruser_warmup]       seconds of warm-up traffic before the measured steps
   --lp-n N [$lp_n]                parked long-polls released by one publish
   --legacy-n N [$legacy_n]             legacy_sim's share in idle and long-poll runs: it holds a
                                   thread, a socket and an SQLite handle per waiting poll and runs
@@ -74,6 +76,7 @@ while [ $# -gt 0 ]; do
     --fanout-steps) fanout_steps=$2; shift ;;
     --peruser-n) peruser_n=$2; shift ;;
     --peruser-steps) peruser_steps=$2; shift ;;
+    --peruser-warmup) peruser_warmup=$2; shift ;;
     --lp-n) lp_n=$2; shift ;;
     --legacy-n) legacy_n=$2; shift ;;
     --backlog) backlog=$2; shift ;;
@@ -104,12 +107,17 @@ install_missing() {
   local pkgs=()
   command -v taskset >/dev/null || pkgs+=(util-linux)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
-  command -v nginx >/dev/null || pkgs+=(nginx-light)
-  [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ] || pkgs+=(libnginx-mod-nchan)
-  command -v pushpin >/dev/null || pkgs+=(pushpin)
-  command -v wrk >/dev/null || pkgs+=(wrk)
-  command -v node >/dev/null || pkgs+=(nodejs)
-  command -v npm >/dev/null || pkgs+=(npm)
+  # Only what the chosen targets and scenarios use.
+  if has "$targets" nchan || has "$targets" nchan-redis; then
+    command -v nginx >/dev/null || pkgs+=(nginx-light)
+    [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ] || pkgs+=(libnginx-mod-nchan)
+  fi
+  if has "$targets" pushpin; then command -v pushpin >/dev/null || pkgs+=(pushpin); fi
+  if has "$scenarios" repoll; then command -v wrk >/dev/null || pkgs+=(wrk); fi
+  if has "$targets" socketio; then
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
+  fi
   if [ ${#pkgs[@]} -gt 0 ]; then
     log "installing ${pkgs[*]} (apt)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >"$out/logs/apt.log" 2>&1 ||
@@ -475,7 +483,7 @@ scenario_peruser() {
     [ "$t" = legacy ] && continue
     up "$t" || continue
     loadgen "peruser__${t}__ws" --kind "$(kind_for "$t")" --path "$ws_path" --topic "$user_topic" \
-      --conns "$peruser_n" "${pub[@]}" --steps "$peruser_steps" --drain 10 --warmup-seconds 60
+      --conns "$peruser_n" "${pub[@]}" --steps "$peruser_steps" --drain 10 --warmup-seconds "$peruser_warmup"
     stop_target
   done
 }
