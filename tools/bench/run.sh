@@ -153,7 +153,10 @@ cutover_bin="$build/proxy/app/cutover"
 legacy_bin="$build/tools/legacy_sim/legacy_sim"
 ingest_bin="$build/tools/bench/ingest_bench"
 loadgen_bin="$build/tools/bench/loadgen"
-for b in "$cutover_bin" "$legacy_bin" "$ingest_bin" "$loadgen_bin"; do
+needed=("$cutover_bin" "$loadgen_bin")
+has "$targets" legacy && needed+=("$legacy_bin")
+has "$scenarios" ingest && needed+=("$ingest_bin")
+for b in "${needed[@]}"; do
   [ -x "$b" ] || { echo "run.sh: missing $b" >&2; exit 1; }
 done
 
