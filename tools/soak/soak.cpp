@@ -470,7 +470,7 @@ class poller {
 
 struct fault_counts {
   int instance_kills = 0, instance_stops = 0, redis_restarts = 0, client_kills = 0, bad_bursts = 0;
-  int held_commit_kills = 0;  // SIGKILL while the store's write lock was held elsewhere
+  int held_commit_kills = 0;   // SIGKILL while the store's write lock was held elsewhere
   double held_deliveries = 0;  // WebSocket and poll deliveries meanwhile (the proof it delivered)
   double held_commits = 0;     // entries committed meanwhile (0: the lock held)
   std::uint64_t connections_killed = 0;
@@ -958,8 +958,8 @@ int run(options o) {
       "commits while held), %d SIGSTOP/SIGCONT, %d redis restarts, %d CLIENT KILL (%llu "
       "connections), %d bad-entry bursts (%llu entries)\n",
       fc.instance_kills, fc.held_commit_kills, fc.held_deliveries, fc.held_commits,
-      fc.instance_stops, fc.redis_restarts,
-      fc.client_kills, static_cast<unsigned long long>(fc.connections_killed), fc.bad_bursts,
+      fc.instance_stops, fc.redis_restarts, fc.client_kills,
+      static_cast<unsigned long long>(fc.connections_killed), fc.bad_bursts,
       static_cast<unsigned long long>(fc.bad_entries));
   std::printf(
       "slow consumer: sessions switched to catching up from the store %.0f times (both instances, "
