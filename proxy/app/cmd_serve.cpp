@@ -51,6 +51,7 @@ struct serve_opts {
   std::vector<std::string> streams;
   std::string stream_start = "0";
   bool pubsub = false;
+  bool deliver_after_commit = false;
   std::chrono::milliseconds pubsub_lock_ttl{std::chrono::seconds(5)};
   std::vector<std::string> shared_topics;
   std::size_t max_payload = 64 * 1024;
@@ -585,6 +586,7 @@ void run_serve(serve_opts& o) {
   io.streams = o.streams;
   io.stream_start = o.stream_start;
   io.pubsub = o.pubsub;
+  io.deliver_before_commit = !o.deliver_after_commit;
   io.pubsub_lock_ttl = o.pubsub_lock_ttl;
   io.pubsub_maxlen = o.publish_maxlen;
   io.limits.max_payload = o.max_payload;
@@ -847,6 +849,10 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
                 "Bridge PUBLISH cutover:topic:* into the first --stream: one instance at a time "
                 "(a Redis lock) copies each message with XADD; messages published while no "
                 "bridge is subscribed are lost");
+  cmd->add_flag("--deliver-after-commit", o->deliver_after_commit,
+                "Deliver a stream entry only after this instance's store commit (the old path; "
+                "slower on a disk whose WAL writes wait). By default it is delivered as soon as "
+                "its duplicate checks pass, before the commit (DESIGN §11)");
   add_duration(*cmd, "--pubsub-lock-ttl", o->pubsub_lock_ttl,
                "TTL of the pub/sub bridge lock (renewed every third of it; another instance "
                "takes over this long after the bridge dies)");

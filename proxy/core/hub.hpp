@@ -4,8 +4,16 @@
 // newest id and the retention marks, and hands every committed batch to the fan-out
 // targets (one per I/O thread), which wake exactly the sessions of those topics.
 //
-// Thread use: on_committed/on_pruned run on the store writer thread; fetch/head/expired
-// from any thread (a shared lock guards the cache; fan-out happens outside it).
+// Delivery before the commit (DESIGN §1, §11): entries the delivery gate passed arrive by
+// on_delivered, are fanned out at once and kept in `uncommitted_` until on_committed says
+// the store has them; every store read for a session merges them (uncommitted_after), so a
+// session catching up never misses an entry fanned out before its commit. head() is the
+// delivered head. Bounded: the gate passes an entry only while the ingest queue has room, so
+// at most the queue's bound plus one commit's worth is ever uncommitted.
+//
+// Thread use: on_committed/on_pruned/on_lost run on the store writer thread, on_delivered and
+// on_withdrawn on the stream reader thread; fetch/head/expired from any thread (a shared lock
+// guards the cache; fan-out happens outside it).
 
 #include <atomic>
 #include <cstddef>
@@ -48,6 +56,7 @@ struct hub_stats {
   std::size_t topics = 0;
   stream_id floor;  // everything after this is in memory
   std::optional<stream_id> head;
+  std::size_t uncommitted = 0;  // delivered, not yet committed
 };
 
 class hub final : public commit_listener {
@@ -65,14 +74,33 @@ class hub final : public commit_listener {
   // Redis lost entries (DESIGN §3): they leave memory, and cursors after `after` through
   // `through` are expired from now on. Also called at start for the store's lost ranges.
   void on_lost(const notification_batch& removed, stream_id after, stream_id through) override;
+  // commit_listener, delivery before the commit (stream reader thread; on_settled: writer).
+  void on_delivered(const notification_batch& early) override;
+  void on_withdrawn(stream_id after, stream_id through, std::uint64_t modulus,
+                    std::uint64_t rest) override;
+  void on_settled(std::span<const stream_id> declined) override;
+
+  // Delivered, not yet committed entries of `topics` after `after`, in id order, at most
+  // `limit`: merged into every store read. Take it before the store read, so an entry
+  // committed in between is in one of the two answers (or both: merge by id).
+  notification_batch uncommitted_after(std::span<const std::string> topics, stream_id after,
+                                       std::size_t limit) const;
+  // A store read's rows and uncommitted_after's entries (both in id order), in id order
+  // without repeats, at most `limit`: when the store's answer was complete up to its last row,
+  // so is the merge up to its last entry.
+  static notification_batch merge(notification_batch stored, const notification_batch& early,
+                                  std::size_t limit);
 
   // Entries of `topics` after `after`, in id order, at most `limit`, if memory holds
   // all of them and none of the topics expired past `after`; nullopt means "ask the store".
   std::optional<notification_batch> fetch(std::span<const std::string> topics, stream_id after,
                                           std::size_t limit) const;
 
-  // Newest committed id (nullopt while the store is empty).
+  // Newest delivered id (nullopt while nothing is stored or delivered): committed, or passed
+  // by the delivery gate and fanned out before its commit.
   std::optional<stream_id> head() const;
+  // Newest committed id.
+  std::optional<stream_id> committed_head() const;
   // Wall-clock ms when this instance last committed an entry (0: none since start). A
   // millisecond's tail may still grow only shortly after that (DESIGN §2), whatever the
   // id's own time says.
@@ -88,6 +116,9 @@ class hub final : public commit_listener {
 
  private:
   void evict_locked();
+  void cache_locked(const notification_ptr& n);
+  void uncache_locked(const notification_ptr& n);
+  void recede_head_locked();
 
   mutable std::shared_mutex mu_;
   hub_limits limits_;
@@ -95,7 +126,9 @@ class hub final : public commit_listener {
   std::deque<notification_ptr> fifo_;  // insertion order, for eviction
   std::size_t bytes_ = 0;
   stream_id floor_;
-  std::optional<stream_id> head_;
+  std::optional<stream_id> head_;            // delivered
+  std::optional<stream_id> committed_head_;  // committed
+  std::map<stream_id, notification_ptr> uncommitted_;
   std::map<std::string, stream_id> marks_;
   std::vector<std::pair<stream_id, stream_id>> lost_;  // (after, through] ranges Redis lost
   std::vector<fanout_target*> targets_;

@@ -17,7 +17,7 @@ std::uint64_t wall_ms() {
 
 commit_worker::commit_worker(store::writer w, const options& opt, work_queue& queue,
                              status_board& board, const core::logger& log,
-                             commit_listener& listener)
+                             commit_listener& listener, delivery_gate* gate)
     : writer_(std::move(w)),
       opt_(opt),
       queue_(queue),
@@ -26,6 +26,7 @@ commit_worker::commit_worker(store::writer w, const options& opt, work_queue& qu
       noisy_(log),
       ahead_log_(log),
       listener_(listener),
+      gate_(gate),
       next_prune_(clock::now()) {}
 
 bool commit_worker::retention_enabled() const {
@@ -38,6 +39,7 @@ void commit_worker::run() {
     work_batch wb;
     auto got = queue_.pop(wb, deadline);
     if (got == work_queue::pop_result::closed) break;
+    if (got == work_queue::pop_result::timeout && !unrecorded_.empty()) record_withdrawn();
     if (got == work_queue::pop_result::batch) commit(wb);
     // One retention chunk between batches: neither starves the other.
     if (retention_enabled() && clock::now() >= next_prune_ && !queue_.closed()) prune_chunk();
@@ -45,12 +47,14 @@ void commit_worker::run() {
 }
 
 void commit_worker::commit(work_batch& wb) {
+  if (!unrecorded_.empty()) record_withdrawn();
   if (wb.loss) return apply_loss(*wb.loss);  // DESIGN §3 losses: commit_worker_loss.cpp
   // Under a backlog, several read batches make one transaction: SQLite writes each touched
-  // index page once per transaction, so fewer, larger transactions write far less.
+  // index page once per transaction, so fewer, larger transactions write far less. With the
+  // delivery gate they stay in the order it decided them: the store then decides the same.
   if (queue_.pop_more(wb, std::max(opt_.max_commit_entries, opt_.batch), opt_.max_commit_bytes) >
           0 &&
-      wb.from == work_batch::origin::stream) {
+      wb.from == work_batch::origin::stream && !gate_) {
     auto by_id = [](const store::pending_entry& x, const store::pending_entry& y) {
       return x.id < y.id;
     };
@@ -58,8 +62,14 @@ void commit_worker::commit(work_batch& wb) {
       std::stable_sort(wb.batch.entries.begin(), wb.batch.entries.end(), by_id);
   }
   auto t0 = clock::now();
-  auto out = writer_.append(wb.batch);
+  std::unique_lock<std::mutex> held;  // with the gate: until the gate and the hub heard
+  auto still_current = [&] {
+    held = queue_.hold_commits();
+    return wb.from != work_batch::origin::stream || queue_.epoch() == wb.epoch;
+  };
+  auto out = gate_ ? writer_.append(wb.batch, still_current) : writer_.append(wb.batch);
   double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  if (out && out->abandoned) return;  // withdrawn while it waited for the write lock: re-read
   if (!out) {
     board_.on_commit_failure(out.err().message);
     if (wb.from == work_batch::origin::stream) {
@@ -95,6 +105,26 @@ void commit_worker::commit(work_batch& wb) {
                 " entries reuse an id already stored with different content (see dead_letters)");
   check_ahead(out->added);
   if (!out->added.empty()) listener_.on_committed(out->added);
+  if (gate_ && !wb.batch.entries.empty()) {
+    gate_->settle(wb.batch.entries);
+    if (out->added.size() != wb.batch.entries.size()) {
+      // The gate passed entries the store did not keep: it should decide exactly as the
+      // store does, so this is a defect; they leave the delivered set either way.
+      std::vector<stream_id> declined;
+      std::size_t k = 0;
+      for (const auto& p : wb.batch.entries) {
+        if (k < out->added.size() && out->added[k]->id == p.id) {
+          ++k;
+          continue;
+        }
+        declined.push_back(p.id);
+      }
+      listener_.on_settled(declined);
+      noisy_.line("warning: the store did not keep " + std::to_string(declined.size()) +
+                  " entries the delivery gate passed (first " + declined.front().str() +
+                  "); they may have been delivered");
+    }
+  }
 }
 
 void commit_worker::check_ahead(const notification_batch& added) {

@@ -7,7 +7,29 @@
 
 namespace cutover::ingest {
 
+void commit_worker::record_withdrawn() {
+  while (!unrecorded_.empty()) {
+    const auto& r = unrecorded_.front();
+    // The write lock is still held elsewhere: the next commit tries again.
+    if (!writer_.record_loss(r)) return;
+    log_.line(r.stream + ": recorded the withdrawn range after " + r.after.str() + " through " +
+              r.through.str());
+    unrecorded_.erase(unrecorded_.begin());
+  }
+}
+
 void commit_worker::apply_loss(const store::redis_loss& loss) {
+  if (loss.kind == "withdrawn") {
+    // Delivered entries Redis lost before they were committed (DESIGN §11): the reader has
+    // withdrawn them and told the clients already; only the range is recorded, so a cursor
+    // inside it is expired after a restart too. Nothing was stored, nothing is re-read here.
+    unrecorded_.push_back(loss);
+    record_withdrawn();
+    if (!unrecorded_.empty())
+      log_.line("store: recording the withdrawn range of " + loss.stream +
+                " failed (the store is busy); trying again before the next commit");
+    return;
+  }
   if (loss.kind == "trimmed") {
     // Entries Redis trimmed before this store read them: the range is recorded like a
     // retention mark (cursors inside it are expired); nothing is re-read.

@@ -70,10 +70,14 @@ struct ingest::impl {
   bool started = false;
   bool stopped = false;
 
+  std::unique_ptr<delivery_gate> gate;  // delivery before the commit (DESIGN §11)
+
   reader_context context() {
     reader_context c{opt, endpoint, queue, board, log, stop};
     if (read_endpoint) c.read_endpoint = &*read_endpoint;
     if (watch_switches()) c.switches = &switches;
+    c.gate = gate.get();
+    c.listener = &listener;
     return c;
   }
   // The watcher follows the master (--redis): the bridge always, the stream reader when it
@@ -193,8 +197,15 @@ status ingest::start() {
                ", and messages published while no bridge is subscribed (at start, or while the "
                "bridge hands over) are lost; publish with XADD to a stream where that matters");
 
-  m.writer =
-      std::make_unique<commit_worker>(std::move(*w), m.opt, m.queue, m.board, m.log, m.listener);
+  if (o.deliver_before_commit) {
+    // The gate asks the store on a connection of its own (the stream reader thread's).
+    auto gr = store::reader::open(o.db_path, o.store);
+    if (!gr)
+      return error{"cannot open store '" + o.db_path + "': " + gr.err().message, gr.err().code};
+    m.gate = std::make_unique<delivery_gate>(std::move(*gr), *head);
+  }
+  m.writer = std::make_unique<commit_worker>(std::move(*w), m.opt, m.queue, m.board, m.log,
+                                             m.listener, m.gate.get());
   m.writer_thread = std::thread([&m] { m.writer->run(); });
   if (m.watch_switches()) {
     m.watcher = std::make_unique<switch_watcher>(m.context(), m.switches);
@@ -233,7 +244,9 @@ void ingest::stop() {
 }
 
 stats ingest::snapshot() const {
-  return impl_->board.snapshot();
+  auto s = impl_->board.snapshot();
+  if (impl_->gate) s.pending = impl_->gate->pending();
+  return s;
 }
 
 }  // namespace cutover::ingest

@@ -63,6 +63,10 @@ struct options {
   std::size_t max_commit_entries = 10000;  // a backlog commits in transactions this large...
   std::size_t max_commit_bytes = 4 << 20;  // ... and of at most about this much data
   store::open_options store;               // busy timeout of the writer connection
+  // DESIGN §1, §11 "Delivery before the commit": stream entries reach the listener's
+  // on_delivered once the delivery gate passed them, before the store commits them. false
+  // (`serve --deliver-after-commit`): only after the commit, as before.
+  bool deliver_before_commit = true;
   // Writer connection tuning (durability unchanged). Inserts land at one point per topic in
   // the topic index: a cache that holds those pages, and WAL checkpoints on a thread of their
   // own instead of inside the writer's commits, more than double the ingest rate.
@@ -109,8 +113,10 @@ struct stats {  // a snapshot, safe to take from any thread
   std::uint64_t commit_failures = 0;
   std::uint64_t failing_commits = 0;  // consecutive failed commits now (0: the last one worked)
   std::uint64_t trimmed_gaps = 0;     // times Redis trimmed entries before this store read them
-  std::uint64_t rewinds = 0;   // Redis lost entries this store had: offset rewound (DESIGN §3)
-  std::uint64_t orphaned = 0;  // entries moved to orphans by those rewinds
+  std::uint64_t rewinds = 0;    // Redis lost entries this store had: offset rewound (DESIGN §3)
+  std::uint64_t orphaned = 0;   // entries moved to orphans by those rewinds
+  std::uint64_t withdrawn = 0;  // delivered before their commit, then lost by Redis (DESIGN §11)
+  std::size_t pending = 0;      // delivered, not yet committed (the delivery gate's set)
   std::vector<recent_event> recent_dead_letters;  // newest last, at most kRecentEvents
   std::vector<recent_event> recent_rewinds;       // newest last, at most kRecentEvents
   std::optional<stream_id> committed;             // newest committed stream id (max over streams)

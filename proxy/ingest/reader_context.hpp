@@ -2,7 +2,9 @@
 // What the reader threads share with the ingest that owns them. Every member outlives the
 // threads (ingest joins them before anything here is destroyed).
 
+#include "core/commit_listener.hpp"
 #include "core/log.hpp"
+#include "ingest/delivery_gate.hpp"
 #include "ingest/ingest.hpp"
 #include "ingest/redis_connection.hpp"
 #include "ingest/status_board.hpp"
@@ -24,6 +26,8 @@ struct reader_context {
   const redis_endpoint* read_endpoint = nullptr;
   // A Sentinel `endpoint`: raised when a Sentinel announces +switch-master (else null).
   switch_signal* switches = nullptr;
+  delivery_gate* gate = nullptr;        // delivery before the commit; null: after it
+  commit_listener* listener = nullptr;  // on_delivered / on_withdrawn (with `gate`)
 
   redis_connection::settings connection_settings() const {
     // Every reply has a deadline: the XREAD BLOCK time plus a margin for a slow network.

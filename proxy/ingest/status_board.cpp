@@ -174,6 +174,12 @@ void status_board::on_rewind(const std::string& stream, stream_id rewound_to,
   }
 }
 
+void status_board::add_withdrawal(std::uint64_t entries) {
+  std::lock_guard lk(mu_);
+  ++s_.rewinds;
+  s_.withdrawn += entries;
+}
+
 void status_board::on_commit_failure(const std::string& error) {
   std::lock_guard lk(mu_);
   ++s_.commit_failures;

@@ -36,6 +36,9 @@ class status_board {
   // The oldest stored entry's wall time (unix ms), or none stored.
   void set_oldest(std::optional<std::uint64_t> ms);
   void add_master_switch();
+  // Redis lost entries delivered before their commit (DESIGN §11): a rewind of the reader
+  // only, the committed offset stays.
+  void add_withdrawal(std::uint64_t entries);
   void add_pubsub_refused(std::uint64_t n);
   void set_bridge_active(bool on);
   // `n` ids ahead of the clock were stored; `newest` the newest of them.

@@ -61,6 +61,8 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       warned_missing_(ctx.opt.streams.size(), false),
       warned_behind_(ctx.opt.streams.size(), false),
       probed_(ctx.opt.streams.size()),
+      probed_pending_(ctx.opt.streams.size()),
+      gate_log_(ctx.log),
       rule_(ctx.opt.streams.size()),
       held_(ctx.opt.streams.size()),
       complete_(ctx.opt.streams.size(), 0) {
@@ -258,6 +260,7 @@ void stream_reader::measure_lag() {
     }
     warned_missing_[i] = false;
     if (check_loss(i, r->get())) return;
+    if (check_pending_loss(i, r->get())) return;
     auto newest = id_field(r->get(), "last-generated-id");
     if (!newest) continue;
     auto committed = ctx_.board.committed(i);
@@ -335,6 +338,7 @@ void stream_reader::read_once() {
   wb.epoch = epoch_;
   parse(reply, wb);
   if (wb.batch.offsets.empty()) return;
+  pass_gate(wb);
   wb.account();
   ctx_.queue.push(std::move(wb));  // false: a commit failed meanwhile; the loop re-syncs
 }
@@ -573,8 +577,78 @@ void stream_reader::release() {
   for (std::size_t i = 0; i < n; ++i)
     if (last[i]) wb.batch.offsets.push_back({ctx_.opt.streams[i], *last[i]});
   if (wb.batch.offsets.empty()) return;
+  pass_gate(wb);
   wb.account();
   ctx_.queue.push(std::move(wb));  // false: a commit failed meanwhile; the loop re-syncs
+}
+
+// ---- delivery before the commit (DESIGN §11) -----------------------------------
+
+void stream_reader::pass_gate(work_batch& wb) {
+  if (!ctx_.gate || wb.batch.entries.empty()) return;
+  using verdict = delivery_gate::verdict;
+  notification_batch early;
+  early.reserve(wb.batch.entries.size());
+  std::vector<store::pending_entry> kept;
+  kept.reserve(wb.batch.entries.size());
+  for (auto& p : wb.batch.entries) {
+    auto d = ctx_.gate->admit(p);
+    if (d.what == verdict::changed) {
+      // Re-read after a failed commit, and Redis now holds other content at an id that was
+      // delivered: a loss by Redis of delivered entries. Withdrawn from this id on, then
+      // decided again.
+      const std::size_t i = rule_.decode(p.id).index;
+      const stream_id before = p.id.seq > 0 ? stream_id{p.id.ms, p.id.seq - 1}
+                                            : stream_id{p.id.ms - 1, stream_id::kSeqTail - 1};
+      gate_log_.line("warning: " + ctx_.opt.streams[i] + ": Redis now holds other content at " +
+                     p.id.str() +
+                     ", delivered before its commit; clients that have it get the reset");
+      withdraw(i, before, p.id, false);
+      d = ctx_.gate->admit(p);
+    }
+    switch (d.what) {
+      case verdict::deliver:
+        early.push_back(d.entry);
+        kept.push_back(std::move(p));
+        break;
+      case verdict::undecided:
+        gate_log_.line("warning: the delivery gate could not read the store (" + d.why +
+                       "); entry " + p.id.str() + " is delivered after its commit");
+        kept.push_back(std::move(p));
+        break;
+      case verdict::recommit:
+      case verdict::changed:
+        kept.push_back(std::move(p));
+        break;
+      case verdict::duplicate_id:
+        ++wb.batch.skipped_duplicate_ids;
+        break;
+      case verdict::duplicate_key:
+        ++wb.batch.skipped_duplicate_keys;
+        break;
+      case verdict::collision:
+        wb.batch.dead.push_back(store::collision_dead_letter(p));
+        break;
+    }
+  }
+  wb.batch.entries = std::move(kept);
+  if (early.empty()) return;
+  for (const auto& n : early) wb.delivered_bytes += n->footprint();
+  ctx_.listener->on_delivered(early);
+}
+
+std::optional<stream_id> stream_reader::withdraw(std::size_t i, stream_id after, stream_id through,
+                                                 bool drop_queued) {
+  if (!ctx_.gate) return std::nullopt;
+  auto held = ctx_.queue.hold_commits();
+  if (drop_queued) {
+    ctx_.queue.invalidate_streams();
+    epoch_ = ctx_.queue.epoch();
+  }
+  auto newest = ctx_.gate->forget_after(after, rule_.streams(), i);
+  if (!newest) return std::nullopt;
+  ctx_.listener->on_withdrawn(after, std::max(through, *newest), rule_.streams(), i);
+  return newest;
 }
 
 }  // namespace cutover::ingest

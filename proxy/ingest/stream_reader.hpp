@@ -36,6 +36,21 @@ class stream_reader {
   // true when Redis no longer holds what this store committed; then a loss item went to the
   // writer and the reader waits for it to rewind (or the connection broke).
   bool check_loss(std::size_t i, const redisReply* info);
+  // The same for entries delivered before their commit (DESIGN §11): true when Redis no longer
+  // holds the newest pending entry of stream i (or the one it agreed with at the previous
+  // check); then they are withdrawn and the reader re-reads from the committed offsets.
+  bool check_pending_loss(std::size_t i, const redisReply* info);
+  // Delivery before the commit: the gate decides each entry of `wb` as the store will; what it
+  // passes goes to the listener now, duplicates and collisions go on as offsets and dead
+  // letters only.
+  void pass_gate(work_batch& wb);
+  // Delivered, uncommitted entries of stream i after stored id `after` are lost or re-read: the
+  // gate forgets them and the listener withdraws them (cursors up to `through` or the newest
+  // of them are reset). Returns the newest withdrawn id.
+  // With `drop_queued`, every queued stream batch is dropped first (the finding comes first)
+  // and a new epoch starts; both under the queue's commit lock (work_queue::hold_commits).
+  std::optional<stream_id> withdraw(std::size_t i, stream_id after, stream_id through,
+                                    bool drop_queued);
   // A check found Redis (the master) agreeing with offset `c` of stream i; `read_last` is the
   // last-generated-id of the stream read from. Always false (no loss).
   bool agreed(std::size_t i, stream_id c, std::optional<stream_id> read_last);
@@ -43,6 +58,11 @@ class stream_reader {
   // on `via` (the read connection, or the master's with --redis-read).
   bool redis_entries(redis_connection* via, std::size_t i, const std::vector<stream_id>& ids,
                      std::vector<std::optional<decoded_entry>>& out, std::vector<bool>& held);
+  // The XINFO STREAM reply a loss check judges: `info` (the stream as read) or, with
+  // --redis-read, the master's, asked on `via` and kept in `holder`. Null when it cannot be
+  // judged now: `failed` if the master could not be asked, else it has no such key.
+  const redisReply* judged_info(redis_connection* via, std::size_t i, const redisReply* info,
+                                reply_ptr& holder, bool& failed);
   // The connection loss detection asks: the read connection, or with --redis-read the
   // master's (connected when needed; null when it cannot be reached now).
   redis_connection* prober();
@@ -93,6 +113,8 @@ class stream_reader {
   std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
   std::vector<bool> warned_behind_;     // --redis-read: the replica is behind the offset
   std::vector<std::optional<stream_id>> probed_;  // offset Redis agreed with at the last check
+  std::vector<std::optional<stream_id>> probed_pending_;  // newest pending entry agreed then
+  core::rate_limited_log gate_log_;
   const stream_id_rule rule_;
   std::vector<std::deque<held_item>> held_;  // per stream, in its Redis order
   // complete_[i]: every entry of stream i with a millisecond below it has been read.

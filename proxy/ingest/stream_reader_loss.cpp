@@ -126,6 +126,21 @@ bool stream_reader::agreed(std::size_t i, stream_id c, std::optional<stream_id> 
   return false;
 }
 
+const redisReply* stream_reader::judged_info(redis_connection* via, std::size_t i,
+                                             const redisReply* info, reply_ptr& holder,
+                                             bool& failed) {
+  if (!ctx_.read_endpoint) return info;
+  auto r = via->command({"XINFO", "STREAM", ctx_.opt.streams[i]});
+  if (!r) {
+    failed = true;
+    probe_failed(via, r.err());
+    return nullptr;
+  }
+  if (is_error_reply(r->get())) return nullptr;
+  holder = std::move(*r);
+  return holder.get();
+}
+
 bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   auto committed = ctx_.board.committed(i);
   if (!committed || committed->is_zero()) return false;
@@ -134,16 +149,10 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   if (!via) return true;  // the master is unreachable: judged at the next check
   const auto read_last = id_field(info, "last-generated-id");  // of the stream as read
   reply_ptr master_info;
-  if (ctx_.read_endpoint) {
-    auto r = via->command({"XINFO", "STREAM", ctx_.opt.streams[i]});
-    if (!r) {
-      probe_failed(via, r.err());
-      return true;
-    }
-    if (is_error_reply(r->get())) return false;  // no such key on the master: judged later
-    master_info = std::move(*r);
-    info = master_info.get();
-  }
+  bool failed = false;
+  info = judged_info(via, i, info, master_info, failed);
+  if (failed) return true;
+  if (!info) return false;  // no such key on the master: judged later
   auto last = id_field(info, "last-generated-id");
   if (!last) return false;
   auto first = id_field(info, "first-entry");
@@ -261,6 +270,13 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   loss.after = rewind.is_zero() ? stream_id{} : rule_.encode(rewind, i).value_or(rewind);
   loss.through = *at_c;
 
+  if (ctx_.gate) {
+    // Delivered entries not yet committed are all above the rewind point: the batches that
+    // hold them must not commit ahead of the finding, and the clients that have them get
+    // the reset now, whether or not the store can record the loss yet (DESIGN §11).
+    if (auto newest = withdraw(i, loss.after, loss.through, true); newest && loss.through < *newest)
+      loss.through = *newest;
+  }
   work_batch wb;
   wb.from = work_batch::origin::loss;
   wb.epoch = epoch_;
@@ -269,6 +285,115 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   if (!ctx_.queue.push(std::move(wb))) return true;
   // Read nothing more until the writer has rewound (it starts a new epoch either way).
   ctx_.queue.wait_epoch_past(epoch_, ctx_.stop, std::chrono::seconds(10));
+  // The queue was emptied above: never read on from past what it held.
+  if (ctx_.gate && ctx_.queue.epoch() == epoch_) resync();
+  return true;
+}
+
+bool stream_reader::check_pending_loss(std::size_t i, const redisReply* info) {
+  if (!ctx_.gate) return false;
+  const std::uint64_t n = rule_.streams();
+  auto top = ctx_.gate->pending_back(n, i, std::nullopt, 1);
+  if (top.empty()) {
+    probed_pending_[i].reset();
+    return false;
+  }
+  // Judged on the master, as check_loss does: with --redis-read the entries came from a
+  // replica, which holds only what the master gave it.
+  redis_connection* via = prober();
+  if (!via) return false;  // the master is unreachable: judged at the next check
+  reply_ptr master_info;
+  bool failed = false;
+  info = judged_info(via, i, info, master_info, failed);
+  if (!info) return failed;  // not asked now, or no such key on the master: judged later
+  auto last = id_field(info, "last-generated-id");
+  if (!last) return false;
+  auto first = id_field(info, "first-entry");
+  auto deleted = id_field(info, "max-deleted-entry-id");
+  const std::string& key = ctx_.opt.streams[i];
+  // Whether Redis holds each of `rows` as delivered (or trimmed/deleted it: both sides agree
+  // it is in the past); false in `io` when Redis could not be asked.
+  auto agree = [&](const notification_batch& rows, std::vector<bool>& out) {
+    std::vector<stream_id> raws;
+    for (const auto& r : rows) raws.push_back(rule_.decode(r->id).raw);
+    std::vector<std::optional<decoded_entry>> got;
+    std::vector<bool> held;
+    if (!redis_entries(via, i, raws, got, held)) return false;
+    out.assign(rows.size(), false);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      if (held[k])
+        out[k] = got[k] && same(*got[k], *rows[k]);
+      else if (raws[k] <= *last)
+        out[k] =
+            (first && raws[k] < *first) || (deleted && !deleted->is_zero() && raws[k] <= *deleted);
+    }
+    return true;
+  };
+  std::vector<bool> ok;
+  notification_batch probe{top[0]};
+  if (probed_pending_[i] && *probed_pending_[i] < top[0]->id &&
+      ctx_.gate->is_pending(*probed_pending_[i])) {
+    auto p = ctx_.gate->pending_back(n, i, *probed_pending_[i], 1);
+    if (!p.empty() && p[0]->id == *probed_pending_[i]) probe.push_back(p[0]);
+  }
+  if (!agree(probe, ok)) return true;
+  std::optional<stream_id> from;  // the newest delivered entry Redis does not hold as delivered
+  for (std::size_t k = 0; k < probe.size() && !from; ++k)
+    if (!ok[k]) from = probe[k]->id;
+  if (!from) {
+    probed_pending_[i] = top[0]->id;
+    return false;
+  }
+  probed_pending_[i].reset();
+  // Walk back over the pending entries until one Redis holds as delivered.
+  std::optional<stream_id> agreed;
+  std::size_t lost = 0;
+  std::optional<stream_id> at = from;
+  while (!agreed) {
+    auto rows = ctx_.gate->pending_back(n, i, at, kWalkStep);
+    if (rows.empty()) break;
+    if (!agree(rows, ok)) return true;
+    for (std::size_t k = 0; k < rows.size() && !agreed; ++k) {
+      if (ok[k])
+        agreed = rows[k]->id;
+      else
+        ++lost;
+    }
+    if (rows.size() < kWalkStep) break;
+    at = before(rows.back()->id);
+  }
+  // Nothing pending agrees: the committed offset did (check_loss), so delivery goes on there.
+  stream_id after = agreed ? *agreed : stream_id{};
+  if (!agreed)
+    if (auto c = ctx_.board.committed(i))
+      after = c->is_zero() ? stream_id{} : rule_.encode(*c, i).value_or(stream_id{});
+  const stream_id through = top[0]->id;
+  withdraw(i, after, through, true);
+  ctx_.board.add_withdrawal(lost);
+  std::string detail =
+      key + ": the delivered entry " + rule_.decode(*from).raw.str() +
+      (*last < rule_.decode(*from).raw ? " is above last-generated-id " + last->str()
+                                       : std::string(" is gone or holds other content")) +
+      " before this store committed it";
+  link_.line("warning: Redis lost entries delivered before their commit (" + detail +
+             "): " + std::to_string(lost) + " delivered entries after " + after.str() +
+             " through " + through.str() +
+             " withdrawn; clients that have them get the reset; re-reading from the committed "
+             "offset");
+  // The range is recorded like a lost one, so a cursor in it is expired after a restart too.
+  store::redis_loss range;
+  range.stream = key;
+  range.kind = "withdrawn";
+  range.after = after;
+  range.through = through;
+  range.detail = std::move(detail);
+  work_batch wb;
+  wb.from = work_batch::origin::loss;
+  wb.epoch = epoch_;
+  wb.loss = std::move(range);
+  wb.account();
+  ctx_.queue.push(std::move(wb));
+  resync();
   return true;
 }
 

@@ -13,7 +13,7 @@ void work_batch::account() noexcept {
          (p.entry.key ? p.entry.key->size() : 0);
   for (const auto& d : batch.dead)
     n += 128 + d.source.size() + d.entry_id.size() + d.raw.size() + d.reason.size();
-  bytes = n + 64 * batch.offsets.size();
+  bytes = n + 64 * batch.offsets.size() + delivered_bytes;
 }
 
 bool work_queue::push(work_batch&& b) {
@@ -55,7 +55,9 @@ std::size_t work_queue::pop_more(work_batch& into, std::size_t max_entries, std:
       if (next.from != into.from || next.epoch != into.epoch || into.loss) break;
       auto& a = into.batch;
       auto& b = next.batch;
-      if (a.entries.size() + b.entries.size() > max_entries || into.bytes + next.bytes > max_bytes)
+      // The transaction's size is what it writes, not what the hub holds meanwhile.
+      if (a.entries.size() + b.entries.size() > max_entries ||
+          into.bytes - into.delivered_bytes + next.bytes - next.delivered_bytes > max_bytes)
         break;
       a.entries.insert(a.entries.end(), std::make_move_iterator(b.entries.begin()),
                        std::make_move_iterator(b.entries.end()));
@@ -70,7 +72,10 @@ std::size_t work_queue::pop_more(work_batch& into, std::size_t max_entries, std:
         else
           a.offsets.push_back(std::move(o));
       }
+      a.skipped_duplicate_ids += b.skipped_duplicate_ids;
+      a.skipped_duplicate_keys += b.skipped_duplicate_keys;
       into.bytes += next.bytes;
+      into.delivered_bytes += next.delivered_bytes;
       bytes_ -= next.bytes;
       q_.pop_front();
       ++merged;

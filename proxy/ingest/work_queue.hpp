@@ -26,6 +26,10 @@ struct work_batch {
   store::append_batch batch;  // stream: ids from Redis, offsets; pubsub: dead letters only
   std::optional<store::redis_loss> loss;
   std::size_t bytes = 0;  // approximate memory held, for the queue's bound
+  // What the hub holds of this batch until its commit (entries delivered before it, DESIGN
+  // §11): counted against the same bound, so early delivery does not double what a backlog
+  // keeps in memory.
+  std::size_t delivered_bytes = 0;
 
   // Sets `bytes` from the contents (call once the batch is filled).
   void account() noexcept;
@@ -60,9 +64,17 @@ class work_queue {
   // were read after it). Returns how many batches were dropped.
   std::size_t invalidate_streams();
 
+  // Delivery before the commit (DESIGN §11): held by the writer from the moment its
+  // transaction has the store's write lock until the listener and the gate heard of the
+  // commit, and by the stream reader while it drops queued batches and withdraws delivered
+  // entries. So a batch read before a withdrawal either committed (and settled) before it, or
+  // sees the new epoch and is abandoned: withdrawn entries are never committed afterwards.
+  std::unique_lock<std::mutex> hold_commits() { return std::unique_lock(commit_mu_); }
+
  private:
   const std::size_t capacity_;
   mutable std::mutex mu_;
+  std::mutex commit_mu_;  // hold_commits(); taken before mu_, never while holding it
   std::condition_variable not_full_, not_empty_;
   std::deque<work_batch> q_;
   std::size_t bytes_ = 0;

@@ -27,9 +27,11 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
   auto job = [&sh, h, topics, after, limit, cb](history_reader& rd) mutable {
     auto started = clock::now();
     fetch_result r;
+    bool lost_range_resume = false;
     if (h->expired(*topics, after)) {
       r.expired = true;
       r.oldest = h->lost_resume(after);  // inside a range Redis lost (DESIGN §3)
+      lost_range_resume = r.oldest.has_value();
       auto marks = rd.prune_marks();
       for (const auto& t : *topics) {
         if (!marks) break;
@@ -41,9 +43,19 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
         if (!r.oldest || start < *r.oldest) r.oldest = start;
       }
     }
-    auto rows = rd.read_after(*topics, after, limit);
+    stream_id from = after;
+    if (r.expired && r.oldest && lost_range_resume) {
+      // Inside a range Redis lost: delivery goes on after the last agreed entry (DESIGN §3).
+      from = r.oldest->seq > 0 ? stream_id{r.oldest->ms, r.oldest->seq - 1}
+                               : stream_id{r.oldest->ms - 1, stream_id::kSeqTail - 1};
+      r.rewound_to = from;
+    }
+    // Delivered before their commit: taken before the store read, so an entry committed in
+    // between is in one answer or both, never in neither.
+    auto early = h->uncommitted_after(*topics, from, limit);
+    auto rows = rd.read_after(*topics, from, limit);
     if (rows) {
-      r.entries = std::move(*rows);
+      r.entries = early.empty() ? std::move(*rows) : hub::merge(std::move(*rows), early, limit);
     } else {
       r.failed = true;
       r.error = rows.err().message;

@@ -18,7 +18,10 @@ struct fetch_result {
   bool expired = false;                     // retention removed entries after the cursor
   std::optional<stream_id> oldest;          // when expired: where retained history now starts
   std::optional<stream_id> pruned_through;  // when expired: newest id retention removed
-  bool failed = false;                      // the store could not answer (busy or error)
+  // When the cursor lay in a range Redis lost (DESIGN §3): `entries` follow this id (the last
+  // entry both sides agreed on), not the cursor, so what Redis holds there now is delivered.
+  std::optional<stream_id> rewound_to;
+  bool failed = false;  // the store could not answer (busy or error)
   std::string error;
 };
 
@@ -26,7 +29,9 @@ struct fetch_result {
 std::optional<fetch_result> fetch_from_memory(shard& sh, const topic_list& topics, stream_id after,
                                               std::size_t limit);
 
-// Store read on a reader thread; `done` runs later on `sh`'s thread (also on failure).
+// Store read on a reader thread; `done` runs later on `sh`'s thread (also on failure). The
+// store's answer is merged with the hub's delivered-but-uncommitted entries (DESIGN §11
+// "Delivery before the commit"), so it reaches the hub's delivered head.
 void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std::size_t limit,
                       std::function<void(fetch_result)> done);
 

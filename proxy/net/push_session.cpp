@@ -403,6 +403,8 @@ void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
   if (reset_check_) {
     reset_check_ = false;
     if (r.expired) push_control(codec_->reset(r.oldest.value_or(cursor_)));
+    // A cursor in a range Redis lost: the entries follow the last agreed one (DESIGN §3).
+    if (r.expired && r.rewound_to) cursor_ = sent_cursor_ = *r.rewound_to;
   }
   bool full = false;
   for (const auto& n : r.entries) {

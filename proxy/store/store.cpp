@@ -194,7 +194,8 @@ result<loss_outcome> writer::record_loss(const redis_loss& loss) {
   auto tx = sql::transaction::begin(d);
   if (!tx) return tx.err();
   loss_outcome out;
-  const bool rewinds = loss.kind != "trimmed";  // a trim only records its range
+  // A trim, or delivered entries withdrawn before their commit, only records its range.
+  const bool rewinds = loss.kind == "lost";
   if (rewinds) {
     auto s = prep(d, "SELECT ms, seq FROM ingest_offsets WHERE stream = ?1");
     if (!s) return s.err();
@@ -287,11 +288,26 @@ status writer::tune(std::size_t cache_kib) {
                    "tune the store writer");
 }
 
-result<append_outcome> writer::append(const append_batch& batch) {
+dead_letter collision_dead_letter(const pending_entry& p) {
+  const auto& e = p.entry;
+  std::string raw = "{\"topic\":" + json_text::quoted(e.topic) +
+                    ",\"type\":" + json_text::quoted(e.type) + ",\"data\":" + e.data + "}";
+  return {std::string(p.source), p.id.str(), std::move(raw),
+          "id " + p.id.str() + " is already used by a different entry (id collision)"};
+}
+
+result<append_outcome> writer::append(const append_batch& batch,
+                                      const std::function<bool()>& proceed) {
   sqlite3* d = db_.get();
   auto tx = sql::transaction::begin(d);
   if (!tx) return tx.err();
   append_outcome out;
+  if (proceed && !proceed()) {
+    out.abandoned = true;
+    return out;  // rolled back by the transaction's destructor
+  }
+  out.duplicate_ids = batch.skipped_duplicate_ids;
+  out.duplicate_keys = batch.skipped_duplicate_keys;
   out.added.reserve(batch.entries.size());
   const std::int64_t now = wall_ms();
   std::map<std::string_view, std::int64_t> per_topic;
@@ -334,11 +350,7 @@ result<append_outcome> writer::append(const append_batch& batch) {
       if (find_id_.text(0) == e.topic && find_id_.text(1) == e.type && find_id_.text(2) == e.data) {
         ++out.duplicate_ids;
       } else {
-        std::string raw = "{\"topic\":" + json_text::quoted(e.topic) +
-                          ",\"type\":" + json_text::quoted(e.type) + ",\"data\":" + e.data + "}";
-        collisions.push_back(
-            {std::string(p.source), p.id.str(), std::move(raw),
-             "id " + p.id.str() + " is already used by a different entry (id collision)"});
+        collisions.push_back(collision_dead_letter(p));
       }
     } else if (rc == SQLITE_DONE) {
       ++out.duplicate_keys;
@@ -504,6 +516,8 @@ result<reader> reader::open(const std::string& path, const open_options& opt) {
           {&r.head_, "SELECT ms, seq FROM notifications ORDER BY ms DESC, seq DESC LIMIT 1"},
           {&r.oldest_,
            "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
+          {&r.by_id_, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2"},
+          {&r.by_key_, "SELECT 1 FROM notifications WHERE topic = ?1 AND idem_key = ?2"},
       });
   if (!st) return st.err();
   return r;
@@ -549,6 +563,25 @@ result<notification_batch> reader::read_after(std::span<const std::string> topic
     all.push_back(std::move(per_topic[best][pos[best]++]));
   }
   return all;
+}
+
+result<notification_ptr> reader::find(stream_id id) {
+  sql::scoped_reset r(by_id_);
+  by_id_.bind(1, i64(id.ms)).bind(2, i64(id.seq));
+  int rc = by_id_.step();
+  if (rc == SQLITE_DONE) return notification_ptr();
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "look up id " + id.str());
+  return std::make_shared<const notification>(
+      id, std::string(by_id_.text(0)), std::string(by_id_.text(1)), std::string(by_id_.text(2)));
+}
+
+result<bool> reader::has_key(std::string_view topic, std::string_view key) {
+  sql::scoped_reset r(by_key_);
+  by_key_.bind_static(1, topic).bind_static(2, key);
+  int rc = by_key_.step();
+  if (rc == SQLITE_DONE) return false;
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "look up an idempotency key");
+  return true;
 }
 
 result<std::optional<stream_id>> reader::head() {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -53,6 +54,10 @@ struct append_batch {
   std::vector<pending_entry> entries;  // in id order
   std::vector<dead_letter> dead;
   std::vector<stream_offset> offsets;  // committed with the entries, atomically
+  // Entries the delivery gate (ingest/delivery_gate.hpp) already found to be duplicates and
+  // did not pass on: counted with this batch's own, so the figures stay the store's.
+  std::size_t skipped_duplicate_ids = 0;
+  std::size_t skipped_duplicate_keys = 0;
 };
 
 // The rolling ingest digest of one stream (DESIGN §11, migration 0005): the sum modulo 2^64
@@ -69,12 +74,17 @@ std::uint64_t entry_digest(stream_id id, std::string_view topic, std::string_vie
 // 16 lowercase hex digits.
 std::string digest_hex(std::uint64_t value);
 
+// The dead letter an entry becomes when its id is already used by a different stored entry
+// (an id collision): the same text whether the writer or the delivery gate finds it.
+dead_letter collision_dead_letter(const pending_entry& p);
+
 struct append_outcome {
   notification_batch added;                      // what was new, in id order
   std::size_t duplicate_ids = 0;                 // same id and same content as a stored entry
   std::size_t duplicate_keys = 0;                // idempotency key already stored
   std::size_t dead_letters = 0;                  // including id collisions found while appending
   std::map<std::string, stream_digest> digests;  // after the commit, of each offset written
+  bool abandoned = false;                        // `proceed` said no: nothing was written
 };
 
 struct prune_policy {
@@ -97,8 +107,11 @@ struct redis_loss {
   stream_id rewind_to;      // the new committed offset: re-read after it
   std::vector<std::pair<stream_id, std::string>> lost;  // stored id, Redis id text
   stream_id after, through;  // the range: after the last agreed entry, through the offset
-  std::string kind;          // "lost", or "trimmed" (only the range is recorded; no offset)
-  std::string detail;        // one line: what Redis showed
+  // "lost"; or "trimmed" or "withdrawn" (only the range is recorded; the offset stays):
+  // "withdrawn" is a range of entries delivered before their commit (DESIGN §11) that Redis
+  // lost before they were committed.
+  std::string kind;
+  std::string detail;  // one line: what Redis showed
 };
 
 struct loss_outcome {
@@ -128,7 +141,10 @@ class writer {
   // Appends a batch in one transaction (entries, dead letters, offsets). Deduplicates on
   // id and idempotency key; an id already used by different content is a dead letter.
   // On error nothing of the batch is committed.
-  result<append_outcome> append(const append_batch& batch);
+  // `proceed`, if given, is asked once the transaction holds the write lock (so after any
+  // wait for it); false abandons the batch (outcome.abandoned, nothing written).
+  result<append_outcome> append(const append_batch& batch,
+                                const std::function<bool()>& proceed = {});
 
   // Moves `loss.lost` to orphans, records the range and sets the stream's offset to
   // `rewind_to`, in one transaction, unless the offset is no longer `expect_offset`.
@@ -191,6 +207,10 @@ class reader {
   result<std::optional<std::uint64_t>> oldest_time();
   // Every stream's committed digest (DESIGN §11).
   result<std::map<std::string, stream_digest>> digests();
+  // The stored entry with id `id`, if any (the delivery gate's duplicate checks).
+  result<notification_ptr> find(stream_id id);
+  // Whether an entry of `topic` with idempotency key `key` is stored.
+  result<bool> has_key(std::string_view topic, std::string_view key);
   // Oldest retained id of `topic`, if any.
   result<std::optional<stream_id>> oldest(const std::string& topic);
   // Topic -> newest id removed by retention.
@@ -213,7 +233,7 @@ class reader {
 
  private:
   sql::db_handle db_;
-  sql::statement range_, range_until_, head_, oldest_;
+  sql::statement range_, range_until_, head_, oldest_, by_id_, by_key_;
 };
 
 }  // namespace cutover::store

@@ -103,5 +103,95 @@ TEST(Hub, OutOfOrderInsertKeepsTopicsSorted) {
   EXPECT_EQ(ids(*h.fetch(t, {}, 10)), (std::vector<std::string>{"3-0", "5-0"}));
 }
 
+// ---- delivery before the commit (DESIGN §11) ------------------------------------
+
+struct lost_recorder : recorder {
+  std::vector<std::pair<std::string, std::string>> lost_ranges;
+  void lost(stream_id after, stream_id through) override {
+    lost_ranges.emplace_back(after.str(), through.str());
+  }
+};
+
+TEST(Hub, DeliveredEntriesAreFannedOutOnceAndKeptUntilTheirCommit) {
+  hub h(stream_id{1, 0}, {});
+  recorder r;
+  h.add_target(&r);
+  h.on_delivered({n(2, 0, "a"), n(3, 0, "b")});
+  ASSERT_EQ(r.got.size(), 1u);
+  EXPECT_EQ(ids(*r.got[0]), (std::vector<std::string>{"2-0", "3-0"}));
+  EXPECT_EQ(h.head(), (stream_id{3, 0}));  // the delivered head
+  EXPECT_EQ(h.committed_head(), (stream_id{1, 0}));
+  std::vector<std::string> ab = {"a", "b"}, b = {"b"};
+  EXPECT_EQ(ids(h.uncommitted_after(ab, {}, 10)), (std::vector<std::string>{"2-0", "3-0"}));
+  EXPECT_EQ(ids(h.uncommitted_after(b, {}, 10)), (std::vector<std::string>{"3-0"}));
+  EXPECT_EQ(ids(h.uncommitted_after(ab, {2, 0}, 10)), (std::vector<std::string>{"3-0"}));
+  EXPECT_EQ(ids(*h.fetch(ab, {1, 0}, 10)), (std::vector<std::string>{"2-0", "3-0"}));
+  h.on_delivered({n(3, 0, "b")});  // a re-read: not fanned out twice
+  EXPECT_EQ(r.got.size(), 1u);
+  // The commit (the writer's own notification objects) fans out nothing more.
+  h.on_committed({n(2, 0, "a")});
+  EXPECT_EQ(r.got.size(), 1u);
+  EXPECT_EQ(ids(h.uncommitted_after(ab, {}, 10)), (std::vector<std::string>{"3-0"}));
+  EXPECT_EQ(h.committed_head(), (stream_id{2, 0}));
+  EXPECT_EQ(h.stats().uncommitted, 1u);
+  // An entry committed without early delivery (--deliver-after-commit) is fanned out then.
+  h.on_committed({n(3, 0, "b"), n(4, 0, "a")});
+  ASSERT_EQ(r.got.size(), 2u);
+  EXPECT_EQ(ids(*r.got[1]), (std::vector<std::string>{"4-0"}));
+  EXPECT_EQ(h.stats().uncommitted, 0u);
+}
+
+TEST(Hub, MergeGivesTheStoreReadAndTheUncommittedInIdOrderOnce) {
+  auto a = [](std::uint64_t ms) { return n(ms, 0, "a"); };
+  EXPECT_EQ(ids(hub::merge({a(1), a(3), a(5)}, {a(2), a(3), a(6)}, 10)),
+            (std::vector<std::string>{"1-0", "2-0", "3-0", "5-0", "6-0"}));
+  // A full store page: nothing above its last row may come in from the uncommitted side
+  // unless the page has room, or an entry between would be skipped.
+  EXPECT_EQ(ids(hub::merge({a(1), a(2), a(3)}, {a(7)}, 3)),
+            (std::vector<std::string>{"1-0", "2-0", "3-0"}));
+  EXPECT_EQ(ids(hub::merge({a(1), a(5)}, {a(2)}, 2)), (std::vector<std::string>{"1-0", "2-0"}));
+  EXPECT_EQ(ids(hub::merge({}, {a(2), a(4)}, 10)), (std::vector<std::string>{"2-0", "4-0"}));
+}
+
+TEST(Hub, WithdrawnEntriesLeaveAndCursorsUpToTheDeliveredHeadAreReset) {
+  hub h(stream_id{1, 0}, {});
+  lost_recorder r;
+  h.add_target(&r);
+  // Two streams (stored seq % 2): 2-0 and 4-0 of stream 0, 3-1 of stream 1.
+  h.on_delivered({n(2, 0, "a"), n(3, 1, "a"), n(4, 0, "a")});
+  h.on_committed({n(2, 0, "a")});
+  std::vector<std::string> t = {"a"};
+  // Redis lost what stream 0 delivered after 2-0.
+  h.on_withdrawn({2, 0}, {4, 0}, 2, 0);
+  EXPECT_EQ(ids(h.uncommitted_after(t, {}, 10)), (std::vector<std::string>{"3-1"}));
+  EXPECT_EQ(ids(*h.fetch(t, {1, 0}, 10)), (std::vector<std::string>{"2-0", "3-1"}));
+  EXPECT_EQ(h.head(), (stream_id{3, 1}));  // a session starting "from now" starts below 4-0
+  ASSERT_EQ(r.lost_ranges.size(), 1u);
+  EXPECT_EQ(r.lost_ranges[0], (std::pair<std::string, std::string>{"2-0", "4-0"}));
+  EXPECT_TRUE(h.expired(t, {4, 0}));
+  EXPECT_TRUE(h.expired(t, {3, 1}));  // in the range: a cursor there may have had 4-0 too
+  EXPECT_FALSE(h.expired(t, {2, 0}));
+  EXPECT_EQ(h.lost_resume({4, 0}), (stream_id{2, 1}));
+}
+
+TEST(Hub, ALossRecedesTheHeadToTheAgreedEntry) {
+  hub h(std::nullopt, {});
+  h.on_committed({n(1, 0, "a"), n(2, 0, "a"), n(3, 0, "a")});
+  h.on_lost({n(2, 0, "a"), n(3, 0, "a")}, {1, 0}, {3, 0});
+  EXPECT_EQ(h.head(), (stream_id{1, 0}));
+  EXPECT_EQ(h.committed_head(), (stream_id{1, 0}));
+}
+
+TEST(Hub, EntriesTheStoreDeclinedLeaveTheDeliveredSet) {
+  hub h(std::nullopt, {});
+  h.on_delivered({n(1, 0, "a"), n(2, 0, "a")});
+  std::vector<stream_id> declined = {{2, 0}};
+  h.on_settled(declined);
+  std::vector<std::string> t = {"a"};
+  EXPECT_EQ(ids(h.uncommitted_after(t, {}, 10)), (std::vector<std::string>{"1-0"}));
+  EXPECT_EQ(ids(*h.fetch(t, {}, 10)), (std::vector<std::string>{"1-0"}));
+  EXPECT_EQ(h.head(), (stream_id{1, 0}));
+}
+
 }  // namespace
 }  // namespace cutover

@@ -2,9 +2,11 @@
 # Benchmark driver (issue 6): the same workloads against Cutover and its peers, side by side.
 #
 #   tools/bench/run.sh [--scenarios idle,fanout,peruser,longpoll,repoll,ingest]
-#                      [--targets cutover,nchan,nchan-redis,pushpin,socketio,legacy]
+#                      [--targets cutover,cutover-after,nchan,nchan-redis,pushpin,socketio,legacy]
 #                      [--out DIR] [sizes, see --help]
 #
+# `cutover-after` is the same build with --deliver-after-commit (delivery only after the store
+# commit, the path before issue 18), for a side-by-side comparison; it is not in the default list.
 # Each target runs pinned to core 0 (`taskset -c 0`), the load client (tools/bench/loadgen),
 # wrk, Redis and publishers on core 1. Every scenario starts each target fresh, runs the same
 # workload, stops it, and at the end prints one Markdown table per scenario with absolute
@@ -27,6 +29,7 @@ fanout_n=10000
 fanout_steps="1:10,5:5,10:5,20:5,40:5,80:5,160:5"
 peruser_n=10000
 peruser_steps="200:10,1000:10,3000:5,6000:5"
+peruser_warmup=60
 lp_n=10000
 legacy_n=5000
 backlog=1000
@@ -49,6 +52,7 @@ Sizes (defaults in brackets):
                                   reference, the rest ramp until one is not sustained
   --peruser-n N [$peruser_n]           users (one subscriber each, own topic)
   --peruser-steps R:S,.. [$peruser_steps]
+  --peruser-warmup S [$peruser_warmup]       seconds of warm-up traffic before the measured steps
   --lp-n N [$lp_n]                parked long-polls released by one publish
   --legacy-n N [$legacy_n]             legacy_sim's share in idle and long-poll runs: it holds a
                                   thread, a socket and an SQLite handle per waiting poll and runs
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
     --fanout-steps) fanout_steps=$2; shift ;;
     --peruser-n) peruser_n=$2; shift ;;
     --peruser-steps) peruser_steps=$2; shift ;;
+    --peruser-warmup) peruser_warmup=$2; shift ;;
     --lp-n) lp_n=$2; shift ;;
     --legacy-n) legacy_n=$2; shift ;;
     --backlog) backlog=$2; shift ;;
@@ -102,12 +107,17 @@ install_missing() {
   local pkgs=()
   command -v taskset >/dev/null || pkgs+=(util-linux)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
-  command -v nginx >/dev/null || pkgs+=(nginx-light)
-  [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ] || pkgs+=(libnginx-mod-nchan)
-  command -v pushpin >/dev/null || pkgs+=(pushpin)
-  command -v wrk >/dev/null || pkgs+=(wrk)
-  command -v node >/dev/null || pkgs+=(nodejs)
-  command -v npm >/dev/null || pkgs+=(npm)
+  # Only what the chosen targets and scenarios use.
+  if has "$targets" nchan || has "$targets" nchan-redis; then
+    command -v nginx >/dev/null || pkgs+=(nginx-light)
+    [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ] || pkgs+=(libnginx-mod-nchan)
+  fi
+  if has "$targets" pushpin; then command -v pushpin >/dev/null || pkgs+=(pushpin); fi
+  if has "$scenarios" repoll; then command -v wrk >/dev/null || pkgs+=(wrk); fi
+  if has "$targets" socketio; then
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
+  fi
   if [ ${#pkgs[@]} -gt 0 ]; then
     log "installing ${pkgs[*]} (apt)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >"$out/logs/apt.log" 2>&1 ||
@@ -143,7 +153,10 @@ cutover_bin="$build/proxy/app/cutover"
 legacy_bin="$build/tools/legacy_sim/legacy_sim"
 ingest_bin="$build/tools/bench/ingest_bench"
 loadgen_bin="$build/tools/bench/loadgen"
-for b in "$cutover_bin" "$legacy_bin" "$ingest_bin" "$loadgen_bin"; do
+needed=("$cutover_bin" "$loadgen_bin")
+has "$targets" legacy && needed+=("$legacy_bin")
+has "$scenarios" ingest && needed+=("$ingest_bin")
+for b in "${needed[@]}"; do
   [ -x "$b" ] || { echo "run.sh: missing $b" >&2; exit 1; }
 done
 
@@ -225,13 +238,14 @@ start_target() {
   target_connect_rate=$connect_rate
   sse_path=''  # SSE runs only where a target sets it (Cutover /v1/events, Nchan eventsource)
   case "$t" in
-    cutover)
+    cutover|cutover-after)
       start_redis || return 1
       aux_pids+=("$redis_pid")
-      local db="$work/cutover-$RANDOM.db"
+      local db="$work/cutover-$RANDOM.db" after=()
+      [ "$t" = cutover-after ] && after=(--deliver-after-commit)
       spawn cutover 0 "$cutover_bin" serve --listen 127.0.0.1:0 --db "$db" --redis "redis://127.0.0.1:$redis_port" \
         --auth insecure-query --threads 1 --shared-topic all --poll-timeout 600 \
-        --max-connections 19900 --max-waiting-polls 19900 --stream-start '$'
+        --max-connections 19900 --max-waiting-polls 19900 --stream-start '$' ${after[@]+"${after[@]}"}
       target_pid=$spawned
       port=$(wait_for "$work/cutover.out" 'listening on' 20 | sed -E 's/.*:([0-9]+)$/\1/')
       [ -n "$port" ] || return 1
@@ -408,7 +422,7 @@ stop_target() {
 }
 
 has_sse() {  # target: does it serve Server-Sent Events here (sets sse_path when started)
-  case "$1" in cutover|nchan|nchan-redis) return 0 ;; *) return 1 ;; esac
+  case "$1" in cutover|cutover-after|nchan|nchan-redis) return 0 ;; *) return 1 ;; esac
 }
 
 kind_for() {  # target -> loadgen --kind for its WebSocket-like transport
@@ -472,7 +486,7 @@ scenario_peruser() {
     [ "$t" = legacy ] && continue
     up "$t" || continue
     loadgen "peruser__${t}__ws" --kind "$(kind_for "$t")" --path "$ws_path" --topic "$user_topic" \
-      --conns "$peruser_n" "${pub[@]}" --steps "$peruser_steps" --drain 10 --warmup-seconds 60
+      --conns "$peruser_n" "${pub[@]}" --steps "$peruser_steps" --drain 10 --warmup-seconds "$peruser_warmup"
     stop_target
   done
 }
@@ -537,7 +551,7 @@ scenario_repoll() {
           "http://127.0.0.1:$port/rest/inbox/updates?user=1&after=evt_0"
         stop_target
         ;;
-      cutover)
+      cutover|cutover-after)
         up "$t" "$wrk_conns" || continue
         python3 "$bench/report.py" xadd "$redis_port" cutover:notifications all "$backlog"
         local ids second newest

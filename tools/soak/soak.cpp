@@ -470,11 +470,16 @@ class poller {
 
 struct fault_counts {
   int instance_kills = 0, instance_stops = 0, redis_restarts = 0, client_kills = 0, bad_bursts = 0;
+  int held_commit_kills = 0;   // SIGKILL while the store's write lock was held elsewhere
+  double held_deliveries = 0;  // WebSocket and poll deliveries meanwhile (the proof it delivered)
+  double held_commits = 0;     // entries committed meanwhile (0: the lock held)
   std::uint64_t connections_killed = 0;
   std::uint64_t bad_entries =
       0;                // acknowledged bad XADDs: each must be a dead letter in each store
   bool broken = false;  // something could not be restarted
 };
+
+std::optional<double> scrape(int port, const std::string& sample);  // below
 
 class fault_schedule {
  public:
@@ -489,9 +494,12 @@ class fault_schedule {
         continue;
       }
       next += o_.fault_every;
-      switch (turn++ % 5) {
+      switch (turn++ % 6) {
         case 0:
           kill_instance();
+          break;
+        case 5:
+          kill_with_commit_held();
           break;
         case 1:
           stop_instance();
@@ -530,6 +538,48 @@ class fault_schedule {
     ++counts_.instance_kills;
     say("fault: SIGKILL %s, down %lld ms, listening again %.0f ms after restart", in.name.c_str(),
         static_cast<long long>(down.count()),
+        std::chrono::duration<double, std::milli>(clock::now() - t).count());
+  }
+
+  // Issue 18: entries are delivered before their commit. Another connection holds the store's
+  // write lock (BEGIN IMMEDIATE), so the instance delivers what it reads but cannot commit it;
+  // then it is killed. Its restart re-reads those entries with the same ids from Redis, and
+  // clients that were given them come back with cursors ahead of its store.
+  void kill_with_commit_held() {
+    auto& in = c_.instances()[rng_() % c_.instances().size()];
+    auto h = store::sql::open(in.db, store::sql::open_mode::existing);
+    if (!h || !store::sql::exec(h->get(), "BEGIN IMMEDIATE", "hold the write lock")) {
+      say("fault: could not take the write lock of %s; skipped", in.db.c_str());
+      return;
+    }
+    auto delivered = [&] {
+      auto ws = scrape(in.port, "cutover_deliveries_total{transport=\"websocket\"}");
+      auto lp = scrape(in.port, "cutover_deliveries_total{transport=\"longpoll\"}");
+      return ws && lp ? std::optional<double>(*ws + *lp) : std::nullopt;
+    };
+    auto d0 = delivered();
+    auto e0 = scrape(in.port, "cutover_ingest_entries_total");
+    auto held = between(500, 2500);
+    std::this_thread::sleep_for(held);
+    auto d1 = delivered();
+    auto e1 = scrape(in.port, "cutover_ingest_entries_total");
+    double n_delivered = d0 && d1 ? *d1 - *d0 : 0, n_committed = e0 && e1 ? *e1 - *e0 : 0;
+    in.proc->kill();
+    (void)store::sql::exec(h->get(), "ROLLBACK", "release the write lock");
+    h->reset();
+    auto t = clock::now();
+    if (!in.proc->start("cutover: listening on", 30s)) {
+      say("fault: %s could not be restarted (see %s)", in.name.c_str(),
+          in.proc->log_path().c_str());
+      counts_.broken = true;
+      return;
+    }
+    ++counts_.held_commit_kills;
+    counts_.held_deliveries += n_delivered;
+    counts_.held_commits += n_committed;
+    say("fault: write lock of %s held %lld ms: %.0f deliveries, %.0f commits meanwhile; SIGKILL, "
+        "listening again %.0f ms after restart",
+        in.name.c_str(), static_cast<long long>(held.count()), n_delivered, n_committed,
         std::chrono::duration<double, std::milli>(clock::now() - t).count());
   }
 
@@ -904,10 +954,11 @@ int run(options o) {
               static_cast<unsigned long long>(total), published.size(),
               std::chrono::duration<double>(o.duration).count(), drained);
   std::printf(
-      "faults: %d instance SIGKILL+restart, %d SIGSTOP/SIGCONT, %d redis restarts, %d CLIENT KILL "
-      "(%llu "
+      "faults: %d instance SIGKILL+restart, %d SIGKILL with the commit held (%.0f deliveries, %.0f "
+      "commits while held), %d SIGSTOP/SIGCONT, %d redis restarts, %d CLIENT KILL (%llu "
       "connections), %d bad-entry bursts (%llu entries)\n",
-      fc.instance_kills, fc.instance_stops, fc.redis_restarts, fc.client_kills,
+      fc.instance_kills, fc.held_commit_kills, fc.held_deliveries, fc.held_commits,
+      fc.instance_stops, fc.redis_restarts, fc.client_kills,
       static_cast<unsigned long long>(fc.connections_killed), fc.bad_bursts,
       static_cast<unsigned long long>(fc.bad_entries));
   std::printf(
