@@ -160,6 +160,7 @@ def load_raw(raw_dir):
 
 TARGET_NAMES = {
     "cutover": "Cutover",
+    "cutover-sio": "Cutover Socket.IO",
     "nchan": "Nchan (memory)",
     "nchan-redis": "Nchan (Redis)",
     "pushpin": "Pushpin",
