@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
-#include <unordered_map>
 
 #include "core/json_text.hpp"
 #include "core/notification.hpp"
@@ -187,7 +187,7 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   sio_service& service() { return svc_; }
   // The handshake request: the session's first carrier, answered with the open packet.
   void on_poll_open(sio_poll req) {
-    polls_.emplace(req.carrier, std::move(req));
+    polls_.push_back(std::move(req));
     pump();
   }
   void begin(std::string sid, sio::transport t, carrier_id first) {
@@ -205,7 +205,7 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
     carrier_id c = req.carrier;
     bool post = req.post;
     std::string body = std::move(req.body);
-    polls_.emplace(c, std::move(req));
+    polls_.push_back(std::move(req));
     if (!post) {
       eio_->on_poll_get(c, now);
     } else if (eio_->on_poll_post_begin(c, body.size(), now)) {
@@ -214,7 +214,7 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
     pump();
   }
   void on_gone(carrier_id c) {
-    polls_.erase(c);
+    drop_poll(c);
     if (ws_ && ws_->id() == c) ws_.reset();
     if (eio_ && !eio_->closed()) eio_->on_carrier_gone(c, eio_clock::now());
     pump();
@@ -285,13 +285,19 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   }
   void notify_carrier();
   void arm_timer();
+  void drop_poll(carrier_id c) {
+    std::erase_if(polls_, [c](const sio_poll& p) { return p.carrier == c; });
+    if (polls_.empty()) std::vector<sio_poll>().swap(polls_);
+  }
 
   shard& owner_;
   sio_service& svc_;
   sio_start who_;
   std::optional<sio::eio_session> eio_;
-  sio::sio_reader reader_;
-  std::unordered_map<carrier_id, sio_poll> polls_;
+  std::unique_ptr<sio::sio_reader> reader_;  // while a packet is being read
+  // The requests waiting for an answer: at most a GET, a POST and a refused newcomer, so a
+  // vector (an unordered_map kept a bucket array per polling session).
+  std::vector<sio_poll> polls_;
   std::shared_ptr<sio_ws> ws_;
   std::shared_ptr<push_session> push_;
   eio_carrier* carrier_ = nullptr;  // push_'s, while it lives
@@ -422,10 +428,11 @@ void sio_conn::pump() {
       using kind = sio::eio_output::kind;
       switch (o.what) {
         case kind::respond: {
-          auto it = polls_.find(o.carrier);
+          auto it = std::find_if(polls_.begin(), polls_.end(),
+                                 [&](const sio_poll& p) { return p.carrier == o.carrier; });
           if (it == polls_.end()) break;
-          sio_poll req = std::move(it->second);
-          polls_.erase(it);
+          sio_poll req = std::move(*it);
+          drop_poll(o.carrier);
           if (o.status >= 400) global_metrics().sio_garbage.add();  // Engine.IO refused it
           asio::post(req.from->io(), [h = std::move(req.http), c = o.carrier, status = o.status,
                                       type = o.content_type, body = std::move(o.body),
@@ -498,13 +505,19 @@ void sio_conn::arm_timer() {
 }
 
 void sio_conn::on_message(const sio::eio_packet& m) {
-  switch (reader_.feed(m.binary, m.data)) {
+  // The reader lives only while a packet is being read (a binary one waits for its
+  // attachments): an idle session holds no reader and no copy of its CONNECT.
+  if (!reader_) reader_ = std::make_unique<sio::sio_reader>();
+  switch (reader_->feed(m.binary, m.data)) {
     case sio::sio_reader::status::need_more:
       return;
     case sio::sio_reader::status::error:
+      reader_.reset();
       return garbage();
-    case sio::sio_reader::status::packet:
-      return on_packet(reader_.packet());
+    case sio::sio_reader::status::packet: {
+      auto done = std::move(reader_);  // a message handled inside gets a reader of its own
+      return on_packet(done->packet());
+    }
   }
 }
 

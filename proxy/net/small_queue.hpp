@@ -1,7 +1,7 @@
 #pragma once
-// A FIFO that owns almost no memory while empty (std::deque allocates ~600 bytes even
-// when empty, paid by every idle connection). Grows by doubling; a drained queue keeps at
-// most 8 slots.
+// A FIFO that owns no memory while empty (std::deque allocates ~600 bytes even when
+// empty, paid by every idle connection). Grows by doubling; a drained queue gives its
+// slots back, so an idle connection pays for none (one small allocation per burst).
 
 #include <cstddef>
 #include <utility>
@@ -23,10 +23,11 @@ class small_queue {
     ++count_;
   }
   void pop_front() noexcept {
-    buf_[head_] = T();
+    // Move the element out rather than assign over it: std::string's move-assignment from
+    // a short string keeps the slot's heap buffer, so each slot would hold its last frame.
+    { T gone(std::move(buf_[head_])); }
     head_ = (head_ + 1) % buf_.size();
-    // Keep a tiny buffer for the next message; give back anything a burst grew.
-    if (--count_ == 0 && buf_.size() > 8) release();
+    if (--count_ == 0) release();
   }
   void clear() noexcept {
     count_ = 0;

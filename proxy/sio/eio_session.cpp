@@ -313,7 +313,7 @@ void eio_session::flush() {
       append_payload_packet(body, queue_[i]);
       if (queue_[i].type == eio_type::close) closing = true;
     }
-    queue_.clear();
+    std::vector<eio_packet>().swap(queue_);  // an idle polling session keeps no slots
     buffered_bytes_ = 0;
     respond(held_get_, 200, kTextPlain, std::move(body));
     held_get_ = 0;

@@ -161,6 +161,7 @@ def load_raw(raw_dir):
 TARGET_NAMES = {
     "cutover": "Cutover",
     "cutover-after": "Cutover --deliver-after-commit",
+    "cutover-sio": "Cutover Socket.IO",
     "nchan": "Nchan (memory)",
     "nchan-redis": "Nchan (Redis)",
     "pushpin": "Pushpin",

@@ -2,7 +2,7 @@
 # Benchmark driver (issue 6): the same workloads against Cutover and its peers, side by side.
 #
 #   tools/bench/run.sh [--scenarios idle,fanout,peruser,longpoll,repoll,ingest]
-#                      [--targets cutover,cutover-after,nchan,nchan-redis,pushpin,socketio,legacy]
+#                      [--targets cutover,cutover-after,cutover-sio,nchan,nchan-redis,pushpin,socketio,legacy]
 #                      [--out DIR] [sizes, see --help]
 #
 # `cutover-after` is the same build with --deliver-after-commit (delivery only after the store
@@ -238,7 +238,7 @@ start_target() {
   target_connect_rate=$connect_rate
   sse_path=''  # SSE runs only where a target sets it (Cutover /v1/events, Nchan eventsource)
   case "$t" in
-    cutover|cutover-after)
+    cutover|cutover-after|cutover-sio)
       start_redis || return 1
       aux_pids+=("$redis_pid")
       local db="$work/cutover-$RANDOM.db" after=()
@@ -254,6 +254,10 @@ start_target() {
       sse_path='/v1/events?user={i}'
       shared_topic=all; user_topic='user:{i}'; idle_topic='user:{i}'
       pub=(--pub redis --pub-port "$redis_port" --pub-stream cutover:notifications)
+      if [ "$t" = cutover-sio ]; then
+        # Socket.IO over the Engine.IO WebSocket transport (issue 14), the same server.
+        ws_path='/socket.io/?EIO=4&transport=websocket&user={i}'; lp_path=''; sse_path=''
+      fi
       ;;
     legacy)
       # legacy_sim is its own app: its own database, fed through its own admin route.
@@ -426,7 +430,7 @@ has_sse() {  # target: does it serve Server-Sent Events here (sets sse_path when
 }
 
 kind_for() {  # target -> loadgen --kind for its WebSocket-like transport
-  [ "$1" = socketio ] && echo sio || echo ws
+  case "$1" in socketio|cutover-sio) echo sio ;; *) echo ws ;; esac
 }
 
 loadgen() {  # NAME ARGS...: loadgen on core 1 against the current target; JSON into raw/NAME.json
@@ -454,7 +458,7 @@ scenario_idle() {
         --pub none --hold 5
       stop_target
     fi
-    if [ "$t" != socketio ]; then
+    if [ "$t" != socketio ] && [ "$t" != cutover-sio ]; then
       local n=$idle_n
       [ "$t" = legacy ] && [ "$legacy_n" -lt "$n" ] && n=$legacy_n
       up "$t" "$n" && loadgen "idle__${t}__lp" --kind lp --lp-style "$lp_style" --path "$lp_path" --topic "$idle_topic" \
@@ -523,7 +527,7 @@ scenario_longpoll() {
   # waits for the next entry, and a warm-up would make all of them re-poll at once (Pushpin
   # then answers most with 502: zurl allows 2,000 open requests to the origin).
   for t in ${targets//,/ }; do
-    [ "$t" = socketio ] && continue
+    case "$t" in socketio|cutover-sio) continue ;; esac
     local n=$lp_n
     [ "$t" = legacy ] && [ "$legacy_n" -lt "$n" ] && n=$legacy_n
     up "$t" "$n" || continue
