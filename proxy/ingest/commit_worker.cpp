@@ -131,6 +131,7 @@ void commit_worker::prune_chunk() {
     return;
   }
   if (!r->marks.empty()) listener_.on_pruned(r->marks);
+  if (r->floor) listener_.on_prune_floor(*r->floor);
   next_prune_ = r->more ? clock::now() : clock::now() + opt_.prune_interval;
 }
 

@@ -115,8 +115,11 @@ class http_session final : public connection_base,
     std::function<void(wait_result)> done;
     bool fetching = false;
     bool wake_pending = false;
-    bool parked = false;
+    bool parked = false;  // counted in waiting_polls, for the hold histogram
+    bool timed = false;   // in the shard's deadline list (from wait_for on, reads included)
     clock::time_point parked_at{};
+    clock::time_point deadline{};  // --poll-timeout after wait_for: it bounds the reads too
+    read_claim_ptr claim;          // the store read in flight
   };
   void wait_fetch();
   void wait_fetched(fetch_result r);

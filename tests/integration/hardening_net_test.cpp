@@ -422,6 +422,119 @@ TEST(Resume, ResumesWhileAReadIsInFlightCoalesceAndMoreThan20ASecondClose1008) {
   EXPECT_EQ(code, 1008);
 }
 
+// ---- 7. health checks at the connection limit (DESIGN §11) ------------------------------------
+
+TEST(HealthReserve, HealthChecksAreAnsweredAtTheConnectionLimitAndNothingElseIs) {
+  redis_server redis;
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--max-connections", "4", "--health-reserve", "2"});
+  // The limit, filled with real connections that each finished a request (so counted).
+  std::vector<std::unique_ptr<tcp_client>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<tcp_client>(srv.port()));
+    held.back()->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(held.back()->read_response());
+    ASSERT_EQ(held.back()->status(), 200);
+  }
+  // Before, each of these was the limit's 503 (a liveness probe failing under load).
+  auto health = exchange(srv.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(health.status, 200) << health.all;
+  EXPECT_NE(health.all.find(R"({"status":"ok"})"), std::string::npos) << health.all;
+  EXPECT_TRUE(health.closed) << "a reserved slot serves one request";
+  auto head = exchange(srv.port(), "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(head.status, 200) << head.all;
+  EXPECT_EQ(head.all.find(R"({"status")"), std::string::npos) << head.all;
+  // Readiness says "not now", so a balancer sends new clients elsewhere.
+  auto ready = exchange(srv.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(ready.status, 503) << ready.all;
+  EXPECT_NE(ready.all.find(R"("connections":"at_limit")"), std::string::npos) << ready.all;
+  // Everything else is still refused: the reserve is no way around the limit.
+  for (std::string target : {"/metrics", "/v1/ws?user=1", "/api/notifications/poll?user=1"}) {
+    auto other = exchange(srv.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+    EXPECT_EQ(other.status, 503) << target << ": " << other.all;
+    EXPECT_NE(other.all.find("too many connections"), std::string::npos) << other.all;
+    EXPECT_TRUE(other.closed) << target;
+  }
+  // Two silent connections take the whole reserve; a third health check is refused...
+  tcp_client silent1(srv.port()), silent2(srv.port());
+  // (the reserve is taken in accept order; a check answered on the first try would mean
+  // the silent ones were not holding it)
+  auto refused = exchange(srv.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(refused.status, 503) << refused.all;
+  // ...until the silent ones are cut off by the probe deadline (1 s, the sweep's second),
+  // with the limit's 503: a probe holds its slot for at most about two seconds.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(silent1.wait_closed(5s));
+  ASSERT_TRUE(silent2.wait_closed(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(silent1.status(), 503) << silent1.received();
+  auto again = exchange(srv.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(again.status, 200) << again.all;
+  held.clear();
+  int status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       status != 200 && std::chrono::steady_clock::now() < deadline;)
+    status = http_get(srv.port(), "/metrics").status;
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(srv.metric("cutover_health_reserve_answers_total"), 4);
+}
+
+TEST(Resume, APollWhoseStoreReadIsQueuedPastItsTimeoutIsAnsweredAtTheTimeoutAndTheReadSkipped) {
+  redis_server redis;
+  testing::redis_client pub(redis.port());
+  // One store reader, reads that are not free (64 shared topics of 100 entries each, none
+  // in memory) and a short poll: 400 polls at once queue far past 300 ms of reader time.
+  std::vector<std::string> flags = {
+      "--auth",         "insecure-query", "--store-readers", "1", "--cache-entries", "1",
+      "--poll-timeout", "300ms"};
+  constexpr int kTopics = 64;
+  for (int t = 0; t < kTopics; ++t) {
+    flags.push_back("--shared-topic");
+    flags.push_back("s" + std::to_string(t));
+  }
+  cutover_server srv(redis, flags);
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 0; i < 100; ++i)
+    for (int t = 0; t < kTopics; ++t)
+      cmds.push_back({"XADD", "cutover:notifications", "*", "topic", "s" + std::to_string(t),
+                      "data", std::to_string(i)});
+  pub.pipeline(cmds);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 100 * kTopics, 60s));
+  constexpr int kPolls = 400;
+  std::vector<std::unique_ptr<tcp_client>> polls;
+  for (int i = 0; i < kPolls; ++i) polls.push_back(std::make_unique<tcp_client>(srv.port()));
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kPolls; ++i)
+    polls[i]->send_all("GET /api/notifications/poll?user=" + std::to_string(i) +
+                       "&since=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  int answered = 0, empty = 0;
+  for (auto& c : polls) {
+    if (!c->read_response(20s) || c->status() != 200) continue;
+    ++answered;
+    if (c->body().find(R"("notifications":[])") != std::string::npos) ++empty;
+  }
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(answered, kPolls);
+  // Reads still queued when their polls were answered are skipped afterwards: wait until
+  // every poll's read has run or been skipped.
+  double reads = 0, late = 0, gone = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       reads + late + gone < kPolls && std::chrono::steady_clock::now() < deadline;) {
+    reads = srv.metric("cutover_store_reads_total").value_or(0);
+    late = srv.metric(R"(cutover_store_reads_skipped_total{reason="late"})").value_or(0);
+    gone = srv.metric(R"(cutover_store_reads_skipped_total{reason="gone"})").value_or(0);
+  }
+  std::printf(
+      "%d polls in %.2f s: %d answered empty at their timeout; %.0f reads ran, %.0f "
+      "skipped late, %.0f gone\n",
+      kPolls, std::chrono::duration<double>(took).count(), empty, reads, late, gone);
+  // Before, every read ran in turn and each poll waited for its own (its timeout only
+  // started after it): no poll was answered empty, no read was skipped.
+  EXPECT_GE(late, 1);
+  EXPECT_GE(empty, static_cast<int>(late)) << "a skipped read is answered as a timeout";
+  EXPECT_EQ(reads + late + gone, kPolls) << "every poll read the store once, or skipped it";
+}
+
 // ---- 5. SIGTERM drains pass-through -------------------------------------------------------------
 
 // An upstream that takes one request, says it arrived, and answers once told to.
