@@ -825,7 +825,7 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   add_duration(*cmd, "--idle-timeout", o->server.idle_timeout,
                "Close an idle keep-alive HTTP connection after this");
   add_duration(*cmd, "--header-timeout", o->server.header_timeout,
-               "A request's headers must arrive within this (else 408)");
+               "A request's headers, and any body it has, must arrive within this (else 408)");
   return {poll_timeout, poll_batch, poll_path};
 }
 

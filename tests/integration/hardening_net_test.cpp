@@ -319,6 +319,31 @@ TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
   EXPECT_EQ(third.status, 200);
 }
 
+TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBack) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
+                             "--body-budget-mb", "1", "--header-timeout", "1s"});
+  // 900,000 of the 1 MiB budget held from the header on, by a client that then sends its
+  // body one byte at a time: it must not hold the budget for as long as it likes.
+  tcp_client slow(srv.port());
+  slow.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n");
+  auto blocked = exchange(
+      srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n", 5s);
+  ASSERT_EQ(blocked.status, 503) << "the budget is held: " << blocked.all;
+  bool answered = false;
+  for (int i = 0; i < 100 && !answered; ++i) {
+    slow.send_all("x");
+    answered = slow.read_some(100ms);
+  }
+  ASSERT_TRUE(slow.read_response(5s));
+  EXPECT_EQ(slow.status(), 408) << slow.received();
+  EXPECT_TRUE(slow.wait_closed(5s));
+  // Its share is back: a body of 600,000 bytes is taken and passed through.
+  auto next = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
+  EXPECT_EQ(next.status, 200) << next.body.substr(0, 200);
+}
+
 // ---- 4. close codes and reply bounds (RFC 6455 §7.4, DESIGN §5) ---------------------------------
 
 std::uint16_t close_code_of(const raw_ws::frame& f) {
