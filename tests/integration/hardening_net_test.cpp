@@ -285,16 +285,18 @@ TEST(Bodies, RoutesThatTakeNoBodyAndAPublishWithoutTheAdminTokenAnswerBeforeTheB
 
 TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
   redis_server redis;
-  testing::legacy_sim legacy;
-  cutover_server srv(
-      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1"});
-  const std::string header = "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n";
+  // Cutover's own route that takes a body (publish) holds it whole: its Content-Length is
+  // reserved from the header on. (Pass-through bodies stream and hold far less; below.)
+  cutover_server srv(redis,
+                     {"--auth", "insecure-query", "--admin-token", "adm", "--body-budget-mb", "1"});
+  const std::string auth = "Authorization: Bearer adm\r\n";
+  const std::string header =
+      "POST /v1/publish HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 600000\r\n\r\n";
   // 600,000 bytes of the budget's 1 MiB are held for the first from its header on; the
   // 100 Continue says the header was judged.
   tcp_client first(srv.port());
-  first.send_all(
-      "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n"
-      "Expect: 100-continue\r\n\r\n");
+  first.send_all("POST /v1/publish HTTP/1.1\r\nHost: x\r\n" + auth +
+                 "Content-Length: 600000\r\nExpect: 100-continue\r\n\r\n");
   ASSERT_TRUE(first.read_some(5s));
   ASSERT_EQ(first.received().rfind("HTTP/1.1 100", 0), 0u) << first.received();
   auto second = exchange(srv.port(), header, 5s);
@@ -303,20 +305,81 @@ TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
   EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 1);
   // A chunked body is counted as it grows.
   tcp_client chunked(srv.port());
-  chunked.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  chunked.send_all("POST /v1/publish HTTP/1.1\r\nHost: x\r\n" + auth +
+                   "Transfer-Encoding: chunked\r\n\r\n");
   std::string piece = "10000\r\n" + std::string(0x10000, 'y') + "\r\n";
   for (int i = 0; i < 7 && chunked.send_all(piece); ++i) {  // 458,752 bytes > 1 MiB - 600,000
   }
   ASSERT_TRUE(chunked.read_response());
   EXPECT_EQ(chunked.status(), 503) << chunked.received().substr(0, 200);
   EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 2);
-  // The first finishes; then its share is free again.
+  // The first finishes (its body is no entry: 400); then its share is free again.
   first.send_all(std::string(600000, 'x'));
-  while (first.received().find("HTTP/1.1 200") == std::string::npos && first.read_some(10s)) {
+  while (first.received().find("HTTP/1.1 400") == std::string::npos && first.read_some(10s)) {
   }
-  EXPECT_NE(first.received().find("HTTP/1.1 200"), std::string::npos);
-  auto third = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
-  EXPECT_EQ(third.status, 200);
+  EXPECT_NE(first.received().find("HTTP/1.1 400"), std::string::npos);
+  auto third = exchange(srv.port(), header + std::string(600000, 'z'), 10s);
+  EXPECT_EQ(third.status, 400) << third.all.substr(0, 200);
+  EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 2);
+}
+
+TEST(Bodies, PassThroughBodiesStreamToTheUpstreamUnderTheirOwnCapAndTheBudget) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1"});
+  // 3 MiB, three times the whole budget and 48 reads of 64 KiB: before, the body was held
+  // whole and its Content-Length reserved up front, so this was 503.
+  std::string big(3 << 20, 'b');
+  for (std::size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
+  auto r = http_post(srv.port(), "/api/echo", big, {}, 30s);
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  auto echoed = json::parse(r.body).as_object();
+  EXPECT_TRUE(echoed["body"].as_string() == big) << "the upstream got the body intact";
+  // Chunked, from a raw client, the same.
+  {
+    tcp_client c(srv.port());
+    c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (std::size_t off = 0; off < big.size(); off += 0x10000) {
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx\r\n", std::min<std::size_t>(0x10000, big.size() - off));
+      ASSERT_TRUE(c.send_all(size + big.substr(off, 0x10000) + "\r\n"));
+    }
+    c.send_all("0\r\n\r\n");
+    ASSERT_TRUE(c.read_response(30s));
+    EXPECT_EQ(c.status(), 200);
+    EXPECT_TRUE(json::parse(c.body()).as_object()["body"].as_string() == big);
+  }
+  // Each streamed body holds 128 KiB of the budget at most: eight of them fill 1 MiB, the
+  // ninth is refused from its header.
+  std::vector<std::unique_ptr<tcp_client>> slow;
+  for (int i = 0; i < 8; ++i) {
+    slow.push_back(std::make_unique<tcp_client>(srv.port()));
+    slow.back()->send_all(
+        "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    ASSERT_TRUE(slow.back()->read_some(5s));
+    ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
+  }
+  auto ninth = exchange(
+      srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 5s);
+  EXPECT_EQ(ninth.status, 503) << ninth.all;
+  slow.clear();
+  // Over the cap (8 MiB): 413 and close, while the body is still arriving.
+  tcp_client huge(srv.port());
+  huge.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9437184\r\n\r\n");
+  std::thread sender([&] {
+    std::string mib(1 << 20, 'h');
+    for (int i = 0; i < 9 && huge.send_all(mib); ++i) {
+    }
+  });
+  ASSERT_TRUE(huge.read_response(30s));
+  EXPECT_EQ(huge.status(), 413) << huge.received().substr(0, 200);
+  EXPECT_TRUE(huge.wait_closed(10s));
+  sender.join();
+  // And the budget is whole again.
+  auto after = http_post(srv.port(), "/api/echo", big, {}, 30s);
+  EXPECT_EQ(after.status, 200);
 }
 
 TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBack) {
@@ -324,22 +387,32 @@ TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBa
   testing::legacy_sim legacy;
   cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
                              "--body-budget-mb", "1", "--header-timeout", "1s"});
-  // 900,000 of the 1 MiB budget held from the header on, by a client that then sends its
-  // body one byte at a time: it must not hold the budget for as long as it likes.
-  tcp_client slow(srv.port());
-  slow.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n");
+  // Eight streamed bodies hold the whole 1 MiB budget (128 KiB each), by clients that then
+  // send one byte at a time, or nothing: they must not hold it for as long as they like.
+  std::vector<std::unique_ptr<tcp_client>> slow;
+  for (int i = 0; i < 8; ++i) {
+    slow.push_back(std::make_unique<tcp_client>(srv.port()));
+    slow.back()->send_all(
+        "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    ASSERT_TRUE(slow.back()->read_some(5s));
+    ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
+  }
   auto blocked = exchange(
       srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n", 5s);
   ASSERT_EQ(blocked.status, 503) << "the budget is held: " << blocked.all;
-  bool answered = false;
-  for (int i = 0; i < 100 && !answered; ++i) {
-    slow.send_all("x");
-    answered = slow.read_some(100ms);
+  auto& trickler = *slow.front();
+  for (int i = 0; i < 100 && trickler.received().find("HTTP/1.1 408") == std::string::npos; ++i) {
+    trickler.send_all("x");
+    trickler.read_some(100ms);
   }
-  ASSERT_TRUE(slow.read_response(5s));
-  EXPECT_EQ(slow.status(), 408) << slow.received();
-  EXPECT_TRUE(slow.wait_closed(5s));
-  // Its share is back: a body of 600,000 bytes is taken and passed through.
+  for (auto& c : slow) {
+    while (c->received().find("HTTP/1.1 408") == std::string::npos && c->read_some(5s)) {
+    }
+    EXPECT_NE(c->received().find("HTTP/1.1 408"), std::string::npos) << c->received();
+    EXPECT_TRUE(c->wait_closed(5s));
+  }
+  // Their shares are back: a body of 600,000 bytes is taken and passed through.
   auto next = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
   EXPECT_EQ(next.status, 200) << next.body.substr(0, 200);
 }
