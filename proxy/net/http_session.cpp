@@ -20,11 +20,12 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A streamed pass-through body (DESIGN §8): at most this much waits for the upstream worker,
-// plus one read of the shard's scratch buffer; that, not the body's length, is what it holds
-// of --body-budget-mb.
+// A streamed pass-through body (DESIGN §8) waits in a pipe of this size for the upstream
+// worker. What it holds at most is what it takes of --body-budget-mb, not its length: the
+// pipe and one read past it (the shard's 64 KiB scratch), and as much again in the piece the
+// worker is writing.
 constexpr std::size_t kStreamPipe = 64 * 1024;
-constexpr std::size_t kStreamHold = kStreamPipe + 64 * 1024;
+constexpr std::size_t kStreamHold = 2 * (kStreamPipe + 64 * 1024);
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -243,7 +244,7 @@ bool http_session::stream_body() {
   auto& b = parser_->get().body();
   if (!b.empty()) {
     if (!stream_->put(b)) read_paused_ = true;  // until the worker took them
-    b.clear();
+    std::string().swap(b);                      // the pipe has them: keep no second copy
   }
   if (!parser_->is_done()) return true;
   // The whole body is on its way: now the answer is awaited as for any pass-through.

@@ -350,10 +350,10 @@ TEST(Bodies, PassThroughBodiesStreamToTheUpstreamUnderTheirOwnCapAndTheBudget) {
     EXPECT_EQ(c.status(), 200);
     EXPECT_TRUE(json::parse(c.body()).as_object()["body"].as_string() == big);
   }
-  // Each streamed body holds 128 KiB of the budget at most: eight of them fill 1 MiB, the
-  // ninth is refused from its header.
+  // Each streamed body holds 256 KiB of the budget at most: four of them fill 1 MiB, the
+  // fifth is refused from its header.
   std::vector<std::unique_ptr<tcp_client>> slow;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 4; ++i) {
     slow.push_back(std::make_unique<tcp_client>(srv.port()));
     slow.back()->send_all(
         "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
@@ -361,9 +361,9 @@ TEST(Bodies, PassThroughBodiesStreamToTheUpstreamUnderTheirOwnCapAndTheBudget) {
     ASSERT_TRUE(slow.back()->read_some(5s));
     ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
   }
-  auto ninth = exchange(
+  auto fifth = exchange(
       srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 5s);
-  EXPECT_EQ(ninth.status, 503) << ninth.all;
+  EXPECT_EQ(fifth.status, 503) << fifth.all;
   slow.clear();
   // Over the cap (8 MiB): 413 and close, while the body is still arriving.
   tcp_client huge(srv.port());
@@ -387,10 +387,10 @@ TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBa
   testing::legacy_sim legacy;
   cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
                              "--body-budget-mb", "1", "--header-timeout", "1s"});
-  // Eight streamed bodies hold the whole 1 MiB budget (128 KiB each), by clients that then
+  // Four streamed bodies hold the whole 1 MiB budget (256 KiB each), by clients that then
   // send one byte at a time, or nothing: they must not hold it for as long as they like.
   std::vector<std::unique_ptr<tcp_client>> slow;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 4; ++i) {
     slow.push_back(std::make_unique<tcp_client>(srv.port()));
     slow.back()->send_all(
         "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n"
