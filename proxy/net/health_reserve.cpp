@@ -50,15 +50,20 @@ void health_probe::arm_read() {
 void health_probe::on_readable(boost::system::error_code ec) {
   if (closed_) return;
   if (ec) return finish({});
-  // At most the head's limit is ever read: the scratch buffer is shared, nothing is kept
-  // but the parser's copy of the head.
-  auto buf = shard_.scratch().first(kProbeHeadBytes);
+  // Never more than the head's limit is read or kept (the parser takes a head only whole,
+  // so what it has not used yet waits in head_).
+  auto buf = shard_.scratch().first(kProbeHeadBytes - head_.size());
   std::size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) return arm_read();
   if (ec) return finish({});
-  auto st = parse_some(*parser_, std::string_view(buf.data(), n), header_seen_);
+  head_.append(buf.data(), n);
+  auto st = parse_some(*parser_, head_, header_seen_);
+  head_.erase(0, st.used);
   if (st.stop == parse_stop::error) return finish(busy_response());
-  if (st.stop == parse_stop::need_more) return arm_read();
+  if (st.stop == parse_stop::need_more) {
+    if (head_.size() >= kProbeHeadBytes) return finish(busy_response());
+    return arm_read();
+  }
   answer();  // header (a body announced is never read) or done
 }
 

@@ -42,6 +42,7 @@ class health_probe final : public connection_base,
   boost::asio::ip::tcp::socket socket_;
   std::atomic<std::size_t>& in_use_;
   std::unique_ptr<request_parser> parser_;
+  std::string head_;  // bytes of the head the parser has not taken yet (at most 4 KiB)
   bool header_seen_ = false;
   bool closed_ = false;
   clock::time_point deadline_{};
