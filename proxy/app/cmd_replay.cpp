@@ -167,14 +167,18 @@ void run_replay(const replay_opts& o) {
   if (!since->from_oldest()) {
     auto marks = r->prune_marks();
     if (!marks) throw runtime_failure(marks.err().message);
+    auto floor = r->prune_floor();
+    if (!floor) throw runtime_failure(floor.err().message);
     for (const auto& t : topics) {
-      auto it = marks->find(t);
-      if (it != marks->end() && since->after < it->second)
+      std::optional<stream_id> mark = *floor;  // marks older than every entry are folded
+      if (auto it = marks->find(t); it != marks->end() && (!mark || *mark < it->second))
+        mark = it->second;
+      if (mark && since->after < *mark)
         std::fprintf(
             stderr,
             "cutover: warning: --since %s is older than retention for topic %s; entries up to %s "
             "were pruned\n",
-            o.since.c_str(), t.c_str(), it->second.str().c_str());
+            o.since.c_str(), t.c_str(), mark->str().c_str());
     }
   }
 

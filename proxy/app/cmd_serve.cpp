@@ -403,6 +403,9 @@ checked_serve check_serve(serve_opts& o) {
     throw usage_failure("--store-readers must be between 1 and 64, got " +
                         std::to_string(o.store_readers));
   if (o.server.max_connections < 1) throw usage_failure("--max-connections must be at least 1");
+  if (o.server.health_reserve > 1024)
+    throw usage_failure("--health-reserve must be from 0 to 1024, got " +
+                        std::to_string(o.server.health_reserve));
   if (o.body_budget_mb < 1 || o.body_budget_mb > 1'000'000)
     throw usage_failure("--body-budget-mb must be from 1 to 1000000");
   o.server.max_body_total = o.body_budget_mb * 1024 * 1024;
@@ -504,8 +507,10 @@ void run_serve(serve_opts& o) {
   if (!rd) throw runtime_failure(rd.err().message);
   auto head = rd->head();
   auto marks = rd->prune_marks();
+  auto prune_floor = rd->prune_floor();
   if (!head) throw runtime_failure(head.err().message);
   if (!marks) throw runtime_failure(marks.err().message);
+  if (!prune_floor) throw runtime_failure(prune_floor.err().message);
   // An imported store's legacy ids are only right with the offset it was imported with.
   auto imported_offset = rd->meta("legacy_id_offset");
   if (!imported_offset) throw runtime_failure(imported_offset.err().message);
@@ -518,6 +523,7 @@ void run_serve(serve_opts& o) {
   hl.max_entries = o.cache_entries;
   hl.max_bytes = o.cache_mb * 1024 * 1024;
   hub h(*head, std::move(*marks), hl);
+  if (*prune_floor) h.on_prune_floor(**prune_floor);
   // Ranges Redis lost or trimmed (DESIGN §3) expire the cursors inside them, as marks do.
   auto lost = rd->lost_ranges();
   if (!lost) throw runtime_failure(lost.err().message);
@@ -903,6 +909,10 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   cmd->add_option("--max-connections", o->server.max_connections,
                   "Open connections before new ones get 503")
       ->capture_default_str();
+  cmd->add_option("--health-reserve", o->server.health_reserve,
+                  "Connections past --max-connections for GET /healthz and /readyz only "
+                  "(one request, read within 1 s, then closed); 0: none")
+      ->capture_default_str();
   cmd->add_option("--max-waiting-polls", o->server.max_waiting_polls,
                   "Parked polls before new ones get 503")
       ->capture_default_str();
@@ -944,7 +954,7 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   add_duration(*cmd, "--idle-timeout", o->server.idle_timeout,
                "Close an idle keep-alive HTTP connection after this");
   add_duration(*cmd, "--header-timeout", o->server.header_timeout,
-               "A request's headers must arrive within this (else 408)");
+               "A request's headers, and any body it has, must arrive within this (else 408)");
   return {poll_timeout, poll_batch, poll_path};
 }
 

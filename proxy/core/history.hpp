@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <functional>
-#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,8 +21,8 @@ class history_reader {
                                                 stream_id after, std::size_t limit) = 0;
   // Oldest retained id of `topic`, if any.
   virtual result<std::optional<stream_id>> oldest(const std::string& topic) = 0;
-  // Topic -> newest id removed by retention.
-  virtual result<std::map<std::string, stream_id>> prune_marks() = 0;
+  // (No "every prune mark" here: the hub holds the marks, and a read consults those of
+  // its caller's topics only.)
 
  protected:
   ~history_reader() = default;

@@ -20,7 +20,7 @@ hub::hub(std::optional<stream_id> head, std::map<std::string, stream_id> marks, 
       floor_(head.value_or(stream_id{})),
       head_(head),
       committed_head_(head),
-      marks_(std::move(marks)) {}
+      marks_(marks.begin(), marks.end()) {}
 
 void hub::add_target(fanout_target* t) {
   targets_.push_back(t);
@@ -189,11 +189,35 @@ void hub::on_pruned(const std::map<std::string, stream_id>& marks) {
   }
 }
 
+void hub::on_prune_floor(stream_id floor) {
+  std::unique_lock lk(mu_);
+  if (!prune_floor_ || *prune_floor_ < floor) prune_floor_ = floor;
+  std::erase_if(marks_, [&](const auto& m) { return !(*prune_floor_ < m.second); });
+}
+
+std::vector<std::optional<stream_id>> hub::marks_for(std::span<const std::string> topics) const {
+  std::shared_lock lk(mu_);
+  std::vector<std::optional<stream_id>> out;
+  out.reserve(topics.size());
+  for (const auto& t : topics) {
+    std::optional<stream_id> m = prune_floor_;
+    if (auto it = marks_.find(t); it != marks_.end() && (!m || *m < it->second)) m = it->second;
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::size_t hub::mark_count() const {
+  std::shared_lock lk(mu_);
+  return marks_.size();
+}
+
 std::optional<notification_batch> hub::fetch(std::span<const std::string> topics, stream_id after,
                                              std::size_t limit) const {
   if (lost_resume(after)) return std::nullopt;  // expired: the store path says so
   std::shared_lock lk(mu_);
   if (after < floor_) return std::nullopt;
+  if (!after.is_zero() && prune_floor_ && after < *prune_floor_) return std::nullopt;
   for (const auto& t : topics) {
     auto m = marks_.find(t);
     if (m != marks_.end() && after < m->second) return std::nullopt;  // expired: the store says so
@@ -238,6 +262,7 @@ bool hub::expired(std::span<const std::string> topics, stream_id after) const {
   if (after.is_zero()) return false;  // "from the oldest retained" is never expired
   if (lost_resume(after)) return true;
   std::shared_lock lk(mu_);
+  if (prune_floor_ && after < *prune_floor_) return true;
   for (const auto& t : topics) {
     auto m = marks_.find(t);
     if (m != marks_.end() && after < m->second) return true;

@@ -71,6 +71,8 @@ class hub final : public commit_listener {
   // commit_listener (writer thread)
   void on_committed(const notification_batch& added) override;
   void on_pruned(const std::map<std::string, stream_id>& marks) override;
+  // Also at start, with the store's floor. Marks at or below it are dropped from memory.
+  void on_prune_floor(stream_id floor) override;
   // Redis lost entries (DESIGN §3): they leave memory, and cursors after `after` through
   // `through` are expired from now on. Also called at start for the store's lost ranges.
   void on_lost(const notification_batch& removed, stream_id after, stream_id through) override;
@@ -108,6 +110,11 @@ class hub final : public commit_listener {
 
   // True when retention removed entries of one of `topics` that came after `after`.
   bool expired(std::span<const std::string> topics, stream_id after) const;
+  // Per topic of `topics` (same order), the newest id retention removed as far as a cursor
+  // can tell: its own mark or the floor, whichever is newer; nullopt when neither exists.
+  // Only these topics are looked at, however many marks there are.
+  std::vector<std::optional<stream_id>> marks_for(std::span<const std::string> topics) const;
+  std::size_t mark_count() const;  // topic marks held (not folded into the floor)
   // When `after` lies in a lost range: where delivery goes on (the first id after the last
   // entry both sides agreed on), for the reset's `oldest`.
   std::optional<stream_id> lost_resume(stream_id after) const;
@@ -129,7 +136,8 @@ class hub final : public commit_listener {
   std::optional<stream_id> head_;            // delivered
   std::optional<stream_id> committed_head_;  // committed
   std::map<stream_id, notification_ptr> uncommitted_;
-  std::map<std::string, stream_id> marks_;
+  std::unordered_map<std::string, stream_id> marks_;
+  std::optional<stream_id> prune_floor_;               // folded marks (DESIGN §11)
   std::vector<std::pair<stream_id, stream_id>> lost_;  // (after, through] ranges Redis lost
   std::vector<fanout_target*> targets_;
   std::atomic<std::uint64_t> head_ingested_ms_{0};

@@ -166,6 +166,7 @@ void commit_worker::prune_chunk() {
   }
   if (!r->marks.empty()) listener_.on_pruned(r->marks);
   if (r->removed > 0) refresh_oldest();
+  if (r->floor) listener_.on_prune_floor(*r->floor);
   next_prune_ = r->more ? clock::now() : clock::now() + opt_.prune_interval;
 }
 

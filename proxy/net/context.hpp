@@ -49,6 +49,7 @@ struct server_options {
 
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(30)};
   std::size_t max_connections = 18000;
+  std::size_t health_reserve = 8;  // connections past the limit for /healthz and /readyz only
   std::size_t max_waiting_polls = 10000;
 
   std::size_t ws_queue_bytes = 256 * 1024;

@@ -26,6 +26,12 @@ void http_session::wait_for(const wait_spec& spec, std::function<void(wait_resul
   wait_ = std::make_unique<waiting>();
   wait_->spec = spec;
   wait_->done = std::move(done);
+  // The poll's deadline runs from here, so a store read queued behind others is bounded by
+  // it too: at the deadline the poll answers as a timeout does, and the read, if it has
+  // not begun, never runs (issue 12: a 1 s poll held 44 s behind other users' reads).
+  wait_->deadline = clock::now() + shard_.ctx().opt.poll_timeout;
+  wait_->timed = true;
+  shard_.park(*this, wait_->deadline);
   // Register before reading again, so nothing committed after that read can slip past.
   shard_.subscribe(*this, caller_->topics);
   wait_fetch();
@@ -36,14 +42,19 @@ void http_session::wait_fetch() {
   wait_->wake_pending = false;
   if (auto r = fetch_from_memory(shard_, caller_->topics, wait_->spec.after, wait_->spec.limit))
     return wait_fetched(std::move(*r));
+  wait_->claim = std::make_shared<read_claim>();
+  wait_->claim->start_by = wait_->deadline;
   fetch_from_store(
       shard_, caller_->topics, wait_->spec.after, wait_->spec.limit,
-      [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); });
+      [self = shared_from_this()](fetch_result r) { self->wait_fetched(std::move(r)); },
+      wait_->claim);
 }
 
 void http_session::wait_fetched(fetch_result r) {
   if (!wait_ || phase_ == phase::closed) return;
   wait_->fetching = false;
+  wait_->claim.reset();
+  if (r.skipped) return wait_finish({});  // its deadline came first: the timeout's answer
   if (r.failed) {
     shard_.ctx().store_read_failures.line("poll: store read failed: " + r.error + "; answered 503");
     wait_result w;
@@ -69,7 +80,6 @@ void http_session::wait_fetched(fetch_result r) {
   wait_->parked = true;
   wait_->parked_at = clock::now();
   m.waiting_polls.add(1);
-  shard_.park(*this, clock::now() + shard_.ctx().opt.poll_timeout);
 }
 
 void http_session::on_entries(std::span<const notification_ptr> entries) {
@@ -90,14 +100,17 @@ void http_session::on_entries(std::span<const notification_ptr> entries) {
 }
 
 void http_session::on_deadline() {
-  if (wait_) wait_finish({});
+  if (!wait_) return;
+  wait_->timed = false;  // the shard took it off its list
+  wait_finish({});       // a read still queued is dropped with its claim
 }
 
 void http_session::wait_finish(wait_result r, bool woken) {
   shard_.unsubscribe(*this);
   answer_live_ = woken;
+  if (wait_->claim) wait_->claim->drop();
+  if (wait_->timed) shard_.unpark(*this);
   if (wait_->parked) {
-    shard_.unpark(*this);
     auto& m = global_metrics();
     m.waiting_polls.add(-1);
     const double held = std::chrono::duration<double>(clock::now() - wait_->parked_at).count();
@@ -113,10 +126,9 @@ void http_session::wait_finish(wait_result r, bool woken) {
 
 void http_session::wait_cancel() {
   shard_.unsubscribe(*this);
-  if (wait_->parked) {
-    shard_.unpark(*this);
-    global_metrics().waiting_polls.add(-1);
-  }
+  if (wait_->claim) wait_->claim->drop();  // the client left: a queued read never runs
+  if (wait_->timed) shard_.unpark(*this);
+  if (wait_->parked) global_metrics().waiting_polls.add(-1);
   wait_.reset();
 }
 

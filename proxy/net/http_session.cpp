@@ -20,6 +20,13 @@ namespace asio = boost::asio;
 
 namespace {
 
+// A streamed pass-through body (DESIGN §8) waits in a pipe of this size for the upstream
+// worker. What it holds at most is what it takes of --body-budget-mb, not its length: the
+// pipe and one read past it (the shard's 64 KiB scratch), and as much again in the piece the
+// worker is writing.
+constexpr std::size_t kStreamPipe = 64 * 1024;
+constexpr std::size_t kStreamHold = 2 * (kStreamPipe + 64 * 1024);
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -43,6 +50,7 @@ http_session::~http_session() {
   // Normally close() already did this; a session destroyed with the io_context at exit
   // still must not leave a dangling pointer behind.
   release_body();
+  if (stream_) stream_->abort();
   if (phase_ != phase::closed) {
     if (wait_) wait_cancel();
     shard_.untrack(*this);
@@ -93,6 +101,7 @@ void http_session::on_readable(boost::system::error_code ec) {
     if (rec) return close();  // the client went away (a waiting poll is dropped with it)
     if (phase_ == phase::idle || phase_ == phase::reading) {
       if (!consume(buf.data(), n)) return;
+      if (read_paused_) return;  // a streamed body's pipe is full
     } else {
       // A request is in progress: keep pipelined bytes for later, at most a header's worth;
       // a body is read only once its own header is judged (on_header) and counted.
@@ -153,6 +162,7 @@ bool http_session::consume(const char* data, std::size_t n) {
       reject(400, "malformed HTTP request: " + ec.message());
     return phase_ != phase::closed;
   }
+  if (stream_) return stream_body();
   if (header_checked_ && !reserve_body(parser_->get().body().size()))
     return phase_ != phase::closed;  // a chunked body grew past the shared budget
   if (parser_->is_done()) {
@@ -203,9 +213,13 @@ bool http_session::on_header() {
   }
   keep_alive_ = false;  // a refusal closes: the body it announced is never read
   if (e && e->kind == route_kind::publish && !publish_allowed()) return false;
-  keep_alive_ = true;  // dispatch() decides
-  if (auto len = parser_->content_length(); len && !reserve_body(static_cast<std::size_t>(*len)))
-    return false;
+  keep_alive_ = true;       // dispatch() decides
+  const bool streams = !e;  // pass-through: the body goes on to the upstream as it comes
+  auto len = parser_->content_length();
+  // A streamed body holds at most the pipe and one read at a time, whatever its length.
+  std::size_t hold = len ? static_cast<std::size_t>(*len) : 0;
+  if (streams) hold = std::min<std::size_t>(len ? hold : SIZE_MAX, kStreamHold);
+  if (hold && !reserve_body(hold)) return false;
   if (!expect.empty()) {
     // RFC 9110 §10.1.1: the client waits for this before sending the body. A 25-byte
     // write to an idle socket; if even that would block, the client sends after its
@@ -214,7 +228,44 @@ bool http_session::on_header() {
     boost::system::error_code ec;
     socket_.write_some(asio::buffer(cont.data(), cont.size()), ec);
   }
+  if (streams) {
+    auto pipe = std::make_shared<body_pipe>(kStreamPipe, deadline_);
+    pipe->set_on_room([w = weak_from_this(), io = &shard_.io()] {
+      asio::post(*io, [w] {
+        if (auto self = w.lock()) self->stream_room();
+      });
+    });
+    if (!serve_upstream(pipe)) return false;
+  }
   return true;
+}
+
+bool http_session::stream_body() {
+  auto& b = parser_->get().body();
+  if (!b.empty()) {
+    if (!stream_->put(b)) read_paused_ = true;  // until the worker took them
+    std::string().swap(b);                      // the pipe has them: keep no second copy
+  }
+  if (!parser_->is_done()) return true;
+  // The whole body is on its way: now the answer is awaited as for any pass-through.
+  stream_->finish();
+  keep_alive_ = parser_->get().keep_alive() && !shutting_down_;
+  phase_ = phase::handling;
+  release_request();
+  return true;
+}
+
+void http_session::stream_room() {
+  if (!stream_ || phase_ != phase::reading || !read_paused_) return;
+  read_paused_ = false;
+  arm_read();
+}
+
+void http_session::end_stream() {
+  if (!stream_) return;
+  stream_->abort();
+  stream_.reset();
+  keep_alive_ = false;  // the rest of the body is never read: the connection cannot go on
 }
 
 bool http_session::reserve_body(std::size_t total) {
@@ -237,6 +288,7 @@ void http_session::release_body() {
 }
 
 void http_session::reject(int status, std::string_view message, bool count_bad) {
+  end_stream();
   auto& m = global_metrics();
   if (count_bad && status == 400) m.bad_requests.add();
   if (status == 401) m.unauthorized.add();
@@ -521,6 +573,7 @@ void http_session::close() {
     sio_wait_.reset();
   }
   release_body();
+  end_stream();
   phase_ = phase::closed;
   boost::system::error_code ec;
   socket_.close(ec);

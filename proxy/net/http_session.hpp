@@ -103,8 +103,13 @@ class http_session final : public connection_base,
   void serve_dashboard_events();  // hands the socket to a dashboard feed
   void serve_demo();              // GET /demo (--demo)
   void serve_demo_token();        // GET /demo/token?user=NAME (--demo)
-  void serve_upstream();
+  // Pass-through. With `stream`, the request goes to the upstream from its header and the
+  // body follows through the pipe as it is read (DESIGN §8); false when it was refused.
+  bool serve_upstream(std::shared_ptr<body_pipe> stream = nullptr);
   void on_upstream(upstream_response r);
+  bool stream_body();      // moves what the parser holds of a streamed body into the pipe
+  void stream_room();      // the worker took the pipe's bytes: read the client again
+  void end_stream();       // the client side of a streamed body failed or ended early
   void release_request();  // frees the parsed request once nothing needs it
   // The socket moves to a push session (WebSocket, SSE, Socket.IO): this HTTP side stops
   // counting and tracking it, and never touches it again.
@@ -117,8 +122,11 @@ class http_session final : public connection_base,
     std::function<void(wait_result)> done;
     bool fetching = false;
     bool wake_pending = false;
-    bool parked = false;
+    bool parked = false;  // counted in waiting_polls, for the hold histogram
+    bool timed = false;   // in the shard's deadline list (from wait_for on, reads included)
     clock::time_point parked_at{};
+    clock::time_point deadline{};  // --poll-timeout after wait_for: it bounds the reads too
+    read_claim_ptr claim;          // the store read in flight
   };
   void wait_fetch();
   void wait_fetched(fetch_result r);
@@ -135,6 +143,7 @@ class http_session final : public connection_base,
   bool head_request_ = false;
   std::string tx_;
   std::unique_ptr<waiting> wait_;
+  std::shared_ptr<body_pipe> stream_;  // the pass-through body being streamed, if any
   struct sio_waiting {
     std::shared_ptr<sio_conn> conn;
     std::uint64_t carrier = 0;

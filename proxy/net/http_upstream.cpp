@@ -8,11 +8,13 @@ namespace cutover::net {
 namespace http = boost::beast::http;
 namespace asio = boost::asio;
 
-void http_session::serve_upstream() {
+bool http_session::serve_upstream(std::shared_ptr<body_pipe> stream) {
   const auto& ctx = shard_.ctx();
   auto& req = parser_->get();
-  if (iequals(std::string_view(req[http::field::upgrade]), "websocket"))
-    return reject(502, "WebSocket pass-through to the upstream is not supported");
+  if (iequals(std::string_view(req[http::field::upgrade]), "websocket")) {
+    reject(502, "WebSocket pass-through to the upstream is not supported");
+    return false;
+  }
   upstream_request up;
   up.method = std::string(req.method_string());
   up.target = ctx.upstream->target().base_path + std::string(req.target());
@@ -52,18 +54,40 @@ void http_session::serve_upstream() {
   if (!have_proto) up.headers.emplace_back("X-Forwarded-Proto", "http");
   if (auto h = req.find(http::field::host); h != req.end() && !have_host)
     up.headers.emplace_back("X-Forwarded-Host", std::string(h->value()));
-  up.body = std::move(req.body());
-  arm_read();
+  if (stream) {
+    up.body_stream = stream;
+    if (auto len = parser_->content_length()) up.stream_length = *len;
+  } else {
+    up.body = std::move(req.body());
+    arm_read();
+  }
   bool queued = ctx.upstream->submit(
       std::move(up), [self = shared_from_this(), io = &shard_.io()](upstream_response r) mutable {
         boost::asio::post(*io, [self = std::move(self), r = std::move(r)]() mutable {
           self->on_upstream(std::move(r));
         });
       });
-  if (!queued) reject(503, "too many requests waiting for the upstream, retry");
+  if (!queued) {
+    if (stream) keep_alive_ = false;  // the body it announced is never read
+    reject(503, "too many requests waiting for the upstream, retry");
+    return false;
+  }
+  stream_ = std::move(stream);
+  return true;
 }
 
 void http_session::on_upstream(upstream_response r) {
+  if (phase_ == phase::reading && stream_) {
+    // The upstream answered before the client finished its body (a refusal, typically):
+    // that answer goes out now, and the connection closes with the rest unread. No answer
+    // at all means the body stopped coming before the request's deadline (the worker gave
+    // up waiting for it): the client's fault, as a late header is.
+    end_stream();
+    parser_.reset();
+    if (r.status == 0) return reject(408, "request body not received in time", false);
+    phase_ = phase::handling;
+  }
+  stream_.reset();
   if (phase_ != phase::handling) return;
   if (r.status == 0) {
     switch (r.why) {

@@ -66,6 +66,7 @@ struct metrics {
                                       // from an untrusted peer were removed (DESIGN §7)
   counter body_budget_refusals;       // 503s: the bodies being read would pass --body-budget-mb
   counter overload_rejections;        // 503s for limits (connections, waiting polls, store busy)
+  counter health_reserve_answers;     // /healthz, /readyz answered past --max-connections
   counter ws_client_errors;           // client frames answered with an error frame
   // Push sessions, by transport.
   std::array<counter, kTransports> protocol_closes;  // protocol violations (1002/1007/1009)
@@ -84,6 +85,9 @@ struct metrics {
   counter sio_ignored_events;   // client events Cutover does not know, ignored
   counter cache_hits, cache_misses;
   counter store_reads;
+  // Store reads dropped before touching SQLite (net/fetch.hpp read_claim): the asker left,
+  // or the read could not start before its poll's deadline.
+  counter store_reads_skipped_gone, store_reads_skipped_late;
   counter store_read_micros;  // summed duration of store reads
   counter accepted, accept_errors;
   // Stream id time -> the frame's last byte taken by the socket, by transport and kind.

@@ -83,9 +83,10 @@ std::optional<stream_id> shard_host::head() const {
 
 std::optional<fetch_result> shard_host::fetch(const topic_list& topics, stream_id after,
                                               std::size_t limit,
-                                              std::function<void(fetch_result)> later) {
+                                              std::function<void(fetch_result)> later,
+                                              read_claim_ptr claim) {
   if (auto r = fetch_from_memory(shard_, topics, after, limit)) return r;
-  fetch_from_store(shard_, topics, after, limit, std::move(later));
+  fetch_from_store(shard_, topics, after, limit, std::move(later), std::move(claim));
   return std::nullopt;
 }
 

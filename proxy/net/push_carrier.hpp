@@ -37,7 +37,8 @@ class shard_host final : public session_host {
   void untrack(push_session& s) override;
   std::optional<stream_id> head() const override;
   std::optional<fetch_result> fetch(const topic_list& topics, stream_id after, std::size_t limit,
-                                    std::function<void(fetch_result)> later) override;
+                                    std::function<void(fetch_result)> later,
+                                    read_claim_ptr claim) override;
   void read_failed(std::string_view why) override;
   std::span<char> scratch() override;
 

@@ -101,6 +101,7 @@ std::unique_ptr<carrier> push_session::detach() {
   drop_unsent_notifications();
   cursor_ = sent_cursor_;
   ++fetch_gen_;  // a read in flight answers for the old host: ignore it
+  drop_claim();
   fetching_ = false;
   refetch_ = false;
   waiting_writable_ = false;
@@ -213,7 +214,8 @@ void push_session::resume(const cursor& since) {
   mode_ = mode::catching_up;
   reset_check_ = true;
   if (fetching_) {
-    refetch_ = true;  // coalesced: the read in flight is dropped when it answers
+    refetch_ = true;             // coalesced: the read in flight is dropped when it answers
+    if (claim_) claim_->drop();  // and skipped if it has not begun
     return;
   }
   start_fetch();
@@ -381,15 +383,23 @@ void push_session::start_fetch() {
   wake_pending_ = false;
   std::uint64_t gen = ++fetch_gen_;
   std::size_t page = host_->limits().fetch_page;
+  claim_ = std::make_shared<read_claim>();
   auto now = host_->fetch(
       who_.topics, cursor_, page,
-      [self = shared_from_this(), gen](fetch_result r) { self->on_fetched(gen, std::move(r)); });
+      [self = shared_from_this(), gen](fetch_result r) { self->on_fetched(gen, std::move(r)); },
+      claim_);
   if (now) on_fetched(gen, std::move(*now));
+}
+
+void push_session::drop_claim() {
+  if (claim_) claim_->drop();
+  claim_.reset();
 }
 
 void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
   if (generation != fetch_gen_ || closed_ || closing_) return;
   fetching_ = false;
+  claim_.reset();
   if (refetch_) {  // answered for a cursor the client has moved away from since
     refetch_ = false;
     return start_fetch();
@@ -398,6 +408,10 @@ void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
     host_->read_failed(std::string(transport_label(kind_)) + ": store read failed: " + r.error +
                        "; retrying");
     fetch_retry_ = true;  // the next sweep tick tries again
+    return;
+  }
+  if (r.skipped) {  // not run (only a dropped claim does that): read again on the next tick
+    fetch_retry_ = true;
     return;
   }
   if (reset_check_) {
@@ -429,6 +443,7 @@ void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
 void push_session::begin_close(end_reason why, std::uint16_t code, std::string_view text) {
   if (closing_ || closed_) return;
   closing_ = true;
+  drop_claim();  // its answer would be ignored: a queued read need not run
   host_->unsubscribe(*this);
   drop_unsent_notifications();
   push_control(codec_->end(why, code, text));
@@ -440,6 +455,7 @@ void push_session::finish_close() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
+  drop_claim();
   if (carrier_) {
     host_->unsubscribe(*this);
     carrier_->close();

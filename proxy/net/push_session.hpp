@@ -128,10 +128,12 @@ class session_host {
   virtual void untrack(push_session& s) = 0;
   virtual std::optional<stream_id> head() const = 0;
   // Entries of `topics` after `after`: returned at once when memory holds them, else
-  // nullopt and `later` runs on this thread with the store's answer.
+  // nullopt and `later` runs on this thread with the store's answer (`skipped` when the
+  // session dropped `claim` before the read began).
   virtual std::optional<fetch_result> fetch(const topic_list& topics, stream_id after,
                                             std::size_t limit,
-                                            std::function<void(fetch_result)> later) = 0;
+                                            std::function<void(fetch_result)> later,
+                                            read_claim_ptr claim) = 0;
   virtual void read_failed(std::string_view why) = 0;  // rate-limited log
   virtual std::span<char> scratch() = 0;               // the thread's read buffer
 
@@ -233,6 +235,10 @@ class push_session final : public connection_base,
   clock::time_point last_rx_, last_ping_, last_sent_, last_progress_, close_deadline_;
   mode mode_ = mode::live;
   bool fetching_ = false;
+  // The read in flight's claim: dropped when its answer can no longer be used (close,
+  // detach, a resume that replaces it), so a read still queued never touches the store.
+  read_claim_ptr claim_;
+  void drop_claim();
   // A resume while a read is in flight: that read's answer is for the old cursor and is
   // dropped, then one read from the newest cursor follows. So a session has at most one
   // store read in flight however many resumes it sends (they coalesce).

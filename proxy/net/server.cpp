@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/dashboard.hpp"
+#include "net/health_reserve.hpp"
 #include "net/http_session.hpp"
 #include "net/route.hpp"
 #include "net/sio_server.hpp"
@@ -141,27 +142,36 @@ void server::on_accept(boost::system::error_code ec, asio::ip::tcp::socket socke
   }
   m.accepted.add();
   if (open_connections() >= ctx_.opt.max_connections) {
+    if (probes_.load(std::memory_order_relaxed) < ctx_.opt.health_reserve) {
+      // A reserved slot: only a health check is answered on it (net/health_reserve.hpp).
+      probes_.fetch_add(1, std::memory_order_relaxed);
+      auto& io = static_cast<asio::io_context&>(socket.get_executor().context());
+      asio::post(io, [owner = shard_of(io), s = std::move(socket), this]() mutable {
+        std::make_shared<health_probe>(*owner, std::move(s), probes_)->start();
+      });
+      return do_accept();
+    }
     // Over --max-connections: a short 503 and close; the socket's send buffer is empty,
     // so this write does not block.
     m.overload_rejections.add();
-    static const std::string busy =
-        make_response(503, "application/json", json_error_body(503, "too many connections, retry"),
-                      false, {{"Retry-After", "1"}});
     boost::system::error_code ignored;
     socket.non_blocking(true, ignored);
-    socket.write_some(asio::buffer(busy), ignored);
+    socket.write_some(asio::buffer(busy_response()), ignored);
     socket.close(ignored);
   } else {
     // The socket already belongs to its shard's io_context; start it there.
     auto& io = static_cast<asio::io_context&>(socket.get_executor().context());
-    shard* owner = nullptr;
-    for (auto& s : shards_)
-      if (&s->io() == &io) owner = s.get();
-    asio::post(io, [owner, s = std::move(socket)]() mutable {
+    asio::post(io, [owner = shard_of(io), s = std::move(socket)]() mutable {
       std::make_shared<http_session>(*owner, std::move(s))->start();
     });
   }
   do_accept();
+}
+
+shard* server::shard_of(asio::io_context& io) const {
+  for (const auto& s : shards_)
+    if (&s->io() == &io) return s.get();
+  return nullptr;
 }
 
 std::size_t server::open_connections() const {

@@ -38,6 +38,7 @@ class server {
   std::size_t open_connections() const;
 
  private:
+  shard* shard_of(boost::asio::io_context& io) const;  // the shard whose io_context it is
   void do_accept();
   void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
 
@@ -46,6 +47,7 @@ class server {
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::optional<boost::asio::steady_timer> accept_retry_;
   std::size_t next_shard_ = 0;
+  std::atomic<std::size_t> probes_{0};  // health_probe connections open (net/health_reserve)
   bool stopped_ = false;
 };
 

@@ -114,6 +114,11 @@ std::string render_metrics(const server_context& ctx) {
        "Requests refused by a limit (503 with Retry-After).");
   line(out, "cutover_overload_rejections_total", "",
        static_cast<double>(m.overload_rejections.get()));
+  help(out, "cutover_health_reserve_answers_total", "counter",
+       "/healthz and /readyz answered on a --health-reserve connection, past "
+       "--max-connections.");
+  line(out, "cutover_health_reserve_answers_total", "",
+       static_cast<double>(m.health_reserve_answers.get()));
   help(out, "cutover_ws_client_errors_total", "counter",
        "Client WebSocket messages answered with an error frame.");
   line(out, "cutover_ws_client_errors_total", "", static_cast<double>(m.ws_client_errors.get()));
@@ -173,6 +178,13 @@ std::string render_metrics(const server_context& ctx) {
   help(out, "cutover_store_reads_total", "counter",
        "Range reads done by the store reader threads.");
   line(out, "cutover_store_reads_total", "", static_cast<double>(m.store_reads.get()));
+  help(out, "cutover_store_reads_skipped_total", "counter",
+       "Queued store reads dropped before they touched the store: the client left or moved "
+       "on (gone), or its poll's deadline passed first (late).");
+  line(out, "cutover_store_reads_skipped_total", "reason=\"gone\"",
+       static_cast<double>(m.store_reads_skipped_gone.get()));
+  line(out, "cutover_store_reads_skipped_total", "reason=\"late\"",
+       static_cast<double>(m.store_reads_skipped_late.get()));
   help(out, "cutover_store_read_seconds_total", "counter", "Time spent in store range reads.");
   line(out, "cutover_store_read_seconds_total", "",
        static_cast<double>(m.store_read_micros.get()) / 1e6);
@@ -180,6 +192,9 @@ std::string render_metrics(const server_context& ctx) {
   line(out, "cutover_accepted_connections_total", "", static_cast<double>(m.accepted.get()));
   if (ctx.hub_) {
     auto hs = ctx.hub_->stats();
+    help(out, "cutover_prune_marks", "gauge",
+         "Retention marks held per topic; older ones are folded into one floor (DESIGN §11).");
+    line(out, "cutover_prune_marks", "", static_cast<double>(ctx.hub_->mark_count()));
     help(out, "cutover_cache_entries", "gauge",
          "Notifications held in memory for wakes and short replays.");
     line(out, "cutover_cache_entries", "", static_cast<double>(hs.cached_entries));

@@ -631,7 +631,7 @@ void sio_conn::on_connect(const sio::sio_packet& p) {
   auto later = [decide, io = &owner_.io()](fetch_result res) {
     asio::post(*io, [decide, res = std::move(res)] { decide(res); });
   };
-  if (auto now = owner_.host().fetch(topics, since->after, 1, later)) decide(*now);
+  if (auto now = owner_.host().fetch(topics, since->after, 1, later, nullptr)) decide(*now);
 }
 
 void sio_conn::start_push(std::optional<cursor> since, std::string pid) {

@@ -157,6 +157,28 @@ void upstream_pool::run() {
     req.path = j.req.target;
     for (auto& [k, v] : j.req.headers) req.headers.emplace(k, v);
     req.body = std::move(j.req.body);
+    bool body_failed = false;  // the client's side of a streamed body: not the upstream's fault
+    if (auto pipe = j.req.body_stream) {
+      // The worker sends what the client sent so far, and waits for more (bounded by the
+      // pipe's deadline); a failure on the client's side cancels the request.
+      req.is_chunked_content_provider_ = !j.req.stream_length;
+      req.content_length_ = j.req.stream_length.value_or(0);
+      if (req.is_chunked_content_provider_) req.headers.emplace("Transfer-Encoding", "chunked");
+      req.content_provider_ = [pipe, &body_failed, chunk = std::string()](
+                                  std::size_t, std::size_t, httplib::DataSink& sink) mutable {
+        switch (pipe->take(chunk)) {
+          case body_pipe::taken::data:
+            return sink.write(chunk.data(), chunk.size());
+          case body_pipe::taken::end:
+            if (sink.done) sink.done();
+            return true;
+          case body_pipe::taken::failed:
+            break;
+        }
+        body_failed = true;
+        return false;
+      };
+    }
     std::string body;
     bool too_large = false;
     std::size_t limit = opt_.max_response_bytes;
@@ -191,7 +213,7 @@ void upstream_pool::run() {
       out.error = httplib::to_string(err);
       client.stop();  // drop a half-used connection; the next request reconnects
     }
-    {
+    if (!body_failed) {
       std::lock_guard lk(mu_);
       switch (out.why) {
         case upstream_response::failure::none:
@@ -214,6 +236,47 @@ void upstream_pool::run() {
     auto done = std::move(j.done);
     done(std::move(out));
   }
+}
+
+// ---- streamed request bodies -------------------------------------------------
+
+bool body_pipe::put(std::string_view bytes) {
+  std::lock_guard lk(mu_);
+  buf_.append(bytes);
+  cv_.notify_one();
+  if (buf_.size() < capacity_) return true;
+  paused_ = true;
+  return false;
+}
+
+void body_pipe::finish() {
+  std::lock_guard lk(mu_);
+  finished_ = true;
+  cv_.notify_one();
+}
+
+void body_pipe::abort() {
+  std::lock_guard lk(mu_);
+  aborted_ = true;
+  cv_.notify_one();
+}
+
+body_pipe::taken body_pipe::take(std::string& out) {
+  std::function<void()> resume;
+  {
+    std::unique_lock lk(mu_);
+    cv_.wait_until(lk, deadline_, [&] { return aborted_ || finished_ || !buf_.empty(); });
+    if (aborted_) return taken::failed;
+    if (buf_.empty()) return finished_ ? taken::end : taken::failed;  // else: the deadline
+    out.clear();
+    out.swap(buf_);
+    if (paused_) {
+      paused_ = false;
+      resume = on_room_;
+    }
+  }
+  if (resume) resume();
+  return taken::data;
 }
 
 // ---- upstream auth ------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -38,11 +39,48 @@ struct upstream_target {
 // http://host[:port][/path]; https is refused (the legacy app sits next to Cutover).
 result<upstream_target> parse_upstream_url(std::string_view url);
 
+// A pass-through request body on its way to the upstream while the client still sends it
+// (DESIGN §8): the I/O thread puts what it read, the upstream worker takes it. It holds at
+// most about `capacity` bytes (one read more at worst): past that the I/O thread stops reading
+// the client until the worker took the bytes, and `on_room` (set before submitting; it runs
+// on the worker thread and must only post) says when. The worker waits until `deadline` at
+// most, so a client that stops sending cannot hold a worker beyond the request's deadline.
+class body_pipe {
+ public:
+  using clock = std::chrono::steady_clock;
+  body_pipe(std::size_t capacity, clock::time_point deadline)
+      : capacity_(capacity), deadline_(deadline) {}
+  void set_on_room(std::function<void()> f) { on_room_ = std::move(f); }
+
+  // I/O thread. put: false when the pipe is full after these bytes (stop reading).
+  bool put(std::string_view bytes);
+  void finish();  // every byte of the body is in
+  void abort();   // the client side failed (413, 408, gone): the upstream request is cut
+
+  // Worker thread: the bytes held so far (moved into `out`), the end, or a failure (abort,
+  // deadline).
+  enum class taken : std::uint8_t { data, end, failed };
+  taken take(std::string& out);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string buf_;
+  std::size_t capacity_;
+  clock::time_point deadline_;
+  bool finished_ = false, aborted_ = false, paused_ = false;
+  std::function<void()> on_room_;
+};
+
 struct upstream_request {
   std::string method;
   std::string target;  // path and query
   header_list headers;
   std::string body;
+  // Instead of `body`: the body streams through this as the client sends it, with this
+  // length (Content-Length) or, without one, chunked.
+  std::shared_ptr<body_pipe> body_stream;
+  std::optional<std::uint64_t> stream_length;
 };
 
 struct upstream_response {

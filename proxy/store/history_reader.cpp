@@ -13,7 +13,6 @@ class reader_view final : public history_reader {
   result<std::optional<stream_id>> oldest(const std::string& topic) override {
     return r_.oldest(topic);
   }
-  result<std::map<std::string, stream_id>> prune_marks() override { return r_.prune_marks(); }
 
  private:
   reader& r_;

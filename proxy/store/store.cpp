@@ -177,6 +177,17 @@ result<writer> writer::open(const std::string& path, const open_options& opt) {
            "ELSE pruned_ms END, "
            "pruned_seq = CASE WHEN pruned_ms IS NULL OR (pruned_ms, pruned_seq) < (?3, ?4) THEN ?4 "
            "ELSE pruned_seq END"},
+          {&w.select_oldest_all_, "SELECT ms, seq FROM notifications ORDER BY ms, seq LIMIT 1"},
+          // The newest mark below a bound, through topics_by_prune_mark (migration 0006).
+          {&w.select_foldable_,
+           "SELECT pruned_ms, pruned_seq FROM topics WHERE pruned_ms IS NOT NULL AND "
+           "(pruned_ms, pruned_seq) < (?1, ?2) ORDER BY pruned_ms DESC, pruned_seq DESC LIMIT 1"},
+          {&w.delete_folded_,
+           "DELETE FROM topics WHERE pruned_ms IS NOT NULL AND (pruned_ms, pruned_seq) <= (?1, "
+           "?2) AND count <= 0"},
+          {&w.clear_folded_,
+           "UPDATE topics SET pruned_ms = NULL, pruned_seq = NULL WHERE pruned_ms IS NOT NULL AND "
+           "(pruned_ms, pruned_seq) <= (?1, ?2)"},
       });
   if (!st) return st.err();
   auto dg = read_digests(d);
@@ -484,10 +495,60 @@ result<prune_outcome> writer::prune_chunk(const prune_policy& policy, std::uint6
     mark_pruned_.bind_static(1, topic).bind(2, n).bind(3, i64(m.ms)).bind(4, i64(m.seq));
     if (mark_pruned_.step() != SQLITE_DONE) return sql::last_error(d, "record prune mark");
   }
+  if (!victims.empty())
+    if (auto st = fold_marks(out); !st) return st.err();
   if (auto st = tx->commit(); !st) return st.err();
   out.removed = victims.size();
   out.more = count_more || static_cast<std::int64_t>(victims.size()) >= chunk;
   return out;
+}
+
+status writer::fold_marks(prune_outcome& out) {
+  sqlite3* d = db_.get();
+  // Every retained entry is after `oldest`; with none retained, every mark folds.
+  stream_id bound{UINT64_MAX >> 1, UINT64_MAX >> 1};
+  {
+    sql::scoped_reset r(select_oldest_all_);
+    int rc = select_oldest_all_.step();
+    if (rc == SQLITE_ROW)
+      bound = id_of(select_oldest_all_.int64(0), select_oldest_all_.int64(1));
+    else if (rc != SQLITE_DONE)
+      return sql::last_error(d, "read the oldest retained entry");
+  }
+  std::optional<stream_id> newest_below;
+  {
+    sql::scoped_reset r(select_foldable_);
+    select_foldable_.bind(1, i64(bound.ms)).bind(2, i64(bound.seq));
+    int rc = select_foldable_.step();
+    if (rc == SQLITE_ROW)
+      newest_below = id_of(select_foldable_.int64(0), select_foldable_.int64(1));
+    else if (rc != SQLITE_DONE)
+      return sql::last_error(d, "find marks to fold");
+  }
+  if (!newest_below) return ok_status();
+  // Nothing is lost by folding: a cursor before a cleared mark is before the floor too.
+  // What is gained: a cursor before the floor whose topics lost nothing is now expired as
+  // well, and that cursor is older than every retained entry, which DESIGN §2 calls expired.
+  stream_id floor = *newest_below;
+  auto old = prep(d, "SELECT value FROM meta WHERE key = 'prune_floor'");
+  if (!old) return old.err();
+  if (old->step() == SQLITE_ROW)
+    if (auto id = parse_stream_id(old->text(0)); id && floor < *id) floor = *id;
+  auto put = prep(d,
+                  "INSERT INTO meta (key, value) VALUES ('prune_floor', ?1) "
+                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!put) return put.err();
+  const std::string text = floor.str();
+  put->bind_static(1, text);
+  if (put->step() != SQLITE_DONE) return sql::last_error(d, "record the prune floor");
+  for (auto* s : {&delete_folded_, &clear_folded_}) {
+    sql::scoped_reset r(*s);
+    s->bind(1, i64(floor.ms)).bind(2, i64(floor.seq));
+    if (s->step() != SQLITE_DONE) return sql::last_error(d, "fold prune marks");
+    out.folded += static_cast<std::size_t>(sqlite3_changes(d));
+  }
+  out.floor = floor;
+  return ok_status();
 }
 
 // ---- reader ----------------------------------------------------------------
@@ -611,6 +672,15 @@ result<std::map<std::string, stream_id>> reader::prune_marks() {
     marks.emplace(std::string(s->text(0)), id_of(s->int64(1), s->int64(2)));
   if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read prune marks");
   return marks;
+}
+
+result<std::optional<stream_id>> reader::prune_floor() {
+  auto v = meta("prune_floor");
+  if (!v) return v.err();
+  if (!*v) return std::optional<stream_id>();
+  auto id = parse_stream_id(**v);
+  if (!id) return error{"store: meta prune_floor is not a stream id: '" + **v + "'"};
+  return std::optional<stream_id>(*id);
 }
 
 result<std::optional<stream_id>> reader::offset(const std::string& stream) {

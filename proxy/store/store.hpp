@@ -97,6 +97,10 @@ struct prune_outcome {
   std::size_t removed = 0;
   bool more = false;                       // another chunk is due
   std::map<std::string, stream_id> marks;  // topic -> newest removed id (this chunk)
+  // Set when the store-wide floor moved: marks at or below it were folded into it (DESIGN
+  // §11): a cursor before the floor is expired whatever its topics.
+  std::optional<stream_id> floor;
+  std::size_t folded = 0;  // topic marks cleared by the fold
 };
 
 // A loss by Redis (DESIGN §3): entries of one stream that Redis no longer holds as this store
@@ -172,7 +176,11 @@ class writer {
   std::map<std::string, stream_digest, std::less<>> digests_;  // as committed, per stream
   sql::statement insert_, find_id_, insert_dead_, upsert_offset_, bump_topic_;
   sql::statement select_aged_, select_aged_kept_, select_imported_through_, select_over_,
-      select_topic_oldest_, delete_row_, mark_pruned_;
+      select_topic_oldest_, delete_row_, mark_pruned_, select_oldest_all_, select_foldable_,
+      delete_folded_, clear_folded_;
+
+  // After a prune chunk: marks below the oldest retained entry collapse into the floor.
+  status fold_marks(prune_outcome& out);
 };
 
 struct store_status {
@@ -213,8 +221,10 @@ class reader {
   result<bool> has_key(std::string_view topic, std::string_view key);
   // Oldest retained id of `topic`, if any.
   result<std::optional<stream_id>> oldest(const std::string& topic);
-  // Topic -> newest id removed by retention.
+  // Topic -> newest id removed by retention, for marks not folded into the floor.
   result<std::map<std::string, stream_id>> prune_marks();
+  // The store-wide floor marks were folded into (a cursor before it is expired), if any.
+  result<std::optional<stream_id>> prune_floor();
   // Last committed id per stream key.
   result<std::optional<stream_id>> offset(const std::string& stream);
   // Stored entries at or before `at` whose seq % modulus == rest (one stream of several,

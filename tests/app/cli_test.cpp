@@ -131,7 +131,7 @@ TEST_F(Cli, DbStatusOnFreshPathReportsTheLatestVersion) {
   auto path = dir_.file("sub/dir/fresh.db");
   auto r = run({"db", "status", "--db", path});
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("schema version: 5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("schema version: 6"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("notifications: 0"), std::string::npos) << r.out;
 }
 
@@ -145,7 +145,7 @@ TEST_F(Cli, DbStatusCountsAndIds) {
 
 TEST_F(Cli, DbMigrateIsIdempotentAndRefusesNewer) {
   auto path = dir_.file("m.db");
-  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 5"),
+  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 6"),
             std::string::npos);
   EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("up to date"), std::string::npos);
   {

@@ -62,6 +62,34 @@ TEST(Hub, ByteBudget) {
   EXPECT_GT(h.stats().cached_entries, 0u);
 }
 
+TEST(Hub, FoldedMarksLeaveMemoryAndTheFloorStillExpiresTheirCursors) {
+  std::map<std::string, stream_id> marks;
+  for (std::uint64_t i = 1; i <= 200'000; ++i)
+    marks.emplace("user:" + std::to_string(i), stream_id{i, 0});
+  hub h(std::nullopt, std::move(marks));
+  EXPECT_EQ(h.mark_count(), 200'000u);
+  // Only the caller's topics are looked at: its own mark, else nothing.
+  std::vector<std::string> t = {"user:150000", "all"};
+  auto m = h.marks_for(t);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0], (stream_id{150000, 0}));
+  EXPECT_FALSE(m[1]);
+  // The store folded everything up to 199,000 into its floor.
+  h.on_prune_floor({199'000, 0});
+  EXPECT_EQ(h.mark_count(), 1'000u) << "marks at or below the floor leave memory";
+  m = h.marks_for(t);
+  EXPECT_EQ(m[0], (stream_id{199'000, 0}));
+  EXPECT_EQ(m[1], (stream_id{199'000, 0})) << "the floor holds for every topic";
+  EXPECT_EQ(h.marks_for(std::vector<std::string>{"user:199999"})[0], (stream_id{199'999, 0}));
+  EXPECT_TRUE(h.expired(t, {149'999, 0})) << "what the folded mark expired stays expired";
+  EXPECT_TRUE(h.expired(std::vector<std::string>{"all"}, {10, 0}));
+  EXPECT_FALSE(h.expired(t, {199'000, 0}));
+  EXPECT_FALSE(h.expired(t, {0, 0}));     // from the oldest is never expired
+  EXPECT_FALSE(h.fetch(t, {10, 0}, 10));  // the store path reports the reset
+  h.on_prune_floor({5, 0});               // an older floor never lowers it
+  EXPECT_EQ(h.marks_for(t)[1], (stream_id{199'000, 0}));
+}
+
 TEST(Hub, ExpiredCursorsAndFanout) {
   hub h(std::nullopt, {{"a", stream_id{5, 0}}});
   recorder r1, r2;

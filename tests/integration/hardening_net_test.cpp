@@ -285,16 +285,18 @@ TEST(Bodies, RoutesThatTakeNoBodyAndAPublishWithoutTheAdminTokenAnswerBeforeTheB
 
 TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
   redis_server redis;
-  testing::legacy_sim legacy;
-  cutover_server srv(
-      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1"});
-  const std::string header = "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n";
+  // Cutover's own route that takes a body (publish) holds it whole: its Content-Length is
+  // reserved from the header on. (Pass-through bodies stream and hold far less; below.)
+  cutover_server srv(redis,
+                     {"--auth", "insecure-query", "--admin-token", "adm", "--body-budget-mb", "1"});
+  const std::string auth = "Authorization: Bearer adm\r\n";
+  const std::string header =
+      "POST /v1/publish HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 600000\r\n\r\n";
   // 600,000 bytes of the budget's 1 MiB are held for the first from its header on; the
   // 100 Continue says the header was judged.
   tcp_client first(srv.port());
-  first.send_all(
-      "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n"
-      "Expect: 100-continue\r\n\r\n");
+  first.send_all("POST /v1/publish HTTP/1.1\r\nHost: x\r\n" + auth +
+                 "Content-Length: 600000\r\nExpect: 100-continue\r\n\r\n");
   ASSERT_TRUE(first.read_some(5s));
   ASSERT_EQ(first.received().rfind("HTTP/1.1 100", 0), 0u) << first.received();
   auto second = exchange(srv.port(), header, 5s);
@@ -303,20 +305,116 @@ TEST(Bodies, BodiesInFlightShareOneBudgetAndThePastItGet503) {
   EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 1);
   // A chunked body is counted as it grows.
   tcp_client chunked(srv.port());
-  chunked.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  chunked.send_all("POST /v1/publish HTTP/1.1\r\nHost: x\r\n" + auth +
+                   "Transfer-Encoding: chunked\r\n\r\n");
   std::string piece = "10000\r\n" + std::string(0x10000, 'y') + "\r\n";
   for (int i = 0; i < 7 && chunked.send_all(piece); ++i) {  // 458,752 bytes > 1 MiB - 600,000
   }
   ASSERT_TRUE(chunked.read_response());
   EXPECT_EQ(chunked.status(), 503) << chunked.received().substr(0, 200);
   EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 2);
-  // The first finishes; then its share is free again.
+  // The first finishes (its body is no entry: 400); then its share is free again.
   first.send_all(std::string(600000, 'x'));
-  while (first.received().find("HTTP/1.1 200") == std::string::npos && first.read_some(10s)) {
+  while (first.received().find("HTTP/1.1 400") == std::string::npos && first.read_some(10s)) {
   }
-  EXPECT_NE(first.received().find("HTTP/1.1 200"), std::string::npos);
-  auto third = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
-  EXPECT_EQ(third.status, 200);
+  EXPECT_NE(first.received().find("HTTP/1.1 400"), std::string::npos);
+  auto third = exchange(srv.port(), header + std::string(600000, 'z'), 10s);
+  EXPECT_EQ(third.status, 400) << third.all.substr(0, 200);
+  EXPECT_EQ(srv.metric("cutover_body_budget_refusals_total"), 2);
+}
+
+TEST(Bodies, PassThroughBodiesStreamToTheUpstreamUnderTheirOwnCapAndTheBudget) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1"});
+  // 3 MiB, three times the whole budget and 48 reads of 64 KiB: before, the body was held
+  // whole and its Content-Length reserved up front, so this was 503.
+  std::string big(3 << 20, 'b');
+  for (std::size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
+  auto r = http_post(srv.port(), "/api/echo", big, {}, 30s);
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  auto echoed = json::parse(r.body).as_object();
+  EXPECT_TRUE(echoed["body"].as_string() == big) << "the upstream got the body intact";
+  // Chunked, from a raw client, the same.
+  {
+    tcp_client c(srv.port());
+    c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (std::size_t off = 0; off < big.size(); off += 0x10000) {
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx\r\n", std::min<std::size_t>(0x10000, big.size() - off));
+      ASSERT_TRUE(c.send_all(size + big.substr(off, 0x10000) + "\r\n"));
+    }
+    c.send_all("0\r\n\r\n");
+    ASSERT_TRUE(c.read_response(30s));
+    EXPECT_EQ(c.status(), 200);
+    EXPECT_TRUE(json::parse(c.body()).as_object()["body"].as_string() == big);
+  }
+  // Each streamed body holds 256 KiB of the budget at most: four of them fill 1 MiB, the
+  // fifth is refused from its header.
+  std::vector<std::unique_ptr<tcp_client>> slow;
+  for (int i = 0; i < 4; ++i) {
+    slow.push_back(std::make_unique<tcp_client>(srv.port()));
+    slow.back()->send_all(
+        "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    ASSERT_TRUE(slow.back()->read_some(5s));
+    ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
+  }
+  auto fifth = exchange(
+      srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 5s);
+  EXPECT_EQ(fifth.status, 503) << fifth.all;
+  slow.clear();
+  // Over the cap (8 MiB): 413 and close, while the body is still arriving.
+  tcp_client huge(srv.port());
+  huge.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9437184\r\n\r\n");
+  std::thread sender([&] {
+    std::string mib(1 << 20, 'h');
+    for (int i = 0; i < 9 && huge.send_all(mib); ++i) {
+    }
+  });
+  ASSERT_TRUE(huge.read_response(30s));
+  EXPECT_EQ(huge.status(), 413) << huge.received().substr(0, 200);
+  EXPECT_TRUE(huge.wait_closed(10s));
+  sender.join();
+  // And the budget is whole again.
+  auto after = http_post(srv.port(), "/api/echo", big, {}, 30s);
+  EXPECT_EQ(after.status, 200);
+}
+
+TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBack) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
+                             "--body-budget-mb", "1", "--header-timeout", "1s"});
+  // Four streamed bodies hold the whole 1 MiB budget (256 KiB each), by clients that then
+  // send one byte at a time, or nothing: they must not hold it for as long as they like.
+  std::vector<std::unique_ptr<tcp_client>> slow;
+  for (int i = 0; i < 4; ++i) {
+    slow.push_back(std::make_unique<tcp_client>(srv.port()));
+    slow.back()->send_all(
+        "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    ASSERT_TRUE(slow.back()->read_some(5s));
+    ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
+  }
+  auto blocked = exchange(
+      srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n", 5s);
+  ASSERT_EQ(blocked.status, 503) << "the budget is held: " << blocked.all;
+  auto& trickler = *slow.front();
+  for (int i = 0; i < 100 && trickler.received().find("HTTP/1.1 408") == std::string::npos; ++i) {
+    trickler.send_all("x");
+    trickler.read_some(100ms);
+  }
+  for (auto& c : slow) {
+    while (c->received().find("HTTP/1.1 408") == std::string::npos && c->read_some(5s)) {
+    }
+    EXPECT_NE(c->received().find("HTTP/1.1 408"), std::string::npos) << c->received();
+    EXPECT_TRUE(c->wait_closed(5s));
+  }
+  // Their shares are back: a body of 600,000 bytes is taken and passed through.
+  auto next = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
+  EXPECT_EQ(next.status, 200) << next.body.substr(0, 200);
 }
 
 // ---- 4. close codes and reply bounds (RFC 6455 §7.4, DESIGN §5) ---------------------------------
@@ -420,6 +518,128 @@ TEST(Resume, ResumesWhileAReadIsInFlightCoalesceAndMoreThan20ASecondClose1008) {
     if (f.opcode == 8) code = close_code_of(f);
   }
   EXPECT_EQ(code, 1008);
+}
+
+// ---- 7. health checks at the connection limit (DESIGN §11) ------------------------------------
+
+TEST(HealthReserve, HealthChecksAreAnsweredAtTheConnectionLimitAndNothingElseIs) {
+  redis_server redis;
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--max-connections", "4", "--health-reserve", "2"});
+  // The limit, filled with real connections that each finished a request (so counted).
+  std::vector<std::unique_ptr<tcp_client>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<tcp_client>(srv.port()));
+    held.back()->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(held.back()->read_response());
+    ASSERT_EQ(held.back()->status(), 200);
+  }
+  // Before, each of these was the limit's 503 (a liveness probe failing under load).
+  auto health = exchange(srv.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(health.status, 200) << health.all;
+  EXPECT_NE(health.all.find(R"({"status":"ok"})"), std::string::npos) << health.all;
+  EXPECT_TRUE(health.closed) << "a reserved slot serves one request";
+  {
+    // A head in two pieces (a probe's request split across TCP segments).
+    tcp_client split(srv.port());
+    split.send_all("GET /heal");
+    ASSERT_FALSE(split.read_some(200ms)) << split.received();
+    split.send_all("thz HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(split.read_response(5s));
+    EXPECT_EQ(split.status(), 200) << split.received();
+  }
+  auto head = exchange(srv.port(), "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(head.status, 200) << head.all;
+  EXPECT_EQ(head.all.find(R"({"status")"), std::string::npos) << head.all;
+  // Readiness says "not now", so a balancer sends new clients elsewhere.
+  auto ready = exchange(srv.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(ready.status, 503) << ready.all;
+  EXPECT_NE(ready.all.find(R"("connections":"at_limit")"), std::string::npos) << ready.all;
+  // Everything else is still refused: the reserve is no way around the limit.
+  for (std::string target : {"/metrics", "/v1/ws?user=1", "/api/notifications/poll?user=1"}) {
+    auto other = exchange(srv.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+    EXPECT_EQ(other.status, 503) << target << ": " << other.all;
+    EXPECT_NE(other.all.find("too many connections"), std::string::npos) << other.all;
+    EXPECT_TRUE(other.closed) << target;
+  }
+  // Two silent connections take the whole reserve; a third health check is refused...
+  tcp_client silent1(srv.port()), silent2(srv.port());
+  // (the reserve is taken in accept order; a check answered on the first try would mean
+  // the silent ones were not holding it)
+  auto refused = exchange(srv.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(refused.status, 503) << refused.all;
+  // ...until the silent ones are cut off by the probe deadline (1 s, the sweep's second),
+  // with the limit's 503: a probe holds its slot for at most about two seconds.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(silent1.wait_closed(5s));
+  ASSERT_TRUE(silent2.wait_closed(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(silent1.status(), 503) << silent1.received();
+  auto again = exchange(srv.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  EXPECT_EQ(again.status, 200) << again.all;
+  held.clear();
+  int status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       status != 200 && std::chrono::steady_clock::now() < deadline;)
+    status = http_get(srv.port(), "/metrics").status;
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(srv.metric("cutover_health_reserve_answers_total"), 5);
+}
+
+TEST(Resume, APollWhoseStoreReadIsQueuedPastItsTimeoutIsAnsweredAtTheTimeoutAndTheReadSkipped) {
+  redis_server redis;
+  testing::redis_client pub(redis.port());
+  // One store reader, reads that are not free (64 shared topics of 100 entries each, none
+  // in memory) and a short poll: 400 polls at once queue far past 300 ms of reader time.
+  std::vector<std::string> flags = {
+      "--auth",         "insecure-query", "--store-readers", "1", "--cache-entries", "1",
+      "--poll-timeout", "300ms"};
+  constexpr int kTopics = 64;
+  for (int t = 0; t < kTopics; ++t) {
+    flags.push_back("--shared-topic");
+    flags.push_back("s" + std::to_string(t));
+  }
+  cutover_server srv(redis, flags);
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 0; i < 100; ++i)
+    for (int t = 0; t < kTopics; ++t)
+      cmds.push_back({"XADD", "cutover:notifications", "*", "topic", "s" + std::to_string(t),
+                      "data", std::to_string(i)});
+  pub.pipeline(cmds);
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 100 * kTopics, 60s));
+  constexpr int kPolls = 400;
+  std::vector<std::unique_ptr<tcp_client>> polls;
+  for (int i = 0; i < kPolls; ++i) polls.push_back(std::make_unique<tcp_client>(srv.port()));
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kPolls; ++i)
+    polls[i]->send_all("GET /api/notifications/poll?user=" + std::to_string(i) +
+                       "&since=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  int answered = 0, empty = 0;
+  for (auto& c : polls) {
+    if (!c->read_response(20s) || c->status() != 200) continue;
+    ++answered;
+    if (c->body().find(R"("notifications":[])") != std::string::npos) ++empty;
+  }
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(answered, kPolls);
+  // Reads still queued when their polls were answered are skipped afterwards: wait until
+  // every poll's read has run or been skipped.
+  double reads = 0, late = 0, gone = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       reads + late + gone < kPolls && std::chrono::steady_clock::now() < deadline;) {
+    reads = srv.metric("cutover_store_reads_total").value_or(0);
+    late = srv.metric(R"(cutover_store_reads_skipped_total{reason="late"})").value_or(0);
+    gone = srv.metric(R"(cutover_store_reads_skipped_total{reason="gone"})").value_or(0);
+  }
+  std::printf(
+      "%d polls in %.2f s: %d answered empty at their timeout; %.0f reads ran, %.0f "
+      "skipped late, %.0f gone\n",
+      kPolls, std::chrono::duration<double>(took).count(), empty, reads, late, gone);
+  // Before, every read ran in turn and each poll waited for its own (its timeout only
+  // started after it): no poll was answered empty, no read was skipped.
+  EXPECT_GE(late, 1);
+  EXPECT_GE(empty, static_cast<int>(late)) << "a skipped read is answered as a timeout";
+  EXPECT_EQ(reads + late + gone, kPolls) << "every poll read the store once, or skipped it";
 }
 
 // ---- 5. SIGTERM drains pass-through -------------------------------------------------------------

@@ -147,8 +147,10 @@ class fake_host final : public session_host {
     return log.back()->id;
   }
   std::optional<fetch_result> fetch(const topic_list&, stream_id after, std::size_t limit,
-                                    std::function<void(fetch_result)> later) override {
+                                    std::function<void(fetch_result)> later,
+                                    read_claim_ptr claim) override {
     ++reads;
+    claims.push_back(claim);
     fetch_result r;
     if (expire_next) {
       r.expired = true;
@@ -182,6 +184,7 @@ class fake_host final : public session_host {
   std::vector<notification_ptr> log;
   bool async = false, expire_next = false, subscribed = false, tracked = false;
   int reads = 0;
+  std::vector<read_claim_ptr> claims;  // one per read, as the session handed it over
   std::vector<std::function<void()>> pending;
   std::array<char, 256> buf{};
 };
@@ -323,6 +326,26 @@ TEST(PushSession, ResumeReadsAgainFromTheClientsCursor) {
   r.s->start(std::nullopt);
   r.wire->client_sends("r1");
   EXPECT_EQ(notifications(r.wire->text()), ids(2, 3));
+}
+
+TEST(PushSession, AReadItCannotUseAnyMoreIsLetGoBeforeItRuns) {
+  rig r;
+  r.make();
+  r.host.log = {entry(1), entry(2), entry(3)};
+  r.host.async = true;
+  r.s->start(cursor{stream_id{1, 0}});
+  ASSERT_EQ(r.host.claims.size(), 1u);
+  ASSERT_TRUE(r.host.claims[0]);
+  EXPECT_TRUE(r.host.claims[0]->wanted);
+  // A resume replaces the queued read: its claim is dropped, so the store skips it.
+  r.wire->client_sends("r2");
+  EXPECT_FALSE(r.host.claims[0]->wanted);
+  r.host.complete_read();  // (answers for the old cursor; the session reads again)
+  ASSERT_EQ(r.host.claims.size(), 2u);
+  EXPECT_TRUE(r.host.claims[1]->wanted);
+  // The client leaves while that read is queued: dropped too (before, it ran anyway).
+  r.wire->client_leaves();
+  EXPECT_FALSE(r.host.claims[1]->wanted);
 }
 
 TEST(PushSession, KeepaliveOnlyWhenIdleAndStallEnds) {

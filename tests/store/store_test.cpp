@@ -162,10 +162,67 @@ TEST_F(StoreTest, RetentionByAgeInChunksRecordsMarks) {
   EXPECT_EQ(marks["even"], (stream_id{1024, 0}));
   EXPECT_EQ(marks["odd"], (stream_id{1023, 0}));
   EXPECT_EQ(ids(read({"even", "odd"}, {})), (std::vector<std::string>{"5000-0"}));
+  // Both marks are older than the oldest retained entry (5000-0): folded into the floor.
   auto stored = reader_->prune_marks();
   ASSERT_TRUE(stored);
-  EXPECT_EQ(stored->at("even"), (stream_id{1024, 0}));
+  EXPECT_TRUE(stored->empty());
+  EXPECT_EQ(**reader_->prune_floor(), (stream_id{1024, 0}));
   EXPECT_EQ(reader_->status()->topics, 1);
+}
+
+std::int64_t topic_rows(sqlite3* db) {
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM topics", -1, &s, nullptr);
+  std::int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return n;
+}
+
+TEST_F(StoreTest, PruneMarksOlderThanEveryRetainedEntryFoldIntoOneFloor) {
+  // 5,000 users whose only notification ages out, and a shared topic that stays. Before,
+  // each user kept a topic row with its mark for ever (issue 12: "prune marks grow
+  // forever"), and every reset read all of them.
+  constexpr std::uint64_t kUsers = 5000;
+  std::vector<pending_entry> e;
+  for (std::uint64_t i = 0; i < kUsers; ++i)
+    e.push_back(entry(1000 + i, 0, "user:" + std::to_string(i)));
+  for (std::uint64_t i = 0; i < 5; ++i) e.push_back(entry(100000 + i, 0, "all"));
+  append(e);
+  prune_policy p;
+  p.max_age = std::chrono::milliseconds(1000);
+  std::size_t folded = 0;
+  std::optional<stream_id> floor;
+  while (true) {
+    auto r = writer_->prune_chunk(p, 50000);  // cutoff 49000: every user entry goes
+    ASSERT_TRUE(r) << r.err().message;
+    folded += r->folded;
+    if (r->floor) floor = r->floor;
+    if (!r->more) break;
+  }
+  EXPECT_GE(folded, kUsers);
+  ASSERT_TRUE(floor);
+  EXPECT_EQ(*floor, (stream_id{1000 + kUsers - 1, 0}));
+  EXPECT_EQ(**reader_->prune_floor(), *floor);
+  EXPECT_TRUE(reader_->prune_marks()->empty());
+  EXPECT_EQ(topic_rows(writer_->db()), 1) << "only the topic with entries keeps a row";
+
+  // A mark newer than the oldest retained entry still says something the floor cannot
+  // (by count: "all" loses 3 of 5, while "old" keeps an entry from before): it stays.
+  append({entry(40000, 0, "old")});
+  prune_policy by_count;
+  by_count.max_per_topic = 2;
+  auto r = writer_->prune_chunk(by_count, 0);
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ(r->removed, 3u);
+  EXPECT_FALSE(r->floor);
+  auto marks = reader_->prune_marks();
+  ASSERT_EQ(marks->size(), 1u);
+  EXPECT_EQ(marks->at("all"), (stream_id{100002, 0}));
+  EXPECT_EQ(**reader_->prune_floor(), *floor);
+  // A new entry for a folded user starts a row again, counted from 1.
+  append({entry(200000, 0, "user:7")});
+  EXPECT_EQ(ids(read({"user:7"}, {})), (std::vector<std::string>{"200000-0"}));
+  EXPECT_EQ(reader_->status()->topics, 3);
 }
 
 TEST_F(StoreTest, ImportedEntriesKeepTheirTimeAndAgeByIt) {
@@ -239,7 +296,9 @@ TEST_F(StoreTest, RetentionByCountPerTopic) {
   EXPECT_EQ(ids(read({"busy"}, {})),
             (std::vector<std::string>{"26-0", "27-0", "28-0", "29-0", "30-0"}));
   EXPECT_EQ(ids(read({"quiet"}, {})), (std::vector<std::string>{"31-0"}));
-  EXPECT_EQ(reader_->prune_marks()->at("busy"), (stream_id{25, 0}));
+  // busy's mark (25-0) is older than every retained entry (26-0 on): it is the floor now.
+  EXPECT_TRUE(reader_->prune_marks()->empty());
+  EXPECT_EQ(**reader_->prune_floor(), (stream_id{25, 0}));
   // Counts stay right as new rows arrive after pruning.
   append({entry(40, 0, "busy")});
   auto r = writer_->prune_chunk(p, 0);
