@@ -205,10 +205,14 @@ class json_template::compiler {
       std::string_view name = std::string_view(s).substr(i + 2, close - i - 2);
       placeholder p;
       if (auto e = check_name(n, field, name, p)) return e;
-      if (entry(p)->value_only)
-        return error(n, field,
-                     "$" + std::string(name) + " is a JSON value: use \"$" + std::string(name) +
-                         "\" as the whole string, not ${" + std::string(name) + "}");
+      if (entry(p)->value_only) {
+        // Appended, not `"$" + std::string(..)`: g++ 12 -O2 warns on that (-Wrestrict, a
+        // false positive) and the README's commands print no warnings.
+        std::string why = "$";
+        why.append(name).append(" is a JSON value: use \"$").append(name);
+        why.append("\" as the whole string, not ${").append(name).append("}");
+        return error(n, field, why);
+      }
       add(p, true);
       run = close + 1;
       i = close;

@@ -373,7 +373,10 @@ profile read_profile(const reader& r, const node& root) {
 
 std::string profile_error::text() const {
   std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line);
+  if (line > 0) {
+    out += ':';  // not `":" + to_string`: g++ 12 -O2 warns on it (-Wrestrict, a false positive)
+    out += std::to_string(line);
+  }
   out += ": ";
   if (!field.empty()) out += field + ": ";
   out += message;

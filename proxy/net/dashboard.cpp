@@ -233,7 +233,10 @@ std::string dashboard_snapshot(const server_context& ctx) {
     out += '}';
   }
   out += '}';
-  if (ctx.dashboard_fields) out += "," + ctx.dashboard_fields();
+  if (ctx.dashboard_fields) {
+    out += ',';
+    out += ctx.dashboard_fields();
+  }
   out += '}';
   return out;
 }

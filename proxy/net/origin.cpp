@@ -55,7 +55,10 @@ bool split_authority(std::string_view a, std::string& host, std::optional<unsign
 
 std::string web_origin::str() const {
   std::string out = scheme + "://" + host;
-  if (port != default_port(scheme)) out += ":" + std::to_string(port);
+  if (port != default_port(scheme)) {
+    out += ':';  // not `":" + to_string`: g++ 12 -O2 warns on it (-Wrestrict, a false positive)
+    out += std::to_string(port);
+  }
   return out;
 }
 
