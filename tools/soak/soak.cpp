@@ -523,18 +523,22 @@ class fault_schedule {
     return ms(lo + static_cast<int>(rng_() % static_cast<unsigned>(hi - lo + 1)));
   }
 
+  // Starts a killed instance again; false (and the run marked broken) when it does not listen.
+  template <class Instance>
+  bool restart(Instance& in) {
+    if (in.proc->start("cutover: listening on", 30s)) return true;
+    say("fault: %s could not be restarted (see %s)", in.name.c_str(), in.proc->log_path().c_str());
+    counts_.broken = true;
+    return false;
+  }
+
   void kill_instance() {
     auto& in = c_.instances()[rng_() % c_.instances().size()];
     in.proc->kill();
     auto down = between(200, 1500);
     std::this_thread::sleep_for(down);
     auto t = clock::now();
-    if (!in.proc->start("cutover: listening on", 30s)) {
-      say("fault: %s could not be restarted (see %s)", in.name.c_str(),
-          in.proc->log_path().c_str());
-      counts_.broken = true;
-      return;
-    }
+    if (!restart(in)) return;
     ++counts_.instance_kills;
     say("fault: SIGKILL %s, down %lld ms, listening again %.0f ms after restart", in.name.c_str(),
         static_cast<long long>(down.count()),
@@ -568,12 +572,7 @@ class fault_schedule {
     (void)store::sql::exec(h->get(), "ROLLBACK", "release the write lock");
     h->reset();
     auto t = clock::now();
-    if (!in.proc->start("cutover: listening on", 30s)) {
-      say("fault: %s could not be restarted (see %s)", in.name.c_str(),
-          in.proc->log_path().c_str());
-      counts_.broken = true;
-      return;
-    }
+    if (!restart(in)) return;
     ++counts_.held_commit_kills;
     counts_.held_deliveries += n_delivered;
     counts_.held_commits += n_committed;
