@@ -52,10 +52,11 @@ function frame(f){if(f.type==="hello")ready();else if(f.type==="notification")sh
 function ready(){status("connected as "+tok.user+" over "+via,"ok");$("publish").disabled=false;}
 function lost(why){$("publish").disabled=true;status(why||"disconnected","bad");conn=null;}
 function disconnect(){if(conn)conn.close();conn=null;$("publish").disabled=true;}
+let gen=0;  // connect() calls so far: a call a later one overtook while it waited stops
 async function connect(){
- disconnect();via=$("transport").value;status("connecting…");
+ const my=++gen;disconnect();via=$("transport").value;status("connecting…");
  const r=await fetch("/demo/token?user="+encodeURIComponent($("user").value.trim()),{cache:"no-store"});
- const j=await r.json();if(!r.ok){status("no token: "+(j.message||r.status),"bad");return;}
+ const j=await r.json();if(my!==gen)return;disconnect();if(!r.ok){status("no token: "+(j.message||r.status),"bad");return;}
  tok=j;const q="access_token="+encodeURIComponent(tok.token);
  const base=(location.protocol==="https:"?"wss://":"ws://")+location.host;
  if(via==="websocket"){const ws=new WebSocket(base+"/v1/ws?"+q);ws.onmessage=e=>frame(JSON.parse(e.data));ws.onclose=e=>lost("closed ("+e.code+")");conn={close(){ws.onclose=null;ws.close();}};}
@@ -75,12 +76,14 @@ async function connect(){
   conn={close(){stop=true;if(ctl)ctl.abort();}};ready();
   while(!stop){ctl=new AbortController();
    try{const a=await fetch(tok.poll_path+"?since="+encodeURIComponent(since),{headers:{Authorization:"Bearer "+tok.token},signal:ctl.signal,cache:"no-store"});
-    if(a.status!==200){status("the poll answered "+a.status,"bad");await new Promise(f=>setTimeout(f,2000));continue;}
-    const b=await a.json();for(const n of b.notifications||[])show(n.id,"",n.type,n.payload);
+    if(stop)return;if(a.status!==200){status("the poll answered "+a.status,"bad");await new Promise(f=>setTimeout(f,2000));continue;}
+    const b=await a.json();if(stop)return;for(const n of b.notifications||[])show(n.id,"",n.type,n.payload);
     if(b.lastId!==undefined&&b.lastId!==null)since=String(b.lastId);}
    catch(e){if(stop)return;status("poll failed, retrying","bad");await new Promise(f=>setTimeout(f,2000));}}}}
 async function publish(){
  const p=$("published");count++;
+ // The previous publish's arrival is not this one's (nor is it while this one is on its way).
+ delete p.dataset.id;delete p.dataset.expect;delete p.dataset.arrived;p.textContent="publishing…";
  const body={topic:"user:"+tok.user,type:"demo.clicked",data:{n:count,from:"the demo page"}};
  sentAt=Date.now();
  const r=await fetch("/v1/publish",{method:"POST",headers:{"Content-Type":"application/json",Authorization:"Bearer "+tok.token},body:JSON.stringify(body)});
