@@ -382,11 +382,12 @@ TEST(Bodies, PassThroughBodiesStreamToTheUpstreamUnderTheirOwnCapAndTheBudget) {
   EXPECT_EQ(after.status, 200);
 }
 
-TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBack) {
+TEST(Bodies, AStalledOrTrickledBodyIs408AndItsShareOfTheBudgetComesBack) {
   redis_server redis;
   testing::legacy_sim legacy;
-  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
-                             "--body-budget-mb", "1", "--header-timeout", "1s"});
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1",
+              "--header-timeout", "1s", "--body-idle-timeout", "1s", "--body-timeout", "3s"});
   // Four streamed bodies hold the whole 1 MiB budget (256 KiB each), by clients that then
   // send one byte at a time, or nothing: they must not hold it for as long as they like.
   std::vector<std::unique_ptr<tcp_client>> slow;
@@ -398,23 +399,88 @@ TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBa
     ASSERT_TRUE(slow.back()->read_some(5s));
     ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
   }
+  const auto started = std::chrono::steady_clock::now();
   auto blocked = exchange(
       srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n", 5s);
   ASSERT_EQ(blocked.status, 503) << "the budget is held: " << blocked.all;
+  // A byte every 100 ms never stalls for --body-idle-timeout, so --body-timeout ends it; the
+  // three that send nothing are cut by the idle timeout long before.
   auto& trickler = *slow.front();
   for (int i = 0; i < 100 && trickler.received().find("HTTP/1.1 408") == std::string::npos; ++i) {
     trickler.send_all("x");
     trickler.read_some(100ms);
   }
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 2500ms)
+      << "each byte extends the idle deadline: the trickle is cut by --body-timeout only";
   for (auto& c : slow) {
     while (c->received().find("HTTP/1.1 408") == std::string::npos && c->read_some(5s)) {
     }
     EXPECT_NE(c->received().find("HTTP/1.1 408"), std::string::npos) << c->received();
     EXPECT_TRUE(c->wait_closed(5s));
   }
+  EXPECT_NE(trickler.received().find("--body-timeout"), std::string::npos) << trickler.received();
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="total"})"), 1);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 3);
   // Their shares are back: a body of 600,000 bytes is taken and passed through.
   auto next = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
   EXPECT_EQ(next.status, 200) << next.body.substr(0, 200);
+}
+
+TEST(Bodies, ABodyThatKeepsComingArrivesWholeThoughItTakesLongerThanTheHeaderTimeout) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
+                             "--header-timeout", "1s", "--body-idle-timeout", "2s"});
+  // Twelve pieces, each well within --body-idle-timeout of the last, about 3.6 s in all:
+  // before, the whole request had to be in within --header-timeout (408 after 1-2 s).
+  std::string body;
+  for (int i = 0; i < 12; ++i) body += std::string(1000, static_cast<char>('a' + i));
+  auto send_slowly = [&](bool chunked) {
+    tcp_client c(srv.port());
+    c.send_all(std::string("POST /api/echo HTTP/1.1\r\nHost: x\r\n") +
+               (chunked ? "Transfer-Encoding: chunked\r\n\r\n"
+                        : "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+    for (int i = 0; i < 12; ++i) {
+      std::string piece = body.substr(static_cast<std::size_t>(i) * 1000, 1000);
+      ASSERT_TRUE(c.send_all(chunked ? "3e8\r\n" + piece + "\r\n" : piece));
+      if (i == 11 && !chunked) break;  // complete: the answer comes now
+      EXPECT_FALSE(c.read_some(300ms)) << "answered before the body was complete: " << c.received();
+    }
+    if (chunked) c.send_all("0\r\n\r\n");
+    ASSERT_TRUE(c.read_response(10s));
+    ASSERT_EQ(c.status(), 200) << c.received();
+    EXPECT_TRUE(json::parse(c.body()).as_object()["body"].as_string() == body)
+        << "the upstream got the body whole (chunked: " << chunked << ")";
+  };
+  send_slowly(false);
+  send_slowly(true);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 0);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="total"})"), 0);
+}
+
+TEST(Bodies, ABodyThatStopsMidwayIsCutAfterTheIdleTimeoutWith408AndClose) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  // A header timeout far longer than the test: only the body's idle deadline can cut it.
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
+                             "--header-timeout", "60s", "--body-idle-timeout", "1s"});
+  tcp_client c(srv.port());
+  c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" +
+             std::string(120000, 'h'));
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.read_response(10s)) << "no answer to a body that stopped: " << c.received();
+  const auto waited = std::chrono::steady_clock::now() - stopped;
+  EXPECT_EQ(c.status(), 408) << c.received();
+  EXPECT_NE(c.received().find("--body-idle-timeout"), std::string::npos) << c.received();
+  EXPECT_NE(c.received().find("Connection: close"), std::string::npos) << c.received();
+  EXPECT_TRUE(c.wait_closed(5s));
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 5s) << "cut within the idle timeout and the once-a-second sweep";
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 1);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="total"})"), 0);
+  // Not the upstream's failure: it is not counted as an upstream outcome.
+  EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="unreachable"})"), 0);
+  EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="timeout"})"), 0);
 }
 
 // ---- 4. close codes and reply bounds (RFC 6455 §7.4, DESIGN §5) ---------------------------------
