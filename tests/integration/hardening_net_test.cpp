@@ -530,6 +530,27 @@ TEST(CloseCodes, RepliesToAPeerThatNeverReadsStayWithinTheQueueBoundAndItIsClose
   sender.join();  // the server closes after --stall-timeout
 }
 
+TEST(CloseCodes, PongsToAPeerThatNeverReadsStopItsReadsAtTheQueueBoundUntilTheStallClose) {
+  redis_server redis;
+  constexpr int kQueue = 65536;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--ws-queue-bytes", std::to_string(kQueue),
+                             "--stall-timeout", "2s"});
+  raw_ws ws(srv.port(), "/v1/ws?user=1", 4096);  // a small receive buffer, never read
+  ASSERT_EQ(ws.handshake_status(), 101);
+  // 48 MiB of empty pings (6 bytes each), each answered with a 2-byte pong: 16 MB of pongs,
+  // more than the kernel's socket buffers take, for a peer that reads none (issue 12: 50 such
+  // connections took RSS to 1.3 GB). Pongs are small, so the server stops reading once they
+  // pass the bound and they never reach twice it.
+  std::string pings;
+  for (int i = 0; i < (48 << 20) / 6; ++i) pings += std::string("\x89\x80\x01\x02\x03\x04", 6);
+  std::thread sender([&] { ws.send_raw(pings); });  // ends when the server closes
+  EXPECT_TRUE(srv.wait_metric_at_least("cutover_ws_queued_bytes", kQueue, 20s));
+  // Reading has stopped (it stops only past the bound): what is queued now is all there is.
+  EXPECT_LE(srv.metric("cutover_ws_queued_bytes").value_or(-1), 2 * kQueue);
+  EXPECT_TRUE(srv.wait_metric_at_least(R"(cutover_ws_closes_total{reason="stalled"})", 1, 30s));
+  sender.join();
+}
+
 // ---- 6. resumes and store reads -------------------------------------------------------------
 
 TEST(Resume, ResumesWhileAReadIsInFlightCoalesceAndMoreThan20ASecondClose1008) {
