@@ -5,14 +5,17 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,6 +254,71 @@ TEST_F(Framing, HeadOnThePollPathAnswersTheGetsHeaderWithoutABody) {
             std::string::npos)
       << in;
   EXPECT_EQ(in.substr(in.find("\r\n\r\n") + 4), "") << "HEAD has no body";
+}
+
+// ---- 2b. identity lookups: as many at once as --auth-threads, no more (issue 12) -------------
+
+// A who-am-I endpoint that holds each request until `gate` of them have arrived (then
+// answers all, and later ones at once) and records how many were in flight at most: the
+// lookups Cutover runs at the same time, seen from the legacy app's side.
+class gated_whoami {
+ public:
+  explicit gated_whoami(int gate) : gate_(gate) {
+    svr_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    svr_.Get("/whoami", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::unique_lock lk(mu_);
+        max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+        if (++arrived_ >= gate_) cv_.notify_all();
+        cv_.wait_for(lk, 10s, [&] { return arrived_ >= gate_; });
+        --in_flight_;
+      }
+      res.set_content(R"({"userId":")" + req.get_header_value("Cookie").substr(2) + "\"}",
+                      "application/json");
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    // bind_to_any_port() already listens: connections wait in the backlog until accepted.
+  }
+  ~gated_whoami() {
+    svr_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/whoami"; }
+  int max_in_flight() {
+    std::lock_guard lk(mu_);
+    return max_in_flight_;
+  }
+
+ private:
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int gate_, arrived_ = 0, in_flight_ = 0, max_in_flight_ = 0;
+};
+
+TEST(AuthThreads, AsManyIdentityLookupsRunAtOnceAsAuthThreadsAndNoMore) {
+  redis_server redis;
+  // 12 users with cold credentials at once: before, 4 fixed threads asked in turn (600 users
+  // at 100 ms each waited 7.2 s at p50). With --auth-threads 8, the first 8 are asked together
+  // (the endpoint answers once 8 have arrived, so fewer at once would hold them all 10 s);
+  // the 9th waits for a thread.
+  gated_whoami whoami(8);
+  cutover_server srv(redis, {"--auth", "upstream", "--auth-url", whoami.url(), "--auth-threads",
+                             "8", "--poll-timeout", "100ms"});
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::future<testing::http_reply>> polls;
+  for (int i = 0; i < 12; ++i)
+    polls.push_back(std::async(std::launch::async, [&, i] {
+      return http_get(srv.port(), "/api/notifications/poll?since=0",
+                      {{"Cookie", "s=" + std::to_string(i)}});
+    }));
+  for (auto& p : polls) EXPECT_EQ(p.get().status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << "the lookups were not run 8 at once";
+  EXPECT_EQ(whoami.max_in_flight(), 8);
+  EXPECT_EQ(srv.metric(R"(cutover_auth_upstream_lookups_total{result="asked"})"), 12);
 }
 
 // ---- 3. bodies: after identity, within one budget (DESIGN §8) -----------------------------------
