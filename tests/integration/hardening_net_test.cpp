@@ -551,6 +551,24 @@ TEST(Bodies, ABodyThatStopsMidwayIsCutAfterTheIdleTimeoutWith408AndClose) {
   EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="timeout"})"), 0);
 }
 
+TEST(Bodies, AnUpstreamThatFailsWhileTheBodyIsStillComingIsTheUpstreamsErrorNotA408) {
+  redis_server redis;
+  // Nothing listens there: the worker's connect fails while the client is mid-body. Before,
+  // any failure while the body was still coming was answered as the client's 408.
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(testing::free_port());
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", nowhere, "--body-idle-timeout", "30s"});
+  tcp_client c(srv.port());
+  c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+             std::string(1000, 'u'));
+  ASSERT_TRUE(c.read_response(10s)) << c.received();
+  EXPECT_EQ(c.status(), 502) << c.received();
+  EXPECT_NE(c.received().find("upstream unreachable"), std::string::npos) << c.received();
+  EXPECT_TRUE(c.wait_closed(5s)) << "the rest of the body is never read";
+  EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="unreachable"})"), 1);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 0);
+}
+
 // ---- 4. close codes and reply bounds (RFC 6455 §7.4, DESIGN §5) ---------------------------------
 
 std::uint16_t close_code_of(const raw_ws::frame& f) {
