@@ -368,6 +368,8 @@ checked_serve check_serve(serve_opts& o) {
     throw usage_failure(
         "--ws-silence-timeout must be longer than --ws-ping-interval (a peer answers pings), "
         "and both above zero");
+  if (o.server.body_idle_timeout.count() <= 0 || o.server.body_timeout.count() <= 0)
+    throw usage_failure("--body-idle-timeout and --body-timeout must be above zero");
   if (o.server.sse_keepalive.count() <= 0 || o.server.sse_retry.count() <= 0)
     throw usage_failure("--sse-keepalive and --sse-retry must be above zero");
   if (o.server.sio_ping_interval.count() <= 0 || o.server.sio_ping_timeout.count() <= 0 ||
@@ -954,7 +956,14 @@ serve_option_refs add_serve_options(CLI::App* cmd, serve_opts* o) {
   add_duration(*cmd, "--idle-timeout", o->server.idle_timeout,
                "Close an idle keep-alive HTTP connection after this");
   add_duration(*cmd, "--header-timeout", o->server.header_timeout,
-               "A request's headers, and any body it has, must arrive within this (else 408)");
+               "A request's headers, and a body Cutover reads whole (publish, Socket.IO "
+               "polling), must arrive within this (else 408)");
+  add_duration(*cmd, "--body-idle-timeout", o->server.body_idle_timeout,
+               "A body passed through to --upstream is cut (408, close) when no bytes of it "
+               "arrive for this long");
+  add_duration(*cmd, "--body-timeout", o->server.body_timeout,
+               "A body passed through to --upstream must be complete within this of its "
+               "header, however steadily it comes (else 408, close)");
   return {poll_timeout, poll_batch, poll_path};
 }
 

@@ -70,6 +70,11 @@ struct server_options {
   std::size_t max_body_bytes = 8 * 1024 * 1024;   // requests (pass-through bodies included)
   std::size_t max_body_total = 64 * 1024 * 1024;  // all bodies being read at once (DESIGN §8)
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  // A pass-through body streamed to --upstream (DESIGN §8, §11): each read must bring bytes
+  // within `body_idle_timeout` of the header or of the previous read, and the whole body must
+  // be in within `body_timeout` of its header, so a trickle is bounded too.
+  std::chrono::milliseconds body_idle_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds body_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
 
   std::size_t fetch_page = 256;  // entries per catch-up read

@@ -229,7 +229,12 @@ bool http_session::on_header() {
     socket_.write_some(asio::buffer(cont.data(), cont.size()), ec);
   }
   if (streams) {
-    auto pipe = std::make_shared<body_pipe>(kStreamPipe, deadline_);
+    // From here on the body's own deadlines replace the header's (DESIGN §11): bytes within
+    // --body-idle-timeout of each other, all of them within --body-timeout.
+    const auto now = clock::now();
+    body_cap_ = now + ctx.opt.body_timeout;
+    deadline_ = std::min(now + ctx.opt.body_idle_timeout, body_cap_);
+    auto pipe = std::make_shared<body_pipe>(kStreamPipe, ctx.opt.body_idle_timeout, body_cap_);
     pipe->set_on_room([w = weak_from_this(), io = &shard_.io()] {
       asio::post(*io, [w] {
         if (auto self = w.lock()) self->stream_room();
@@ -243,6 +248,7 @@ bool http_session::on_header() {
 bool http_session::stream_body() {
   auto& b = parser_->get().body();
   if (!b.empty()) {
+    body_progress();
     if (!stream_->put(b)) read_paused_ = true;  // until the worker took them
     std::string().swap(b);                      // the pipe has them: keep no second copy
   }
@@ -258,7 +264,23 @@ bool http_session::stream_body() {
 void http_session::stream_room() {
   if (!stream_ || phase_ != phase::reading || !read_paused_) return;
   read_paused_ = false;
+  body_progress();  // the pause was the upstream's: the client's idle time starts now
   arm_read();
+}
+
+void http_session::body_progress() {
+  deadline_ = std::min(clock::now() + shard_.ctx().opt.body_idle_timeout, body_cap_);
+}
+
+void http_session::body_timed_out() {
+  const bool whole = clock::now() >= body_cap_;
+  global_metrics().body_timeouts[whole ? 1 : 0].add();
+  keep_alive_ = false;
+  parser_.reset();
+  reject(408,
+         whole ? "request body not complete within --body-timeout"
+               : "request body stalled: no bytes of it for --body-idle-timeout",
+         false);
 }
 
 void http_session::end_stream() {
@@ -589,6 +611,13 @@ void http_session::on_tick(clock::time_point now) {
       close();
       break;
     case phase::reading:
+      if (stream_) {
+        // A full pipe stopped the reads: the upstream is slow, not the client (the upstream's
+        // own write timeout bounds that, and --body-timeout still does).
+        if (read_paused_ && now < body_cap_) break;
+        body_timed_out();
+        break;
+      }
       keep_alive_ = false;
       parser_.reset();
       reject(408, "request not received in time", false);

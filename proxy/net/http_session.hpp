@@ -107,9 +107,13 @@ class http_session final : public connection_base,
   // body follows through the pipe as it is read (DESIGN §8); false when it was refused.
   bool serve_upstream(std::shared_ptr<body_pipe> stream = nullptr);
   void on_upstream(upstream_response r);
-  bool stream_body();      // moves what the parser holds of a streamed body into the pipe
-  void stream_room();      // the worker took the pipe's bytes: read the client again
-  void end_stream();       // the client side of a streamed body failed or ended early
+  bool stream_body();  // moves what the parser holds of a streamed body into the pipe
+  void stream_room();  // the worker took the pipe's bytes: read the client again
+  void end_stream();   // the client side of a streamed body failed or ended early
+  // Bytes of a streamed body arrived, or its read resumes: the idle deadline starts again.
+  void body_progress();
+  // A streamed body missed --body-idle-timeout or --body-timeout: 408, close, counted.
+  void body_timed_out();
   void release_request();  // frees the parsed request once nothing needs it
   // The socket moves to a push session (WebSocket, SSE, Socket.IO): this HTTP side stops
   // counting and tracking it, and never touches it again.
@@ -154,6 +158,7 @@ class http_session final : public connection_base,
   std::string cors_origin_;     // an allowed cross-origin page's Origin, echoed (this request)
   std::array<std::uint8_t, 16> peer_{};
   clock::time_point deadline_{};
+  clock::time_point body_cap_{};  // --body-timeout after the header of the body streaming now
   phase phase_ = phase::idle;
   bool header_checked_ = false;    // on_header() ran for the request being read
   std::size_t body_reserved_ = 0;  // of ctx.request_bodies, for this request's body

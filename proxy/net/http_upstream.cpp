@@ -79,12 +79,13 @@ bool http_session::serve_upstream(std::shared_ptr<body_pipe> stream) {
 void http_session::on_upstream(upstream_response r) {
   if (phase_ == phase::reading && stream_) {
     // The upstream answered before the client finished its body (a refusal, typically):
-    // that answer goes out now, and the connection closes with the rest unread. No answer
-    // at all means the body stopped coming before the request's deadline (the worker gave
-    // up waiting for it): the client's fault, as a late header is.
+    // that answer goes out now, and the connection closes with the rest unread. A failure
+    // of the body's side means it stopped coming and the worker's backstop ran out before
+    // this thread's deadline check did: the client's fault, as a late header is. Any other
+    // failure is the upstream's (below).
+    if (r.why == upstream_response::failure::body) return body_timed_out();
     end_stream();
     parser_.reset();
-    if (r.status == 0) return reject(408, "request body not received in time", false);
     phase_ = phase::handling;
   }
   stream_.reset();
@@ -97,6 +98,8 @@ void http_session::on_upstream(upstream_response r) {
         return reject(502, r.error);
       case upstream_response::failure::overloaded:
         return reject(503, "upstream unavailable: " + r.error);
+      case upstream_response::failure::body:
+        return;  // the client's side ended first and was answered (408, or it left)
       default:
         return reject(502, "upstream unreachable: " + r.error);
     }

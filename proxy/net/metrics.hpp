@@ -65,9 +65,11 @@ struct metrics {
   counter untrusted_headers_removed;  // pass-through requests whose identity/forwarded headers
                                       // from an untrusted peer were removed (DESIGN §7)
   counter body_budget_refusals;       // 503s: the bodies being read would pass --body-budget-mb
-  counter overload_rejections;        // 503s for limits (connections, waiting polls, store busy)
-  counter health_reserve_answers;     // /healthz, /readyz answered past --max-connections
-  counter ws_client_errors;           // client frames answered with an error frame
+  // 408s of streamed pass-through bodies: [0] --body-idle-timeout, [1] --body-timeout.
+  std::array<counter, 2> body_timeouts;
+  counter overload_rejections;     // 503s for limits (connections, waiting polls, store busy)
+  counter health_reserve_answers;  // /healthz, /readyz answered past --max-connections
+  counter ws_client_errors;        // client frames answered with an error frame
   // Push sessions, by transport.
   std::array<counter, kTransports> protocol_closes;  // protocol violations (1002/1007/1009)
   std::array<counter, kTransports> slow_consumer;    // stopped queueing, caught up from the store

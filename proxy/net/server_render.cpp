@@ -110,6 +110,13 @@ std::string render_metrics(const server_context& ctx) {
        "--body-budget-mb.");
   line(out, "cutover_body_budget_refusals_total", "",
        static_cast<double>(m.body_budget_refusals.get()));
+  help(out, "cutover_body_timeouts_total", "counter",
+       "Pass-through bodies cut with 408: no bytes for --body-idle-timeout (idle), or not "
+       "complete within --body-timeout (total).");
+  line(out, "cutover_body_timeouts_total", "reason=\"idle\"",
+       static_cast<double>(m.body_timeouts[0].get()));
+  line(out, "cutover_body_timeouts_total", "reason=\"total\"",
+       static_cast<double>(m.body_timeouts[1].get()));
   help(out, "cutover_overload_rejections_total", "counter",
        "Requests refused by a limit (503 with Retry-After).");
   line(out, "cutover_overload_rejections_total", "",

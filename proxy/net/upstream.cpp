@@ -213,7 +213,10 @@ void upstream_pool::run() {
       out.error = httplib::to_string(err);
       client.stop();  // drop a half-used connection; the next request reconnects
     }
-    if (!body_failed) {
+    if (body_failed) {
+      out.status = 0;  // whatever the upstream made of a cut body, the client gets the 408
+      out.why = upstream_response::failure::body;
+    } else {
       std::lock_guard lk(mu_);
       switch (out.why) {
         case upstream_response::failure::none:
@@ -231,6 +234,8 @@ void upstream_pool::run() {
         case upstream_response::failure::overloaded:
           ++stats_.rejected;
           break;
+        case upstream_response::failure::body:
+          break;
       }
     }
     auto done = std::move(j.done);
@@ -243,6 +248,7 @@ void upstream_pool::run() {
 bool body_pipe::put(std::string_view bytes) {
   std::lock_guard lk(mu_);
   buf_.append(bytes);
+  deadline_ = next_deadline();
   cv_.notify_one();
   if (buf_.size() < capacity_) return true;
   paused_ = true;
@@ -272,6 +278,7 @@ body_pipe::taken body_pipe::take(std::string& out) {
     out.swap(buf_);
     if (paused_) {
       paused_ = false;
+      deadline_ = next_deadline();  // the client was not read while the pipe was full
       resume = on_room_;
     }
   }

@@ -4,6 +4,7 @@
 // never wait on it: they submit and get the answer posted back. Used for pass-through
 // (--upstream) and for the who-am-I calls of upstream auth (--auth-url).
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -43,13 +44,16 @@ result<upstream_target> parse_upstream_url(std::string_view url);
 // (DESIGN §8): the I/O thread puts what it read, the upstream worker takes it. It holds at
 // most about `capacity` bytes (one read more at worst): past that the I/O thread stops reading
 // the client until the worker took the bytes, and `on_room` (set before submitting; it runs
-// on the worker thread and must only post) says when. The worker waits until `deadline` at
-// most, so a client that stops sending cannot hold a worker beyond the request's deadline.
+// on the worker thread and must only post) says when. The I/O thread judges the client's
+// deadlines (DESIGN §11, "Pass-through bodies stream"); the worker's wait is only a backstop
+// for a session that never comes back: `idle` past the last bytes put (or past the worker
+// taking a full pipe: the client was not read meanwhile), never past `cap`, plus `grace`.
 class body_pipe {
  public:
   using clock = std::chrono::steady_clock;
-  body_pipe(std::size_t capacity, clock::time_point deadline)
-      : capacity_(capacity), deadline_(deadline) {}
+  body_pipe(std::size_t capacity, clock::duration idle, clock::time_point cap,
+            clock::duration grace = std::chrono::seconds(2))
+      : capacity_(capacity), idle_(idle), cap_(cap), grace_(grace), deadline_(next_deadline()) {}
   void set_on_room(std::function<void()> f) { on_room_ = std::move(f); }
 
   // I/O thread. put: false when the pipe is full after these bytes (stop reading).
@@ -63,10 +67,15 @@ class body_pipe {
   taken take(std::string& out);
 
  private:
+  clock::time_point next_deadline() const { return std::min(clock::now() + idle_, cap_) + grace_; }
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::string buf_;
   std::size_t capacity_;
+  clock::duration idle_;
+  clock::time_point cap_;
+  clock::duration grace_;
   clock::time_point deadline_;
   bool finished_ = false, aborted_ = false, paused_ = false;
   std::function<void()> on_room_;
@@ -88,7 +97,16 @@ struct upstream_response {
   std::string reason;  // the upstream's reason phrase
   header_list headers;
   std::string body;
-  enum class failure { none, unreachable, timeout, too_large, overloaded } why = failure::none;
+  // body: the client's side of a streamed body failed (cut, or the pipe's backstop deadline);
+  // not the upstream's fault and not counted as its outcome.
+  enum class failure {
+    none,
+    unreachable,
+    timeout,
+    too_large,
+    overloaded,
+    body
+  } why = failure::none;
   std::string error;
 };
 

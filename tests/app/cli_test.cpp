@@ -2,27 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include "run_cutover.hpp"
 #include "store/store.hpp"
 #include "store_fixtures.hpp"
-#include "subprocess.hpp"
 
 namespace cutover {
 namespace {
-using testing::subprocess;
 using namespace std::chrono_literals;
 
-struct run_result {
-  int code;
-  std::string out;
-};
-
-run_result run(std::vector<std::string> args) {
-  args.insert(args.begin(), CUTOVER_BIN);
-  auto p = subprocess::spawn(args);
-  auto code = p->wait_exit(30s);
-  EXPECT_TRUE(code) << "timed out: " << p->output();  // output() is complete once it exited
-  return {code.value_or(-1), p->output()};
-}
+using testing::run_cutover;
+using testing::run_result;
 
 class Cli : public ::testing::Test {
  protected:
@@ -62,43 +51,44 @@ TEST_F(Cli, ReplayOrphansListsWhatRedisLost) {
     ASSERT_TRUE(out) << out.err().message;
     EXPECT_TRUE(out->applied);
   }
-  auto r = run({"replay", "--db", db_, "--orphans"});
+  auto r = run_cutover({"replay", "--db", db_, "--orphans"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(R"({"id":"1700000000002-0","stream":"cutover:notifications",)"
                        R"("entryId":"1700000000002-0","topic":"user:1","type":"task.failed",)"
                        R"("data":{"q":"a \"b\""},"orphanedAt":")"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(run({"replay", "--db", db_, "--orphans", "--topic", "all"}).out, "");
+  EXPECT_EQ(run_cutover({"replay", "--db", db_, "--orphans", "--topic", "all"}).out, "");
   // It left the store: a normal replay no longer has it.
-  EXPECT_EQ(run({"replay", "--db", db_, "--user", "1"}).out.find("1700000000002-0"),
+  EXPECT_EQ(run_cutover({"replay", "--db", db_, "--user", "1"}).out.find("1700000000002-0"),
             std::string::npos);
 }
 
 TEST_F(Cli, ReplayNdjsonMatchesGolden) {
-  auto r = run({"replay", "--db", db_, "--user", "1"});
+  auto r = run_cutover({"replay", "--db", db_, "--user", "1"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out,
             unit::slurp(std::string(CUTOVER_SOURCE_DIR) + "/tests/app/golden/replay_user1.ndjson"));
 }
 
 TEST_F(Cli, ReplayJsonIsAnArrayOfTheSameObjects) {
-  auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--format", "json"});
+  auto r = run_cutover(
+      {"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--format", "json"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, unit::slurp(std::string(CUTOVER_SOURCE_DIR) +
                                "/tests/app/golden/replay_user1_all.json"));
 }
 
 TEST_F(Cli, ReplaySinceUntilLimit) {
-  auto r = run({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--since",
-                "1700000000000-0", "--until", "1700000000002-0", "--limit", "1"});
+  auto r = run_cutover({"replay", "--db", db_, "--topic", "user:1", "--topic", "all", "--since",
+                        "1700000000000-0", "--until", "1700000000002-0", "--limit", "1"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find(R"("id":"1700000000000-1")"), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
 }
 
 TEST_F(Cli, ReplayTable) {
-  auto r = run({"replay", "--db", db_, "--user", "2", "--format", "table"});
+  auto r = run_cutover({"replay", "--db", db_, "--user", "2", "--format", "table"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("ID"), std::string::npos);
   EXPECT_NE(r.out.find("1700000000001-0"), std::string::npos);
@@ -113,7 +103,7 @@ TEST_F(Cli, UsageErrorsExit2WithOneLine) {
            {"replay", "--user", "1", "--topic", "all"},
            {"nosuchcommand"},
            {}}) {
-    auto r = run(args);
+    auto r = run_cutover(args);
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
     EXPECT_EQ(r.out.rfind("cutover: ", 0), 0u) << r.out;
@@ -121,7 +111,7 @@ TEST_F(Cli, UsageErrorsExit2WithOneLine) {
 }
 
 TEST_F(Cli, RuntimeErrorsExit1WithOneLine) {
-  auto r = run({"replay", "--db", dir_.file("missing.db"), "--user", "1"});
+  auto r = run_cutover({"replay", "--db", dir_.file("missing.db"), "--user", "1"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_NE(r.out.find("no store at"), std::string::npos);
@@ -129,14 +119,14 @@ TEST_F(Cli, RuntimeErrorsExit1WithOneLine) {
 
 TEST_F(Cli, DbStatusOnFreshPathReportsTheLatestVersion) {
   auto path = dir_.file("sub/dir/fresh.db");
-  auto r = run({"db", "status", "--db", path});
+  auto r = run_cutover({"db", "status", "--db", path});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("schema version: 6"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("notifications: 0"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, DbStatusCountsAndIds) {
-  auto r = run({"db", "status", "--db", db_});
+  auto r = run_cutover({"db", "status", "--db", db_});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("notifications: 4 in 3 topics"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("oldest: 1700000000000-0"), std::string::npos) << r.out;
@@ -145,15 +135,15 @@ TEST_F(Cli, DbStatusCountsAndIds) {
 
 TEST_F(Cli, DbMigrateIsIdempotentAndRefusesNewer) {
   auto path = dir_.file("m.db");
-  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 6"),
+  EXPECT_NE(run_cutover({"db", "migrate", "--db", path}).out.find("migrated schema version 0 -> 6"),
             std::string::npos);
-  EXPECT_NE(run({"db", "migrate", "--db", path}).out.find("up to date"), std::string::npos);
+  EXPECT_NE(run_cutover({"db", "migrate", "--db", path}).out.find("up to date"), std::string::npos);
   {
     auto db = store::sql::open(path, store::sql::open_mode::existing);
     ASSERT_TRUE(store::sql::exec(db->get(), "PRAGMA user_version = 7", "bump"));
   }
   std::string before = unit::slurp(path);
-  auto r = run({"db", "migrate", "--db", path});
+  auto r = run_cutover({"db", "migrate", "--db", path});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("newer than this binary"), std::string::npos) << r.out;
   EXPECT_EQ(unit::slurp(path), before);
@@ -165,7 +155,7 @@ TEST_F(Cli, HelpOnEverySubcommand) {
                                                          {"db", "migrate", "--help"},
                                                          {"db", "status", "--help"},
                                                          {"replay", "--help"}}) {
-    auto r = run(args);
+    auto r = run_cutover(args);
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos);
   }

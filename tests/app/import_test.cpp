@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "run_cutover.hpp"
 #include "store/store.hpp"
 #include "store_fixtures.hpp"
 #include "subprocess.hpp"
@@ -22,18 +23,8 @@ using namespace std::chrono_literals;
 
 const std::string kProfiles = std::string(CUTOVER_SOURCE_DIR) + "/docs/profiles/";
 
-struct run_result {
-  int code;
-  std::string out;
-};
-
-run_result run(std::vector<std::string> args, std::chrono::seconds limit = 60s) {
-  args.insert(args.begin(), CUTOVER_BIN);
-  auto p = subprocess::spawn(args);
-  auto code = p->wait_exit(limit);
-  EXPECT_TRUE(code) << "timed out: " << p->output();  // output() is complete once it exited
-  return {code.value_or(-1), p->output()};
-}
+using testing::run_cutover;
+using testing::run_result;
 
 class Import : public ::testing::Test {
  protected:
@@ -49,7 +40,7 @@ class Import : public ::testing::Test {
         profile.find('/') == std::string::npos ? kProfiles + profile : profile};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(input);
-    return run(args);
+    return run_cutover(args, 60s);  // a large import takes a while
   }
   notification_batch read(const std::vector<std::string>& topics, std::size_t limit = 1'000'000) {
     auto r = store::reader::open(db_);
@@ -302,11 +293,12 @@ TEST_F(Import, BadProfileExits2NamingFileLineAndField) {
             std::string::npos)
       << r.out;
   EXPECT_FALSE(std::filesystem::exists(db_));
-  auto missing = run({"import", "--db", db_, "--profile", kProfiles + "legacy_sim.json",
-                      dir_.file("nope.ndjson")});
+  auto missing = run_cutover({"import", "--db", db_, "--profile", kProfiles + "legacy_sim.json",
+                              dir_.file("nope.ndjson")});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.out.find("cannot read"), std::string::npos) << missing.out;
-  EXPECT_EQ(run({"import", "--db", db_, dir_.file("x.ndjson")}).code, 2) << "--profile is required";
+  EXPECT_EQ(run_cutover({"import", "--db", db_, dir_.file("x.ndjson")}).code, 2)
+      << "--profile is required";
 }
 
 TEST_F(Import, IsoTimesForProfilesThatSaySo) {

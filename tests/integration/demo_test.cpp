@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "cutover_proc.hpp"
+#include "run_cutover.hpp"
 #include "tcp_client.hpp"
 
 namespace cutover {
@@ -20,20 +21,9 @@ using testing::http_get;
 using testing::http_post;
 using testing::json_field;
 using testing::redis_server;
-using testing::subprocess;
+using testing::run_cutover;
 
 constexpr const char* kSecret = "demo-test-secret";
-
-struct run_result {
-  int code = -1;
-  std::string out;
-};
-run_result run_cutover(std::vector<std::string> args) {
-  args.insert(args.begin(), CUTOVER_BIN);
-  auto p = subprocess::spawn(args);
-  auto code = p->wait_exit(30s);
-  return {code.value_or(-1), p->output()};
-}
 
 class Demo : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 
 #include "cutover_proc.hpp"
 #include "ingest_fixtures.hpp"
+#include "run_cutover.hpp"
 #include "sentinel_cluster.hpp"
 
 namespace cutover {
@@ -25,7 +26,7 @@ using testing::cutover_server;
 using testing::http_get;
 using testing::redis_client;
 using testing::redis_server;
-using testing::subprocess;
+using testing::run_cutover;
 using testing::temp_dir;
 
 const std::vector<std::string> kInsecure = {"--auth", "insecure-query"};
@@ -34,17 +35,6 @@ std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
-}
-
-struct run_result {
-  int code = -1;
-  std::string out;
-};
-run_result run_cutover(std::vector<std::string> args) {
-  args.insert(args.begin(), CUTOVER_BIN);
-  auto p = subprocess::spawn(args);
-  auto code = p->wait_exit(30s);
-  return {code.value_or(-1), p->output()};
 }
 
 TEST(ReadyMinHistory, NotReadyUntilTheOldestStoredEntryIsThatOld) {

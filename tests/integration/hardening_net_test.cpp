@@ -5,14 +5,17 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -253,6 +256,71 @@ TEST_F(Framing, HeadOnThePollPathAnswersTheGetsHeaderWithoutABody) {
   EXPECT_EQ(in.substr(in.find("\r\n\r\n") + 4), "") << "HEAD has no body";
 }
 
+// ---- 2b. identity lookups: as many at once as --auth-threads, no more (issue 12) -------------
+
+// A who-am-I endpoint that holds each request until `gate` of them have arrived (then
+// answers all, and later ones at once) and records how many were in flight at most: the
+// lookups Cutover runs at the same time, seen from the legacy app's side.
+class gated_whoami {
+ public:
+  explicit gated_whoami(int gate) : gate_(gate) {
+    svr_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    svr_.Get("/whoami", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::unique_lock lk(mu_);
+        max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+        if (++arrived_ >= gate_) cv_.notify_all();
+        cv_.wait_for(lk, 10s, [&] { return arrived_ >= gate_; });
+        --in_flight_;
+      }
+      res.set_content(R"({"userId":")" + req.get_header_value("Cookie").substr(2) + "\"}",
+                      "application/json");
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    // bind_to_any_port() already listens: connections wait in the backlog until accepted.
+  }
+  ~gated_whoami() {
+    svr_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/whoami"; }
+  int max_in_flight() {
+    std::lock_guard lk(mu_);
+    return max_in_flight_;
+  }
+
+ private:
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int gate_, arrived_ = 0, in_flight_ = 0, max_in_flight_ = 0;
+};
+
+TEST(AuthThreads, AsManyIdentityLookupsRunAtOnceAsAuthThreadsAndNoMore) {
+  redis_server redis;
+  // 12 users with cold credentials at once: before, 4 fixed threads asked in turn (600 users
+  // at 100 ms each waited 7.2 s at p50). With --auth-threads 8, the first 8 are asked together
+  // (the endpoint answers once 8 have arrived, so fewer at once would hold them all 10 s);
+  // the 9th waits for a thread.
+  gated_whoami whoami(8);
+  cutover_server srv(redis, {"--auth", "upstream", "--auth-url", whoami.url(), "--auth-threads",
+                             "8", "--poll-timeout", "100ms"});
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::future<testing::http_reply>> polls;
+  for (int i = 0; i < 12; ++i)
+    polls.push_back(std::async(std::launch::async, [&, i] {
+      return http_get(srv.port(), "/api/notifications/poll?since=0",
+                      {{"Cookie", "s=" + std::to_string(i)}});
+    }));
+  for (auto& p : polls) EXPECT_EQ(p.get().status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << "the lookups were not run 8 at once";
+  EXPECT_EQ(whoami.max_in_flight(), 8);
+  EXPECT_EQ(srv.metric(R"(cutover_auth_upstream_lookups_total{result="asked"})"), 12);
+}
+
 // ---- 3. bodies: after identity, within one budget (DESIGN §8) -----------------------------------
 
 TEST(Bodies, RoutesThatTakeNoBodyAndAPublishWithoutTheAdminTokenAnswerBeforeTheBody) {
@@ -382,11 +450,12 @@ TEST(Bodies, PassThroughBodiesStreamToTheUpstreamUnderTheirOwnCapAndTheBudget) {
   EXPECT_EQ(after.status, 200);
 }
 
-TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBack) {
+TEST(Bodies, AStalledOrTrickledBodyIs408AndItsShareOfTheBudgetComesBack) {
   redis_server redis;
   testing::legacy_sim legacy;
-  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
-                             "--body-budget-mb", "1", "--header-timeout", "1s"});
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", legacy.url(), "--body-budget-mb", "1",
+              "--header-timeout", "1s", "--body-idle-timeout", "1s", "--body-timeout", "3s"});
   // Four streamed bodies hold the whole 1 MiB budget (256 KiB each), by clients that then
   // send one byte at a time, or nothing: they must not hold it for as long as they like.
   std::vector<std::unique_ptr<tcp_client>> slow;
@@ -398,23 +467,106 @@ TEST(Bodies, ABodyTrickledPastTheHeaderTimeoutIs408AndItsShareOfTheBudgetComesBa
     ASSERT_TRUE(slow.back()->read_some(5s));
     ASSERT_EQ(slow.back()->received().rfind("HTTP/1.1 100", 0), 0u) << slow.back()->received();
   }
+  const auto started = std::chrono::steady_clock::now();
   auto blocked = exchange(
       srv.port(), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n", 5s);
   ASSERT_EQ(blocked.status, 503) << "the budget is held: " << blocked.all;
+  // A byte every 100 ms never stalls for --body-idle-timeout, so --body-timeout ends it; the
+  // three that send nothing are cut by the idle timeout long before.
   auto& trickler = *slow.front();
   for (int i = 0; i < 100 && trickler.received().find("HTTP/1.1 408") == std::string::npos; ++i) {
     trickler.send_all("x");
     trickler.read_some(100ms);
   }
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 2500ms)
+      << "each byte extends the idle deadline: the trickle is cut by --body-timeout only";
   for (auto& c : slow) {
     while (c->received().find("HTTP/1.1 408") == std::string::npos && c->read_some(5s)) {
     }
     EXPECT_NE(c->received().find("HTTP/1.1 408"), std::string::npos) << c->received();
     EXPECT_TRUE(c->wait_closed(5s));
   }
+  EXPECT_NE(trickler.received().find("--body-timeout"), std::string::npos) << trickler.received();
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="total"})"), 1);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 3);
   // Their shares are back: a body of 600,000 bytes is taken and passed through.
   auto next = http_post(srv.port(), "/api/echo", std::string(600000, 'z'));
   EXPECT_EQ(next.status, 200) << next.body.substr(0, 200);
+}
+
+TEST(Bodies, ABodyThatKeepsComingArrivesWholeThoughItTakesLongerThanTheHeaderTimeout) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
+                             "--header-timeout", "1s", "--body-idle-timeout", "2s"});
+  // Twelve pieces, each well within --body-idle-timeout of the last, about 3.6 s in all:
+  // before, the whole request had to be in within --header-timeout (408 after 1-2 s).
+  std::string body;
+  for (int i = 0; i < 12; ++i) body += std::string(1000, static_cast<char>('a' + i));
+  auto send_slowly = [&](bool chunked) {
+    tcp_client c(srv.port());
+    c.send_all(std::string("POST /api/echo HTTP/1.1\r\nHost: x\r\n") +
+               (chunked ? "Transfer-Encoding: chunked\r\n\r\n"
+                        : "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+    for (int i = 0; i < 12; ++i) {
+      std::string piece = body.substr(static_cast<std::size_t>(i) * 1000, 1000);
+      ASSERT_TRUE(c.send_all(chunked ? "3e8\r\n" + piece + "\r\n" : piece));
+      if (i == 11 && !chunked) break;  // complete: the answer comes now
+      EXPECT_FALSE(c.read_some(300ms)) << "answered before the body was complete: " << c.received();
+    }
+    if (chunked) c.send_all("0\r\n\r\n");
+    ASSERT_TRUE(c.read_response(10s));
+    ASSERT_EQ(c.status(), 200) << c.received();
+    EXPECT_TRUE(json::parse(c.body()).as_object()["body"].as_string() == body)
+        << "the upstream got the body whole (chunked: " << chunked << ")";
+  };
+  send_slowly(false);
+  send_slowly(true);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 0);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="total"})"), 0);
+}
+
+TEST(Bodies, ABodyThatStopsMidwayIsCutAfterTheIdleTimeoutWith408AndClose) {
+  redis_server redis;
+  testing::legacy_sim legacy;
+  // A header timeout far longer than the test: only the body's idle deadline can cut it.
+  cutover_server srv(redis, {"--auth", "insecure-query", "--upstream", legacy.url(),
+                             "--header-timeout", "60s", "--body-idle-timeout", "1s"});
+  tcp_client c(srv.port());
+  c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" +
+             std::string(120000, 'h'));
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.read_response(10s)) << "no answer to a body that stopped: " << c.received();
+  const auto waited = std::chrono::steady_clock::now() - stopped;
+  EXPECT_EQ(c.status(), 408) << c.received();
+  EXPECT_NE(c.received().find("--body-idle-timeout"), std::string::npos) << c.received();
+  EXPECT_NE(c.received().find("Connection: close"), std::string::npos) << c.received();
+  EXPECT_TRUE(c.wait_closed(5s));
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 5s) << "cut within the idle timeout and the once-a-second sweep";
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 1);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="total"})"), 0);
+  // Not the upstream's failure: it is not counted as an upstream outcome.
+  EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="unreachable"})"), 0);
+  EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="timeout"})"), 0);
+}
+
+TEST(Bodies, AnUpstreamThatFailsWhileTheBodyIsStillComingIsTheUpstreamsErrorNotA408) {
+  redis_server redis;
+  // Nothing listens there: the worker's connect fails while the client is mid-body. Before,
+  // any failure while the body was still coming was answered as the client's 408.
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(testing::free_port());
+  cutover_server srv(
+      redis, {"--auth", "insecure-query", "--upstream", nowhere, "--body-idle-timeout", "30s"});
+  tcp_client c(srv.port());
+  c.send_all("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+             std::string(1000, 'u'));
+  ASSERT_TRUE(c.read_response(10s)) << c.received();
+  EXPECT_EQ(c.status(), 502) << c.received();
+  EXPECT_NE(c.received().find("upstream unreachable"), std::string::npos) << c.received();
+  EXPECT_TRUE(c.wait_closed(5s)) << "the rest of the body is never read";
+  EXPECT_EQ(srv.metric(R"(cutover_upstream_requests_total{outcome="unreachable"})"), 1);
+  EXPECT_EQ(srv.metric(R"(cutover_body_timeouts_total{reason="idle"})"), 0);
 }
 
 // ---- 4. close codes and reply bounds (RFC 6455 §7.4, DESIGN §5) ---------------------------------
@@ -462,6 +614,27 @@ TEST(CloseCodes, RepliesToAPeerThatNeverReadsStayWithinTheQueueBoundAndItIsClose
   auto queued = srv.metric("cutover_ws_queued_bytes").value_or(-1);
   EXPECT_LE(queued, 2 * kQueue + 200) << "replies past the bound";
   sender.join();  // the server closes after --stall-timeout
+}
+
+TEST(CloseCodes, PongsToAPeerThatNeverReadsStopItsReadsAtTheQueueBoundUntilTheStallClose) {
+  redis_server redis;
+  constexpr int kQueue = 65536;
+  cutover_server srv(redis, {"--auth", "insecure-query", "--ws-queue-bytes", std::to_string(kQueue),
+                             "--stall-timeout", "2s"});
+  raw_ws ws(srv.port(), "/v1/ws?user=1", 4096);  // a small receive buffer, never read
+  ASSERT_EQ(ws.handshake_status(), 101);
+  // 48 MiB of empty pings (6 bytes each), each answered with a 2-byte pong: 16 MB of pongs,
+  // more than the kernel's socket buffers take, for a peer that reads none (issue 12: 50 such
+  // connections took RSS to 1.3 GB). Pongs are small, so the server stops reading once they
+  // pass the bound and they never reach twice it.
+  std::string pings;
+  for (int i = 0; i < (48 << 20) / 6; ++i) pings += std::string("\x89\x80\x01\x02\x03\x04", 6);
+  std::thread sender([&] { ws.send_raw(pings); });  // ends when the server closes
+  EXPECT_TRUE(srv.wait_metric_at_least("cutover_ws_queued_bytes", kQueue, 20s));
+  // Reading has stopped (it stops only past the bound): what is queued now is all there is.
+  EXPECT_LE(srv.metric("cutover_ws_queued_bytes").value_or(-1), 2 * kQueue);
+  EXPECT_TRUE(srv.wait_metric_at_least(R"(cutover_ws_closes_total{reason="stalled"})", 1, 30s));
+  sender.join();
 }
 
 // ---- 6. resumes and store reads -------------------------------------------------------------

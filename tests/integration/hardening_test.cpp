@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cutover_proc.hpp"
+#include "run_cutover.hpp"
 
 namespace cutover {
 namespace {
@@ -25,21 +26,8 @@ using testing::json_field;
 using testing::raw_ws;
 using testing::redis_client;
 using testing::redis_server;
-using testing::subprocess;
+using testing::run_cutover;
 using testing::temp_dir;
-
-struct run_result {
-  int code = -1;
-  std::string out;
-};
-
-// Runs `cutover ARGS...` to its exit.
-run_result run_cutover(std::vector<std::string> args, std::chrono::milliseconds timeout = 30s) {
-  args.insert(args.begin(), CUTOVER_BIN);
-  auto p = subprocess::spawn(args);
-  auto code = p->wait_exit(timeout);
-  return {code.value_or(-1), p->output()};
-}
 
 const std::vector<std::string> kInsecure = {"--auth", "insecure-query"};
 

@@ -115,6 +115,12 @@ TEST_F(Migration, UpstreamAuthIsCachedAndCoalesced) {
         << "other cookies do not make new credentials: only the session cookie counts";
   EXPECT_EQ(legacy_.me_requests() - before, 1);
   EXPECT_EQ(srv.metric(R"(cutover_auth_upstream_lookups_total{result="asked"})"), 1);
+  // Every other request is counted once: coalesced with the one in flight, or a cache hit
+  // once it was answered (issue 12: coalesced lookups were not counted).
+  EXPECT_EQ(
+      srv.metric(R"(cutover_auth_upstream_lookups_total{result="coalesced"})").value_or(0) +
+          srv.metric(R"(cutover_auth_upstream_lookups_total{result="cache_hit"})").value_or(0),
+      19);
   // The identity is the one the legacy app returned ({"user":{"id":"42"}}): user:42's.
   redis_client pub(redis_.port());
   pub.xadd("cutover:notifications", {{"topic", "user:42"}, {"data", R"("mine")"}});

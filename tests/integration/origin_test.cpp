@@ -140,5 +140,39 @@ TEST_F(Origin, ChromiumPageOfAnotherOriginCannotReadTheVictimsStream) {
   EXPECT_EQ(hello.at("topics").as_array()[0].as_string(), "user:victim");
 }
 
+// The same attack on Socket.IO (issue 12: the cross-site tests grow with each transport): the
+// page speaks Engine.IO over a WebSocket to /socket.io/ with the victim's cookie and asks for
+// the victim's backlog. Refused; allowed, the control gets the victim's notification.
+TEST_F(Origin, ChromiumPageOfAnotherOriginCannotReadTheVictimsSocketIoStream) {
+  int page_port = testing::free_port();
+  testing::redis_client pub(redis_.port());
+  pub.xadd("cutover:notifications", {{"topic", "user:victim"}, {"data", R"("secret")"}});
+  start({"--allow-origin", "http://127.0.0.1:" + std::to_string(testing::free_port())});
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", 1));
+  auto r = testing::run_node(
+      "cross_origin.mjs", {std::to_string(srv_->port()), token_, "sio", std::to_string(page_port)});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto out = boost::json::parse(r.last_line).as_object();
+  EXPECT_FALSE(out.at("opened").as_bool()) << r.last_line;
+  EXPECT_TRUE(out.at("frames").as_array().empty()) << r.last_line;
+  EXPECT_GE(*srv_->metric("cutover_origin_refusals_total"), 1);
+
+  srv_.reset();
+  start({"--allow-origin", "http://127.0.0.1:" + std::to_string(page_port)});
+  ASSERT_TRUE(srv_->wait_metric_at_least("cutover_ingest_entries_total", 1));
+  auto ok = testing::run_node(
+      "cross_origin.mjs", {std::to_string(srv_->port()), token_, "sio", std::to_string(page_port)});
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  auto allowed = boost::json::parse(ok.last_line).as_object();
+  EXPECT_TRUE(allowed.at("opened").as_bool()) << ok.last_line;
+  ASSERT_EQ(allowed.at("frames").as_array().size(), 2u) << ok.last_line;
+  auto hello = allowed.at("frames").as_array()[0].as_array();
+  EXPECT_EQ(hello.at(0).as_string(), "hello") << ok.last_line;
+  auto event = allowed.at("frames").as_array()[1].as_array();
+  EXPECT_EQ(event.at(0).as_string(), "notification") << ok.last_line;
+  EXPECT_EQ(event.at(1).as_object().at("topic").as_string(), "user:victim") << ok.last_line;
+  EXPECT_EQ(event.at(1).as_object().at("data").as_string(), "secret") << ok.last_line;
+}
+
 }  // namespace
 }  // namespace cutover

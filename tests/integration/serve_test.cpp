@@ -502,13 +502,7 @@ TEST_F(Serve, SigtermAnswersWaitingPollsAndExitsZero) {
 
 TEST_F(Serve, TokenAuthRefusesWhatItShould) {
   start({"--auth", "token", "--token-secret", "k3y"});
-  auto mint = [](const std::string& secret, const std::string& user, const std::string& ttl) {
-    auto p = testing::subprocess::spawn(
-        {CUTOVER_BIN, "token", "--secret", secret, "--user", user, "--ttl", ttl});
-    p->wait_exit(10s);
-    auto out = p->output();
-    return out.substr(0, out.find('\n'));
-  };
+  auto mint = testing::mint_token;
   auto good = mint("k3y", "42", "1h");
   publish("user:42", "1");
   committed(1);

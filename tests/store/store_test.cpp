@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "store/importer.hpp"
@@ -223,6 +224,109 @@ TEST_F(StoreTest, PruneMarksOlderThanEveryRetainedEntryFoldIntoOneFloor) {
   append({entry(200000, 0, "user:7")});
   EXPECT_EQ(ids(read({"user:7"}, {})), (std::vector<std::string>{"200000-0"}));
   EXPECT_EQ(reader_->status()->topics, 3);
+}
+
+std::int64_t count_of(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, sql, -1, &s, nullptr);
+  std::int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return n;
+}
+
+// Marks that could outlive their topic's entries: a topic row with a mark whose topic has no
+// retained entry. The bound below says there are none (imports aside, see DESIGN §11).
+constexpr const char* kMarksWithoutEntries =
+    "SELECT count(*) FROM topics t WHERE t.pruned_ms IS NOT NULL AND NOT EXISTS "
+    "(SELECT 1 FROM notifications n WHERE n.topic = t.topic)";
+constexpr const char* kTopicsWithEntries = "SELECT count(DISTINCT topic) FROM notifications";
+
+TEST_F(StoreTest, PruneMarksNeverOutnumberTheTopicsThatStillHoldEntries) {
+  // A quiet topic with one entry older than everything keeps every later mark above the
+  // oldest retained entry, so nothing folds: the case where marks stay per topic.
+  append({entry(1, 0, "quiet")});
+  prune_policy by_count;
+  by_count.max_per_topic = 2;
+  auto prune_all = [&](const prune_policy& p, std::uint64_t now) {
+    while (true) {
+      auto r = writer_->prune_chunk(p, now);
+      ASSERT_TRUE(r) << r.err().message;
+      ASSERT_EQ(count_of(writer_->db(), kMarksWithoutEntries), 0);
+      if (!r->more) break;
+    }
+  };
+  // 500 prunes of one topic: one row, one mark (the newest), never one per prune.
+  std::uint64_t ms = 10;
+  for (int round = 0; round < 500; ++round) {
+    append({entry(ms, 0, "busy"), entry(ms + 1, 0, "busy"), entry(ms + 2, 0, "busy")});
+    ms += 3;
+    prune_all(by_count, 0);
+  }
+  auto marks = reader_->prune_marks();
+  ASSERT_TRUE(marks);
+  ASSERT_EQ(marks->size(), 1u);
+  EXPECT_EQ(marks->at("busy"), (stream_id{ms - 3, 0})) << "the newest entry pruned";
+  EXPECT_EQ(topic_rows(writer_->db()), 2);
+
+  // 3,000 topics, each pruned by count: one mark each, and each of those topics still holds
+  // its newest two entries, so the marks are bounded by the topics holding entries (and so
+  // by the entries retained), not by how often or how much was pruned.
+  constexpr int kTopics = 3000;
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<pending_entry> e;
+    for (int t = 0; t < kTopics; ++t)
+      for (int i = 0; i < 3; ++i) e.push_back(entry(ms++, 0, "user:" + std::to_string(t)));
+    append(e);
+    prune_all(by_count, 0);
+  }
+  marks = reader_->prune_marks();
+  EXPECT_EQ(marks->size(), static_cast<std::size_t>(kTopics) + 1);
+  EXPECT_EQ(count_of(writer_->db(), kTopicsWithEntries), kTopics + 2);
+  EXPECT_EQ(topic_rows(writer_->db()), kTopics + 2) << "no row beyond the topics with entries";
+
+  // Once age retention takes a topic's last entries it takes everything older too (ids age in
+  // order), so its mark is below the oldest retained entry and folds: only the topics still
+  // holding entries keep marks.
+  append({entry(ms + 100000, 0, "user:0")});
+  prune_policy by_age;
+  by_age.max_age = std::chrono::milliseconds(1000);
+  prune_all(by_age, ms + 1000);  // cutoff ms: every entry before the last one goes
+  EXPECT_TRUE(reader_->prune_marks()->empty());
+  EXPECT_EQ(topic_rows(writer_->db()), 1);
+  EXPECT_EQ(**reader_->prune_floor(), (stream_id{ms - 1, 0}));
+}
+
+TEST_F(StoreTest, NoPruneMarkOutlivesItsTopicsEntriesUnderMixedRetention) {
+  // Random appends over 400 topics, pruned by count and by age in turns: after every chunk
+  // no topic keeps a mark without a retained entry, so the marks stay at most the topics
+  // holding entries whatever the history.
+  std::mt19937 rng(12);
+  std::uint64_t ms = 1;
+  for (int round = 0; round < 60; ++round) {
+    std::vector<pending_entry> e;
+    for (int i = 0; i < 200; ++i) {
+      const bool hot = rng() % 2;  // half the entries go to 20 busy users
+      e.push_back(entry(ms++, 0, "user:" + std::to_string(rng() % (hot ? 20 : 400))));
+    }
+    append(e);
+    prune_policy p;
+    p.chunk = 37;
+    if (round % 2)
+      p.max_per_topic = 1 + static_cast<std::int64_t>(rng() % 4);
+    else
+      p.max_age = std::chrono::milliseconds(1 + rng() % 600);
+    while (true) {
+      auto r = writer_->prune_chunk(p, ms);
+      ASSERT_TRUE(r) << r.err().message;
+      ASSERT_EQ(count_of(writer_->db(), kMarksWithoutEntries), 0) << "round " << round;
+      if (!r->more) break;
+    }
+    auto marks = reader_->prune_marks();
+    ASSERT_TRUE(marks);
+    EXPECT_LE(static_cast<std::int64_t>(marks->size()),
+              count_of(writer_->db(), kTopicsWithEntries));
+    EXPECT_EQ(topic_rows(writer_->db()), count_of(writer_->db(), kTopicsWithEntries));
+  }
 }
 
 TEST_F(StoreTest, ImportedEntriesKeepTheirTimeAndAgeByIt) {
