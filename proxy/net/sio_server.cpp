@@ -1,5 +1,3 @@
-#include "net/sio_server.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,9 +12,11 @@
 #include "net/push_carrier.hpp"
 #include "net/push_session.hpp"
 #include "net/shard.hpp"
+#include "net/sio_server.hpp"
 #include "net/small_queue.hpp"
 #include "net/ws_protocol.hpp"
 #include "sio/eio_session.hpp"
+#include "sio/sio_frame.hpp"
 #include "sio/sio_packet.hpp"
 
 namespace cutover::net {
@@ -48,7 +48,9 @@ std::string refusal(std::string_view message, int status) {
 }
 
 // Socket.IO events (DESIGN §6.2): `2["hello",<hello>,"<cursor>"]` and so on; the Engine.IO
-// message type in front ("4") is the carrier's.
+// message type in front ("4") is the carrier's. Except notifications: those are the shared
+// pre-framed WebSocket frame (sio/sio_frame.hpp), which the carrier writes as it is on a
+// WebSocket session, or unwraps into the Socket.IO packet for a polling or upgrading one.
 class sio_codec final : public codec {
  public:
   explicit sio_codec(std::string ack) : ack_(std::move(ack)) {}
@@ -58,9 +60,7 @@ class sio_codec final : public codec {
     return R"(2["hello",)" + hello_json(cursor, topics) + ",\"" + cursor.str() + "\"]";
   }
   const std::string& notification(const cutover::notification& n) override {
-    return n.rendered(wire_slot::socketio, [](const cutover::notification& x) {
-      return R"(2["notification",)" + render_notification_json(x) + ",\"" + x.id.str() + "\"]";
-    });
+    return sio::sio_notification_frame(n);
   }
   std::string reset(stream_id oldest) override {
     return R"(2["reset",)" + reset_json(oldest) + "]";
@@ -147,6 +147,30 @@ class sio_ws : public std::enable_shared_from_this<sio_ws> {
     if (closed_ || close_queued_) return;
     queue(ws::close_frame(code, ""));
     close_queued_ = true;
+  }
+  // Nothing of ours is queued or being written: bytes written now go out in order.
+  bool idle() const noexcept { return !closed_ && !close_queued_ && !writing_ && tx_.empty(); }
+  // Whole WebSocket frames (the shared notification frames) written straight onto the socket,
+  // one writev, only when idle(). Returns how many of `frames` it took: those the socket took
+  // whole, and the one it took in part or (once full) not at all, whose rest is queued here to
+  // go out first. `full`: the socket is full; write no more until ws_drained. `failed`: the
+  // socket is gone (nothing was taken).
+  std::size_t write_direct(std::span<const asio::const_buffer> frames, bool& full, bool& failed) {
+    boost::system::error_code ec;
+    std::size_t n = socket_.write_some(frames, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      n = 0;
+    } else if (ec) {
+      failed = true;
+      return 0;
+    }
+    std::size_t taken = 0;
+    while (taken < frames.size() && n >= frames[taken].size()) n -= frames[taken++].size();
+    if (taken == frames.size()) return taken;
+    full = true;
+    const auto& rest = frames[taken];
+    queue(std::string(static_cast<const char*>(rest.data()) + n, rest.size() - n));
+    return taken + 1;
   }
 
  private:
@@ -243,6 +267,14 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   std::size_t backlog() const { return eio_->buffered_bytes() + (ws_ ? ws_->tx_bytes() : 0); }
   std::size_t backlog_limit() const { return svc_.eio.max_buffered_bytes; }
   bool send(std::string text) { return eio_->send_text(std::move(text)); }
+  // The shared notification frames may go straight onto the WebSocket (nothing would be
+  // overtaken): the session is on it, not upgrading, and nothing of it waits anywhere.
+  bool direct_ok() const {
+    return eio_ && eio_->writable_direct() && ws_ && ws_->id() == eio_->websocket() && ws_->idle();
+  }
+  std::size_t write_direct(std::span<const asio::const_buffer> frames, bool& full, bool& failed) {
+    return ws_->write_direct(frames, full, failed);
+  }
   void server_close() {
     if (eio_ && eio_->open()) eio_->close(eio_clock::now());
     schedule_pump();
@@ -335,25 +367,49 @@ class eio_carrier final : public carrier {
       st = io_status::failed;
       return 0;
     }
+    auto view = [](const asio::const_buffer& b) {
+      return std::string_view(static_cast<const char*>(b.data()), b.size());
+    };
     std::size_t total = 0;
-    for (const auto& b : bufs) {
-      std::string_view text(static_cast<const char*>(b.data()), b.size());
+    bool queued = false;  // something went to the Engine.IO session: it needs a pump
+    for (std::size_t i = 0; i < bufs.size();) {
+      std::string_view text = view(bufs[i]);
       if (text == kEndMarker) {
         c->server_close();
         total += text.size();
+        queued = true;
         break;
       }
-      if (total > 0 && c->backlog() >= c->backlog_limit()) {
+      if (sio::is_sio_ws_frame(text) && c->direct_ok()) {
+        // A run of shared notification frames: one writev, no copy, no Engine.IO queue.
+        std::size_t j = i + 1;
+        while (j < bufs.size() && sio::is_sio_ws_frame(view(bufs[j]))) ++j;
+        bool full = false, failed = false;
+        std::size_t taken = c->write_direct(bufs.subspan(i, j - i), full, failed);
+        if (failed) {
+          st = io_status::failed;
+          break;
+        }
+        for (std::size_t k = i; k < i + taken; ++k) total += bufs[k].size();
+        i += taken;
+        if (full) {
+          st = io_status::would_block;  // woken by ws_drained
+          break;
+        }
+        continue;
+      }
+      // Polling, upgrading, or behind something queued: the packet goes through the session.
+      std::string_view packet = sio::is_sio_ws_frame(text) ? sio::sio_frame_packet(text) : text;
+      if ((total > 0 && c->backlog() >= c->backlog_limit()) || !c->send(std::string(packet))) {
         st = io_status::would_block;
+        queued = true;  // the pump drains the session and wakes this carrier
         break;
       }
-      if (!c->send(std::string(text))) {
-        st = io_status::would_block;
-        break;
-      }
+      queued = true;
       total += text.size();
+      ++i;
     }
-    c->schedule_pump();
+    if (queued) c->schedule_pump();
     return total;
   }
   std::size_t read(std::span<char> into, io_status& st) override {

@@ -83,6 +83,16 @@ class eio_session {
   // False once the session closes or is closing: nothing more is sent.
   bool open() const noexcept { return state_ == state::open; }
   std::size_t buffered_bytes() const noexcept { return buffered_bytes_; }
+  // The session's WebSocket carrier once it is the transport (0: none).
+  carrier_id websocket() const noexcept { return transport_ == transport::websocket ? ws_ : 0; }
+  // True when a message may go onto websocket() directly, bypassing send() and the queue:
+  // the session is open on its WebSocket (so not polling and not mid-upgrade) and nothing
+  // queued or waiting in take_outputs() would be overtaken. What the caller writes so must
+  // be a whole WebSocket frame of one message packet (sio_notification_frame).
+  bool writable_direct() const noexcept {
+    return state_ == state::open && transport_ == transport::websocket && ws_ != 0 && probe_ == 0 &&
+           queue_.empty() && out_.empty();
+  }
 
   // --- inputs from carriers
   void on_poll_get(carrier_id c, eio_clock::time_point now);
