@@ -15,6 +15,7 @@
 #include "net/sio_server.hpp"
 #include "net/small_queue.hpp"
 #include "net/ws_protocol.hpp"
+#include "sio/deadline_heap.hpp"
 #include "sio/eio_session.hpp"
 #include "sio/sio_frame.hpp"
 #include "sio/sio_packet.hpp"
@@ -198,14 +199,12 @@ class sio_ws : public std::enable_shared_from_this<sio_ws> {
 };
 
 class eio_carrier;
+class sio_deadlines;
 
 class sio_conn : public std::enable_shared_from_this<sio_conn> {
  public:
-  sio_conn(shard& owner, sio_service& svc, sio_start who)
-      : owner_(owner), svc_(svc), who_(std::move(who)), timer_(owner.io()) {}
-  ~sio_conn() {
-    if (counted_) global_metrics().sio_sessions[gauge_index()].add(-1);
-  }
+  sio_conn(shard& owner, sio_service& svc, sio_start who);
+  ~sio_conn();
 
   shard& owner() { return owner_; }
   sio_service& service() { return svc_; }
@@ -301,6 +300,10 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   void ws_drained() { notify_carrier(); }
 
   void pump();
+  // From this thread's sio_deadlines: the deadline this session asked for has come.
+  void on_deadline(eio_clock::time_point now);
+
+  sio::deadline_hook deadline_;  // this session's place in its thread's sio_deadlines
 
  private:
   std::size_t gauge_index() const { return ws_gauge_ ? 1 : 0; }
@@ -334,9 +337,8 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   std::shared_ptr<push_session> push_;
   eio_carrier* carrier_ = nullptr;  // push_'s, while it lives
   small_queue<std::string> inbound_;
-  asio::steady_timer timer_;
+  sio_deadlines& deadlines_;  // the owner thread's, shared by all its sessions
   eio_clock::time_point connect_deadline_ = eio_clock::time_point::max();
-  eio_clock::time_point armed_at_ = eio_clock::time_point::max();
   bool connected_ = false;  // CONNECT to "/" accepted (or being checked)
   bool pump_posted_ = false;
   bool counted_ = false;
@@ -466,6 +468,75 @@ class eio_carrier final : public carrier {
   bool disowned_ = false;
 };
 
+// ---- deadlines ------------------------------------------------------------------
+
+// One timer per I/O thread for the deadlines of all its Engine.IO sessions (heartbeat pings
+// and pong timeouts, upgrade, connect and close timeouts): an Asio service of the thread's
+// io_context, so it lives and dies with it. Each session is in the heap at its earliest
+// deadline; the timer is armed at the heap's. Only the owner thread touches it.
+class sio_deadlines final : public asio::io_context::service {
+ public:
+  static asio::io_context::id id;
+  explicit sio_deadlines(asio::io_context& io) : asio::io_context::service(io), io_(io) {}
+
+  // `c` wants on_deadline at `at` (time_point::max(): never).
+  void schedule(sio_conn& c, eio_clock::time_point at) {
+    if (at == eio_clock::time_point::max()) return heap_.cancel(c);
+    if (heap_.due(c) == at) return;
+    heap_.schedule(c, at);
+    arm();
+  }
+  void cancel(sio_conn& c) { heap_.cancel(c); }
+
+ private:
+  void shutdown() override {
+    heap_.clear();
+    timer_.reset();
+  }
+  void arm() {
+    auto next = heap_.next();
+    if (!next || *next >= armed_) return;  // the timer fires earlier anyway
+    if (!timer_) timer_.emplace(io_);
+    armed_ = *next;
+    timer_->expires_at(armed_);
+    timer_->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;  // re-armed earlier (that wait is pending) or shut down
+      armed_ = eio_clock::time_point::max();
+      on_timer();
+    });
+  }
+  void on_timer() {
+    auto now = eio_clock::now();
+    // Take every due session out first: handling one may schedule it again, even at once.
+    while (auto* c = heap_.pop_due(now)) due_.push_back(c->shared_from_this());
+    for (auto& c : due_) c->on_deadline(now);
+    due_.clear();
+    if (due_.capacity() > 256) std::vector<std::shared_ptr<sio_conn>>().swap(due_);
+    arm();
+  }
+
+  asio::io_context& io_;
+  std::optional<asio::steady_timer> timer_;
+  eio_clock::time_point armed_ = eio_clock::time_point::max();
+  sio::deadline_heap<sio_conn, &sio_conn::deadline_, eio_clock> heap_;
+  std::vector<std::shared_ptr<sio_conn>> due_;
+};
+
+asio::io_context::id sio_deadlines::id;
+
+sio_conn::sio_conn(shard& owner, sio_service& svc, sio_start who)
+    : owner_(owner),
+      svc_(svc),
+      who_(std::move(who)),
+      deadlines_(asio::use_service<sio_deadlines>(owner.io())) {}
+
+sio_conn::~sio_conn() {
+  // Normally out of the heap since it ended (on the owner thread); a session dropped
+  // without ending (the registry cleared at exit) leaves it here.
+  if (deadline_.scheduled()) deadlines_.cancel(*this);
+  if (counted_) global_metrics().sio_sessions[gauge_index()].add(-1);
+}
+
 void sio_conn::notify_carrier() {
   if (!carrier_) return;
   bool gone = ended();
@@ -538,26 +609,20 @@ void sio_conn::pump() {
 }
 
 void sio_conn::arm_timer() {
+  // The connect timeout counts only while the session is open (closing, it has its own).
+  bool connect_due = !connected_ && eio_->open();
   auto at = ended_ ? eio_clock::time_point::max()
                    : std::min(eio_->next_deadline(),
-                              connected_ ? eio_clock::time_point::max() : connect_deadline_);
-  if (at == armed_at_) return;
-  armed_at_ = at;
-  if (at == eio_clock::time_point::max()) {
-    timer_.cancel();
-    return;
-  }
-  timer_.expires_at(at);
-  timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
-    auto self = w.lock();
-    if (ec || !self) return;
-    self->armed_at_ = eio_clock::time_point::max();
-    auto now = eio_clock::now();
-    if (!self->connected_ && now >= self->connect_deadline_ && self->eio_->open())
-      self->eio_->close(now);  // no CONNECT in time (the reference server's connectTimeout)
-    self->eio_->on_tick(now);
-    self->pump();
-  });
+                              connect_due ? connect_deadline_ : eio_clock::time_point::max());
+  deadlines_.schedule(*this, at);
+}
+
+void sio_conn::on_deadline(eio_clock::time_point now) {
+  if (ended_ || !eio_) return;
+  if (!connected_ && now >= connect_deadline_ && eio_->open())
+    eio_->close(now);  // no CONNECT in time (the reference server's connectTimeout)
+  eio_->on_tick(now);
+  pump();
 }
 
 void sio_conn::on_message(const sio::eio_packet& m) {

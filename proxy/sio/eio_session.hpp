@@ -71,12 +71,13 @@ inline constexpr std::string_view kJson = "application/json";
 class eio_session {
  public:
   // The session starts on `first`: a polling handshake GET (answered with the open packet)
-  // or a WebSocket connection (the open packet is its first frame).
+  // or a WebSocket connection (the open packet is its first frame). `cfg` is kept by
+  // reference (one per server, not a copy per session) and must outlive the session.
   eio_session(std::string sid, transport initial, carrier_id first, const eio_config& cfg,
               eio_clock::time_point now);
 
   const std::string& sid() const noexcept { return sid_; }
-  const eio_config& config() const noexcept { return cfg_; }
+  const eio_config& config() const noexcept { return *cfg_; }
   transport active_transport() const noexcept { return transport_; }
   bool upgrading() const noexcept { return probe_ != 0; }
   bool closed() const noexcept { return state_ == state::closed; }
@@ -143,7 +144,7 @@ class eio_session {
   void flush();
 
   std::string sid_;
-  eio_config cfg_;
+  const eio_config* cfg_;
   state state_ = state::open;
   transport transport_;
   carrier_id held_get_ = 0;  // 0: none (callers' ids start at 1)
