@@ -1,3 +1,5 @@
+#include "net/sio_server.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 #include "net/push_carrier.hpp"
 #include "net/push_session.hpp"
 #include "net/shard.hpp"
-#include "net/sio_server.hpp"
 #include "net/small_queue.hpp"
 #include "net/ws_protocol.hpp"
 #include "sio/deadline_heap.hpp"
@@ -338,6 +339,9 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   eio_carrier* carrier_ = nullptr;  // push_'s, while it lives
   small_queue<std::string> inbound_;
   sio_deadlines& deadlines_;  // the owner thread's, shared by all its sessions
+  // The CONNECT's recovery read while it is queued: dropped when the session ends or the
+  // client leaves "/", so a read nobody waits for never touches the store (issue 12).
+  read_claim_ptr connect_claim_;
   eio_clock::time_point connect_deadline_ = eio_clock::time_point::max();
   bool connected_ = false;  // CONNECT to "/" accepted (or being checked)
   bool pump_posted_ = false;
@@ -534,6 +538,7 @@ sio_conn::~sio_conn() {
   // Normally out of the heap since it ended (on the owner thread); a session dropped
   // without ending (the registry cleared at exit) leaves it here.
   if (deadline_.scheduled()) deadlines_.cancel(*this);
+  if (connect_claim_) connect_claim_->drop();
   if (counted_) global_metrics().sio_sessions[gauge_index()].add(-1);
 }
 
@@ -584,6 +589,8 @@ void sio_conn::pump() {
         case kind::closed:
           if (!ended_) {
             ended_ = true;
+            if (connect_claim_) connect_claim_->drop();  // its answer has nobody to go to
+            connect_claim_.reset();
             svc_.registry.erase(eio_->sid(), this);
             if (ws_) ws_->close();
             ws_.reset();
@@ -661,6 +668,8 @@ void sio_conn::on_packet(sio::sio_packet& p) {
       connected_ = false;
       connect_deadline_ = eio_clock::now() + svc_.connect_timeout;
       inbound_.clear();
+      if (connect_claim_) connect_claim_->drop();  // a recovery read still queued: not needed
+      connect_claim_.reset();
       if (carrier_) carrier_->disown();
       return;
     case sio_type::event:
@@ -743,16 +752,23 @@ void sio_conn::on_connect(const sio::sio_packet& p) {
   connected_ = true;
   if (pid.empty()) return start_push(since, {});
   // Recovery: the pid is echoed (socket.recovered) only when nothing was pruned since.
+  // The read carries a claim like every store read: the session ending or the client
+  // leaving "/" drops it, and a read still queued then is skipped before it touches SQLite.
   auto topics = ctx.topics_for(who_.user);
-  auto decide = [w = weak_from_this(), since, pid](const fetch_result& r) {
+  auto claim = std::make_shared<read_claim>();
+  connect_claim_ = claim;
+  auto decide = [w = weak_from_this(), since, pid, claim](const fetch_result& r) {
     auto self = w.lock();
-    if (!self || self->ended()) return;
+    // Not for this CONNECT any more: the session ended, or the client left and came back.
+    if (!self || self->ended() || self->connect_claim_ != claim) return;
+    self->connect_claim_.reset();
+    if (r.skipped) return;  // only a dropped claim skips, and that resets connect_claim_
     self->start_push(since, r.expired ? std::string() : pid);
   };
   auto later = [decide, io = &owner_.io()](fetch_result res) {
     asio::post(*io, [decide, res = std::move(res)] { decide(res); });
   };
-  if (auto now = owner_.host().fetch(topics, since->after, 1, later, nullptr)) decide(*now);
+  if (auto now = owner_.host().fetch(topics, since->after, 1, later, claim)) decide(*now);
 }
 
 void sio_conn::start_push(std::optional<cursor> since, std::string pid) {
