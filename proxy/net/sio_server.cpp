@@ -16,7 +16,9 @@
 #include "net/shard.hpp"
 #include "net/small_queue.hpp"
 #include "net/ws_protocol.hpp"
+#include "sio/deadline_heap.hpp"
 #include "sio/eio_session.hpp"
+#include "sio/sio_frame.hpp"
 #include "sio/sio_packet.hpp"
 
 namespace cutover::net {
@@ -48,7 +50,9 @@ std::string refusal(std::string_view message, int status) {
 }
 
 // Socket.IO events (DESIGN §6.2): `2["hello",<hello>,"<cursor>"]` and so on; the Engine.IO
-// message type in front ("4") is the carrier's.
+// message type in front ("4") is the carrier's. Except notifications: those are the shared
+// pre-framed WebSocket frame (sio/sio_frame.hpp), which the carrier writes as it is on a
+// WebSocket session, or unwraps into the Socket.IO packet for a polling or upgrading one.
 class sio_codec final : public codec {
  public:
   explicit sio_codec(std::string ack) : ack_(std::move(ack)) {}
@@ -58,9 +62,7 @@ class sio_codec final : public codec {
     return R"(2["hello",)" + hello_json(cursor, topics) + ",\"" + cursor.str() + "\"]";
   }
   const std::string& notification(const cutover::notification& n) override {
-    return n.rendered(wire_slot::socketio, [](const cutover::notification& x) {
-      return R"(2["notification",)" + render_notification_json(x) + ",\"" + x.id.str() + "\"]";
-    });
+    return sio::sio_notification_frame(n);
   }
   std::string reset(stream_id oldest) override {
     return R"(2["reset",)" + reset_json(oldest) + "]";
@@ -148,6 +150,30 @@ class sio_ws : public std::enable_shared_from_this<sio_ws> {
     queue(ws::close_frame(code, ""));
     close_queued_ = true;
   }
+  // Nothing of ours is queued or being written: bytes written now go out in order.
+  bool idle() const noexcept { return !closed_ && !close_queued_ && !writing_ && tx_.empty(); }
+  // Whole WebSocket frames (the shared notification frames) written straight onto the socket,
+  // one writev, only when idle(). Returns how many of `frames` it took: those the socket took
+  // whole, and the one it took in part or (once full) not at all, whose rest is queued here to
+  // go out first. `full`: the socket is full; write no more until ws_drained. `failed`: the
+  // socket is gone (nothing was taken).
+  std::size_t write_direct(std::span<const asio::const_buffer> frames, bool& full, bool& failed) {
+    boost::system::error_code ec;
+    std::size_t n = socket_.write_some(frames, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      n = 0;
+    } else if (ec) {
+      failed = true;
+      return 0;
+    }
+    std::size_t taken = 0;
+    while (taken < frames.size() && n >= frames[taken].size()) n -= frames[taken++].size();
+    if (taken == frames.size()) return taken;
+    full = true;
+    const auto& rest = frames[taken];
+    queue(std::string(static_cast<const char*>(rest.data()) + n, rest.size() - n));
+    return taken + 1;
+  }
 
  private:
   void queue(std::string frame) {
@@ -174,14 +200,12 @@ class sio_ws : public std::enable_shared_from_this<sio_ws> {
 };
 
 class eio_carrier;
+class sio_deadlines;
 
 class sio_conn : public std::enable_shared_from_this<sio_conn> {
  public:
-  sio_conn(shard& owner, sio_service& svc, sio_start who)
-      : owner_(owner), svc_(svc), who_(std::move(who)), timer_(owner.io()) {}
-  ~sio_conn() {
-    if (counted_) global_metrics().sio_sessions[gauge_index()].add(-1);
-  }
+  sio_conn(shard& owner, sio_service& svc, sio_start who);
+  ~sio_conn();
 
   shard& owner() { return owner_; }
   sio_service& service() { return svc_; }
@@ -243,6 +267,14 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   std::size_t backlog() const { return eio_->buffered_bytes() + (ws_ ? ws_->tx_bytes() : 0); }
   std::size_t backlog_limit() const { return svc_.eio.max_buffered_bytes; }
   bool send(std::string text) { return eio_->send_text(std::move(text)); }
+  // The shared notification frames may go straight onto the WebSocket (nothing would be
+  // overtaken): the session is on it, not upgrading, and nothing of it waits anywhere.
+  bool direct_ok() const {
+    return eio_ && eio_->writable_direct() && ws_ && ws_->id() == eio_->websocket() && ws_->idle();
+  }
+  std::size_t write_direct(std::span<const asio::const_buffer> frames, bool& full, bool& failed) {
+    return ws_->write_direct(frames, full, failed);
+  }
   void server_close() {
     if (eio_ && eio_->open()) eio_->close(eio_clock::now());
     schedule_pump();
@@ -269,6 +301,10 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   void ws_drained() { notify_carrier(); }
 
   void pump();
+  // From this thread's sio_deadlines: the deadline this session asked for has come.
+  void on_deadline(eio_clock::time_point now);
+
+  sio::deadline_hook deadline_;  // this session's place in its thread's sio_deadlines
 
  private:
   std::size_t gauge_index() const { return ws_gauge_ ? 1 : 0; }
@@ -302,9 +338,11 @@ class sio_conn : public std::enable_shared_from_this<sio_conn> {
   std::shared_ptr<push_session> push_;
   eio_carrier* carrier_ = nullptr;  // push_'s, while it lives
   small_queue<std::string> inbound_;
-  asio::steady_timer timer_;
+  sio_deadlines& deadlines_;  // the owner thread's, shared by all its sessions
+  // The CONNECT's recovery read while it is queued: dropped when the session ends or the
+  // client leaves "/", so a read nobody waits for never touches the store (issue 12).
+  read_claim_ptr connect_claim_;
   eio_clock::time_point connect_deadline_ = eio_clock::time_point::max();
-  eio_clock::time_point armed_at_ = eio_clock::time_point::max();
   bool connected_ = false;  // CONNECT to "/" accepted (or being checked)
   bool pump_posted_ = false;
   bool counted_ = false;
@@ -335,25 +373,49 @@ class eio_carrier final : public carrier {
       st = io_status::failed;
       return 0;
     }
+    auto view = [](const asio::const_buffer& b) {
+      return std::string_view(static_cast<const char*>(b.data()), b.size());
+    };
     std::size_t total = 0;
-    for (const auto& b : bufs) {
-      std::string_view text(static_cast<const char*>(b.data()), b.size());
+    bool queued = false;  // something went to the Engine.IO session: it needs a pump
+    for (std::size_t i = 0; i < bufs.size();) {
+      std::string_view text = view(bufs[i]);
       if (text == kEndMarker) {
         c->server_close();
         total += text.size();
+        queued = true;
         break;
       }
-      if (total > 0 && c->backlog() >= c->backlog_limit()) {
+      if (sio::is_sio_ws_frame(text) && c->direct_ok()) {
+        // A run of shared notification frames: one writev, no copy, no Engine.IO queue.
+        std::size_t j = i + 1;
+        while (j < bufs.size() && sio::is_sio_ws_frame(view(bufs[j]))) ++j;
+        bool full = false, failed = false;
+        std::size_t taken = c->write_direct(bufs.subspan(i, j - i), full, failed);
+        if (failed) {
+          st = io_status::failed;
+          break;
+        }
+        for (std::size_t k = i; k < i + taken; ++k) total += bufs[k].size();
+        i += taken;
+        if (full) {
+          st = io_status::would_block;  // woken by ws_drained
+          break;
+        }
+        continue;
+      }
+      // Polling, upgrading, or behind something queued: the packet goes through the session.
+      std::string_view packet = sio::is_sio_ws_frame(text) ? sio::sio_frame_packet(text) : text;
+      if ((total > 0 && c->backlog() >= c->backlog_limit()) || !c->send(std::string(packet))) {
         st = io_status::would_block;
+        queued = true;  // the pump drains the session and wakes this carrier
         break;
       }
-      if (!c->send(std::string(text))) {
-        st = io_status::would_block;
-        break;
-      }
+      queued = true;
       total += text.size();
+      ++i;
     }
-    c->schedule_pump();
+    if (queued) c->schedule_pump();
     return total;
   }
   std::size_t read(std::span<char> into, io_status& st) override {
@@ -410,6 +472,76 @@ class eio_carrier final : public carrier {
   bool disowned_ = false;
 };
 
+// ---- deadlines ------------------------------------------------------------------
+
+// One timer per I/O thread for the deadlines of all its Engine.IO sessions (heartbeat pings
+// and pong timeouts, upgrade, connect and close timeouts): an Asio service of the thread's
+// io_context, so it lives and dies with it. Each session is in the heap at its earliest
+// deadline; the timer is armed at the heap's. Only the owner thread touches it.
+class sio_deadlines final : public asio::io_context::service {
+ public:
+  static asio::io_context::id id;
+  explicit sio_deadlines(asio::io_context& io) : asio::io_context::service(io), io_(io) {}
+
+  // `c` wants on_deadline at `at` (time_point::max(): never).
+  void schedule(sio_conn& c, eio_clock::time_point at) {
+    if (at == eio_clock::time_point::max()) return heap_.cancel(c);
+    if (heap_.due(c) == at) return;
+    heap_.schedule(c, at);
+    arm();
+  }
+  void cancel(sio_conn& c) { heap_.cancel(c); }
+
+ private:
+  void shutdown() override {
+    heap_.clear();
+    timer_.reset();
+  }
+  void arm() {
+    auto next = heap_.next();
+    if (!next || *next >= armed_) return;  // the timer fires earlier anyway
+    if (!timer_) timer_.emplace(io_);
+    armed_ = *next;
+    timer_->expires_at(armed_);
+    timer_->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;  // re-armed earlier (that wait is pending) or shut down
+      armed_ = eio_clock::time_point::max();
+      on_timer();
+    });
+  }
+  void on_timer() {
+    auto now = eio_clock::now();
+    // Take every due session out first: handling one may schedule it again, even at once.
+    while (auto* c = heap_.pop_due(now)) due_.push_back(c->shared_from_this());
+    for (auto& c : due_) c->on_deadline(now);
+    due_.clear();
+    if (due_.capacity() > 256) std::vector<std::shared_ptr<sio_conn>>().swap(due_);
+    arm();
+  }
+
+  asio::io_context& io_;
+  std::optional<asio::steady_timer> timer_;
+  eio_clock::time_point armed_ = eio_clock::time_point::max();
+  sio::deadline_heap<sio_conn, &sio_conn::deadline_, eio_clock> heap_;
+  std::vector<std::shared_ptr<sio_conn>> due_;
+};
+
+asio::io_context::id sio_deadlines::id;
+
+sio_conn::sio_conn(shard& owner, sio_service& svc, sio_start who)
+    : owner_(owner),
+      svc_(svc),
+      who_(std::move(who)),
+      deadlines_(asio::use_service<sio_deadlines>(owner.io())) {}
+
+sio_conn::~sio_conn() {
+  // Normally out of the heap since it ended (on the owner thread); a session dropped
+  // without ending (the registry cleared at exit) leaves it here.
+  if (deadline_.scheduled()) deadlines_.cancel(*this);
+  if (connect_claim_) connect_claim_->drop();
+  if (counted_) global_metrics().sio_sessions[gauge_index()].add(-1);
+}
+
 void sio_conn::notify_carrier() {
   if (!carrier_) return;
   bool gone = ended();
@@ -457,6 +589,8 @@ void sio_conn::pump() {
         case kind::closed:
           if (!ended_) {
             ended_ = true;
+            if (connect_claim_) connect_claim_->drop();  // its answer has nobody to go to
+            connect_claim_.reset();
             svc_.registry.erase(eio_->sid(), this);
             if (ws_) ws_->close();
             ws_.reset();
@@ -482,26 +616,20 @@ void sio_conn::pump() {
 }
 
 void sio_conn::arm_timer() {
+  // The connect timeout counts only while the session is open (closing, it has its own).
+  bool connect_due = !connected_ && eio_->open();
   auto at = ended_ ? eio_clock::time_point::max()
                    : std::min(eio_->next_deadline(),
-                              connected_ ? eio_clock::time_point::max() : connect_deadline_);
-  if (at == armed_at_) return;
-  armed_at_ = at;
-  if (at == eio_clock::time_point::max()) {
-    timer_.cancel();
-    return;
-  }
-  timer_.expires_at(at);
-  timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
-    auto self = w.lock();
-    if (ec || !self) return;
-    self->armed_at_ = eio_clock::time_point::max();
-    auto now = eio_clock::now();
-    if (!self->connected_ && now >= self->connect_deadline_ && self->eio_->open())
-      self->eio_->close(now);  // no CONNECT in time (the reference server's connectTimeout)
-    self->eio_->on_tick(now);
-    self->pump();
-  });
+                              connect_due ? connect_deadline_ : eio_clock::time_point::max());
+  deadlines_.schedule(*this, at);
+}
+
+void sio_conn::on_deadline(eio_clock::time_point now) {
+  if (ended_ || !eio_) return;
+  if (!connected_ && now >= connect_deadline_ && eio_->open())
+    eio_->close(now);  // no CONNECT in time (the reference server's connectTimeout)
+  eio_->on_tick(now);
+  pump();
 }
 
 void sio_conn::on_message(const sio::eio_packet& m) {
@@ -540,6 +668,8 @@ void sio_conn::on_packet(sio::sio_packet& p) {
       connected_ = false;
       connect_deadline_ = eio_clock::now() + svc_.connect_timeout;
       inbound_.clear();
+      if (connect_claim_) connect_claim_->drop();  // a recovery read still queued: not needed
+      connect_claim_.reset();
       if (carrier_) carrier_->disown();
       return;
     case sio_type::event:
@@ -622,16 +752,23 @@ void sio_conn::on_connect(const sio::sio_packet& p) {
   connected_ = true;
   if (pid.empty()) return start_push(since, {});
   // Recovery: the pid is echoed (socket.recovered) only when nothing was pruned since.
+  // The read carries a claim like every store read: the session ending or the client
+  // leaving "/" drops it, and a read still queued then is skipped before it touches SQLite.
   auto topics = ctx.topics_for(who_.user);
-  auto decide = [w = weak_from_this(), since, pid](const fetch_result& r) {
+  auto claim = std::make_shared<read_claim>();
+  connect_claim_ = claim;
+  auto decide = [w = weak_from_this(), since, pid, claim](const fetch_result& r) {
     auto self = w.lock();
-    if (!self || self->ended()) return;
+    // Not for this CONNECT any more: the session ended, or the client left and came back.
+    if (!self || self->ended() || self->connect_claim_ != claim) return;
+    self->connect_claim_.reset();
+    if (r.skipped) return;  // only a dropped claim skips, and that resets connect_claim_
     self->start_push(since, r.expired ? std::string() : pid);
   };
   auto later = [decide, io = &owner_.io()](fetch_result res) {
     asio::post(*io, [decide, res = std::move(res)] { decide(res); });
   };
-  if (auto now = owner_.host().fetch(topics, since->after, 1, later, nullptr)) decide(*now);
+  if (auto now = owner_.host().fetch(topics, since->after, 1, later, claim)) decide(*now);
 }
 
 void sio_conn::start_push(std::optional<cursor> since, std::string pid) {

@@ -8,8 +8,8 @@ namespace cutover::sio {
 
 eio_session::eio_session(std::string sid, transport initial, carrier_id first,
                          const eio_config& cfg, eio_clock::time_point now)
-    : sid_(std::move(sid)), cfg_(cfg), transport_(initial), next_ping_(now + cfg.ping_interval) {
-  std::string open = open_packet(sid_, initial, cfg_);
+    : sid_(std::move(sid)), cfg_(&cfg), transport_(initial), next_ping_(now + cfg.ping_interval) {
+  std::string open = open_packet(sid_, initial, cfg);
   if (initial == transport::polling) {
     respond(first, 200, kTextPlain, std::move(open));
   } else {
@@ -90,7 +90,7 @@ bool eio_session::on_poll_post_begin(carrier_id c, std::optional<std::size_t> co
     end("overlapping POST requests", eio_type::close);
     return false;
   }
-  if (content_length && *content_length > cfg_.max_payload) {
+  if (content_length && *content_length > cfg_->max_payload) {
     respond(c, 413, kJson, eio_error_body(eio_error::bad_request));
     end("payload too large", eio_type::close);
     return false;
@@ -108,7 +108,7 @@ void eio_session::on_poll_post_body(carrier_id c, std::string_view body,
   }
   if (active_post_ != c && !on_poll_post_begin(c, body.size(), now)) return;
   active_post_ = 0;
-  if (body.size() > cfg_.max_payload) {
+  if (body.size() > cfg_->max_payload) {
     respond(c, 413, kJson, eio_error_body(eio_error::bad_request));
     return end("payload too large", eio_type::close);
   }
@@ -126,7 +126,7 @@ void eio_session::on_poll_post_body(carrier_id c, std::string_view body,
       queue_.clear();
       buffered_bytes_ = 0;
       state_ = state::lingering;
-      close_deadline_ = now + cfg_.ping_timeout;
+      close_deadline_ = now + cfg_->ping_timeout;
       return;
     }
     on_packet(p, now);
@@ -139,7 +139,7 @@ void eio_session::on_packet(const eio_packet& p, eio_clock::time_point now) {
     case eio_type::pong:
       if (pong_deadline_ != eio_clock::time_point::max()) {
         pong_deadline_ = eio_clock::time_point::max();
-        next_ping_ = now + cfg_.ping_interval;
+        next_ping_ = now + cfg_->ping_interval;
       }
       break;
     case eio_type::message: {
@@ -165,7 +165,7 @@ void eio_session::on_ws_open(carrier_id c, eio_clock::time_point now) {
   }
   probe_ = c;
   probed_ = false;
-  upgrade_deadline_ = now + cfg_.upgrade_timeout;
+  upgrade_deadline_ = now + cfg_->upgrade_timeout;
 }
 
 void eio_session::cancel_upgrade() {
@@ -207,7 +207,7 @@ void eio_session::on_ws_frame(carrier_id c, bool binary, std::string_view data,
     out_.push_back(frame(eio_output::kind::ws_close, c));
     return;
   }
-  if (data.size() > cfg_.max_payload) return end("payload too large", eio_type::close);
+  if (data.size() > cfg_->max_payload) return end("payload too large", eio_type::close);
   if (binary) return on_packet(eio_packet::bytes(std::string(data)), now);
   eio_packet p;
   if (!decode_ws_text(data, p)) return end("parse error", eio_type::close);
@@ -245,7 +245,7 @@ void eio_session::expire(eio_clock::time_point now) {
   if (state_ == state::open && pong_deadline_ == eio_clock::time_point::max() &&
       next_ping_ <= now) {
     queue_control(eio_packet::text(eio_type::ping));
-    pong_deadline_ = next_ping_ + cfg_.ping_timeout;
+    pong_deadline_ = next_ping_ + cfg_->ping_timeout;
   }
   if (pong_deadline_ <= now) return end("ping timeout", eio_type::close);
   if (state_ == state::closing && close_deadline_ <= now) {
@@ -272,7 +272,7 @@ eio_clock::time_point eio_session::next_deadline() const noexcept {
 bool eio_session::send(eio_packet message) {
   if (state_ != state::open) return false;
   std::size_t size = message.data.size() + 1;
-  if (buffered_bytes_ > 0 && buffered_bytes_ + size > cfg_.max_buffered_bytes) return false;
+  if (buffered_bytes_ > 0 && buffered_bytes_ + size > cfg_->max_buffered_bytes) return false;
   buffered_bytes_ += size;
   queue_.push_back(std::move(message));
   return true;
@@ -286,7 +286,7 @@ void eio_session::queue_control(eio_packet p) {
 void eio_session::close(eio_clock::time_point now) {
   if (state_ != state::open) return;
   state_ = state::closing;
-  close_deadline_ = now + cfg_.ping_timeout;
+  close_deadline_ = now + cfg_->ping_timeout;
   if (probe_) {
     out_.push_back(frame(eio_output::kind::ws_close, probe_));
     cancel_upgrade();

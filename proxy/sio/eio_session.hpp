@@ -71,18 +71,29 @@ inline constexpr std::string_view kJson = "application/json";
 class eio_session {
  public:
   // The session starts on `first`: a polling handshake GET (answered with the open packet)
-  // or a WebSocket connection (the open packet is its first frame).
+  // or a WebSocket connection (the open packet is its first frame). `cfg` is kept by
+  // reference (one per server, not a copy per session) and must outlive the session.
   eio_session(std::string sid, transport initial, carrier_id first, const eio_config& cfg,
               eio_clock::time_point now);
 
   const std::string& sid() const noexcept { return sid_; }
-  const eio_config& config() const noexcept { return cfg_; }
+  const eio_config& config() const noexcept { return *cfg_; }
   transport active_transport() const noexcept { return transport_; }
   bool upgrading() const noexcept { return probe_ != 0; }
   bool closed() const noexcept { return state_ == state::closed; }
   // False once the session closes or is closing: nothing more is sent.
   bool open() const noexcept { return state_ == state::open; }
   std::size_t buffered_bytes() const noexcept { return buffered_bytes_; }
+  // The session's WebSocket carrier once it is the transport (0: none).
+  carrier_id websocket() const noexcept { return transport_ == transport::websocket ? ws_ : 0; }
+  // True when a message may go onto websocket() directly, bypassing send() and the queue:
+  // the session is open on its WebSocket (so not polling and not mid-upgrade) and nothing
+  // queued or waiting in take_outputs() would be overtaken. What the caller writes so must
+  // be a whole WebSocket frame of one message packet (sio_notification_frame).
+  bool writable_direct() const noexcept {
+    return state_ == state::open && transport_ == transport::websocket && ws_ != 0 && probe_ == 0 &&
+           queue_.empty() && out_.empty();
+  }
 
   // --- inputs from carriers
   void on_poll_get(carrier_id c, eio_clock::time_point now);
@@ -133,7 +144,7 @@ class eio_session {
   void flush();
 
   std::string sid_;
-  eio_config cfg_;
+  const eio_config* cfg_;
   state state_ = state::open;
   transport transport_;
   carrier_id held_get_ = 0;  // 0: none (callers' ids start at 1)

@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <deque>
 
 #include "core/hub.hpp"
 #include "net/fetch.hpp"
 #include "net/metrics.hpp"
+#include "net/sio_server.hpp"
 
 namespace cutover::net {
 namespace {
@@ -141,6 +144,69 @@ TEST(StoreReads, AResetReadLooksAtItsCallersTopicsOnlyWhateverTheMarks) {
   EXPECT_EQ(r.got[1].pruned_through, (stream_id{800'000, 0}));
   EXPECT_EQ(r.reader.oldest_asked, (std::vector<std::string>{"user:1", "all"}));
   EXPECT_EQ(r.reader.rows_visited, 4u);
+}
+
+// Socket.IO's CONNECT with a Cutover pid and offset reads the store once, to tell whether the
+// offset is still whole (socket.recovered). That read carries a claim like every other.
+struct sio_rig : rig {
+  // user:1's mark after the offset: memory cannot answer, the store must.
+  sio_rig()
+      : rig({{"user:1", stream_id{10, 0}}}), svc(16, sio::eio_config{}, std::chrono::seconds(45)) {
+    namespace asio = boost::asio;
+    asio::ip::tcp::acceptor acc(sh->io(), {asio::ip::make_address("127.0.0.1"), 0});
+    client.connect(acc.local_endpoint());
+    sio_websocket_new(*sh, svc, acc.accept(), "key", sio_start{"1", std::nullopt}, "");
+  }
+  // A masked client text frame (mask key 0, so the payload reads as it is), < 126 bytes.
+  void send(std::string_view payload) {
+    std::string f = "\x81";
+    f.push_back(static_cast<char>(0x80 | payload.size()));
+    f.append(4, '\0');
+    f.append(payload);
+    boost::asio::write(client, boost::asio::buffer(f));
+  }
+  // Runs the server's side until `done()` or a few seconds pass.
+  template <class Done>
+  bool run_until(Done done) {
+    for (int i = 0; i < 2000 && !done(); ++i) {
+      sh->io().restart();
+      sh->io().run_for(std::chrono::milliseconds(2));
+    }
+    return done();
+  }
+  sio_service svc;
+  boost::asio::ip::tcp::socket client{sh->io()};
+};
+
+constexpr std::string_view kRecoveringConnect = R"(40{"pid":"cutover.abc","offset":"5-0"})";
+
+TEST(StoreReads, ASocketIoRecoveryReadWhoseClientLeftNeverTouchesTheStore) {
+  sio_rig r;
+  auto& m = global_metrics();
+  auto gone = m.store_reads_skipped_gone.get();
+  r.send(kRecoveringConnect);
+  ASSERT_TRUE(r.run_until([&] { return !r.queue.queue.empty(); }))
+      << "the CONNECT's recovery read waits in the store's queue";
+  r.client.close();  // the client leaves before the read begins
+  ASSERT_TRUE(r.run_until([&] { return r.svc.registry.size() == 0; })) << "the session ended";
+  r.queue.run_all(r.reader);
+  EXPECT_EQ(r.reader.reads, 0) << "a read nobody waits for never reaches SQLite";
+  EXPECT_EQ(m.store_reads_skipped_gone.get() - gone, 1u);
+}
+
+TEST(StoreReads, ASocketIoRecoveryReadReplacedByANewConnectIsSkipped) {
+  sio_rig r;
+  auto& m = global_metrics();
+  auto gone = m.store_reads_skipped_gone.get();
+  r.send(kRecoveringConnect);
+  ASSERT_TRUE(r.run_until([&] { return r.queue.queue.size() == 1; }));
+  r.send("41");  // leaves "/" while the read is queued, and connects again
+  r.send(kRecoveringConnect);
+  ASSERT_TRUE(r.run_until([&] { return r.queue.queue.size() == 2; }));
+  r.queue.run_all(r.reader);
+  EXPECT_EQ(r.reader.reads, 1) << "only the second CONNECT's read ran";
+  EXPECT_EQ(m.store_reads_skipped_gone.get() - gone, 1u);
+  EXPECT_EQ(r.svc.registry.size(), 1u) << "the session stays";
 }
 
 }  // namespace
