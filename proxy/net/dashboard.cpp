@@ -242,16 +242,21 @@ std::string dashboard_snapshot(const server_context& ctx) {
 }
 
 void dashboard_history::start() {
+  {
+    std::lock_guard lk(mu_);
+    if (thread_.joinable()) return;
+  }
+  // The first sample is taken here, before the server accepts anyone (nothing to walk yet),
+  // so the first snapshot a viewer gets always carries one; the thread takes the rest.
+  take();
   std::lock_guard lk(mu_);
-  if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] {
     std::unique_lock held(mu_);
-    while (!stop_) {
+    while (!cv_.wait_for(held, kEvery, [this] { return stop_; })) {
       held.unlock();
       take();
       held.lock();
-      cv_.wait_for(held, kEvery, [this] { return stop_; });
     }
   });
 }
