@@ -67,6 +67,7 @@ void http_session::wait_fetched(fetch_result r) {
     w.entries = std::move(r.entries);
     w.expired = r.expired;
     w.pruned_through = r.pruned_through;
+    w.rewound_to = r.rewound_to;
     return wait_finish(std::move(w));
   }
   if (wait_->wake_pending) return wait_fetch();  // something arrived while we read

@@ -579,6 +579,9 @@ result<reader> reader::open(const std::string& path, const open_options& opt) {
            "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
           {&r.by_id_, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2"},
           {&r.by_key_, "SELECT 1 FROM notifications WHERE topic = ?1 AND idem_key = ?2"},
+          {&r.kept_after_loss_,
+           "SELECT 1 FROM notifications WHERE ms = ?1 AND seq = ?2 AND NOT EXISTS (SELECT 1 FROM "
+           "orphans WHERE ms = ?1 AND seq = ?2)"},
       });
   if (!st) return st.err();
   return r;
@@ -634,6 +637,15 @@ result<notification_ptr> reader::find(stream_id id) {
   if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "look up id " + id.str());
   return std::make_shared<const notification>(
       id, std::string(by_id_.text(0)), std::string(by_id_.text(1)), std::string(by_id_.text(2)));
+}
+
+result<bool> reader::kept_after_loss(stream_id id) {
+  sql::scoped_reset r(kept_after_loss_);
+  kept_after_loss_.bind(1, i64(id.ms)).bind(2, i64(id.seq));
+  int rc = kept_after_loss_.step();
+  if (rc == SQLITE_DONE) return false;
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "look up id " + id.str());
+  return true;
 }
 
 result<bool> reader::has_key(std::string_view topic, std::string_view key) {

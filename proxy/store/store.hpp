@@ -217,6 +217,9 @@ class reader {
   result<std::map<std::string, stream_digest>> digests();
   // The stored entry with id `id`, if any (the delivery gate's duplicate checks).
   result<notification_ptr> find(stream_id id);
+  // Whether an entry with id `id` is stored and no orphan has that id: inside a lost range,
+  // an entry stored after the loss (Redis filled the range with entries of its own).
+  result<bool> kept_after_loss(stream_id id);
   // Whether an entry of `topic` with idempotency key `key` is stored.
   result<bool> has_key(std::string_view topic, std::string_view key);
   // Oldest retained id of `topic`, if any.
@@ -243,7 +246,7 @@ class reader {
 
  private:
   sql::db_handle db_;
-  sql::statement range_, range_until_, head_, oldest_, by_id_, by_key_;
+  sql::statement range_, range_until_, head_, oldest_, by_id_, by_key_, kept_after_loss_;
 };
 
 }  // namespace cutover::store
