@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -144,6 +145,42 @@ TEST(LostRangeEmpty, AResetWithNothingAfterTheAgreedEntryMovesTheLegacyCursorThe
   auto c = poll(srv.port(), b.last_id);
   EXPECT_FALSE(c.reset);
   EXPECT_EQ(c.data, (std::vector<std::string>{"4"}));
+}
+
+// A poll parked at a cursor inside the range when Redis loses it (found by the soak: the next
+// arrival woke it after a cursor Redis no longer had, without a reset, and the client never
+// learnt the entries it held were gone).
+TEST(LostRangeParked, APollParkedInsideTheRangeIsAnsweredWithTheReset) {
+  redis_server redis;
+  redis_client rc(redis.port());
+  for (int k = 1; k <= 3; ++k)
+    rc.command(
+        {"XADD", kStream, std::to_string(k) + "-0", "topic", "all", "data", std::to_string(k)});
+  cutover_server srv(redis, {"--auth", "insecure-query", "--shared-topic", "all", "--retain-age",
+                             "0", "--poll-timeout", "20s"});
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_ingest_entries_total", 3));
+  auto parked = std::async(std::launch::async, [&] { return poll(srv.port(), legacy(3, 0)); });
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_waiting_polls", 1));
+  auto t0 = std::chrono::steady_clock::now();
+  rc.command({"EVAL",
+              "redis.call('DEL', KEYS[1]) "
+              "redis.call('XADD', KEYS[1], '1-0', 'topic', 'all', 'data', '1') "
+              "redis.call('XADD', KEYS[1], '2-0', 'topic', 'all', 'data', '2') return 1",
+              "1", kStream});
+  ASSERT_TRUE(srv.wait_metric_at_least("cutover_stream_rewinds_total", 1));
+  rc.command({"XADD", kStream, "4-0", "topic", "all", "data", "4"});
+  auto a = parked.get();
+  EXPECT_TRUE(a.reset);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);  // answered by the loss, not the timeout
+  // Told from the last agreed entry 2-0 on: 4-0 now or at the next poll, never lost.
+  std::vector<std::string> got = a.data;
+  if (got.empty()) {
+    EXPECT_EQ(a.last_id, legacy(2, 0));
+    auto b = poll(srv.port(), a.last_id);
+    EXPECT_FALSE(b.reset);
+    got = b.data;
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"4"}));
 }
 
 }  // namespace
