@@ -1,5 +1,6 @@
 #include "legacy_adapter/longpoll_route.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "legacy_adapter/poll_answers.hpp"
@@ -124,6 +125,12 @@ void longpoll_route::wait(net::exchange& ex, const net::caller& who, cursor sinc
     std::uint64_t last = since_wire;
     if (!sent.empty()) {
       last = to_wire(p, last_id_for(sent, 0, ex.head(), ingested, wall_ms()));
+    } else if (r.expired && r.rewound_to) {
+      // Inside a range Redis lost, with nothing after the last agreed entry yet: move the
+      // client back to that entry, or every poll would be another reset, answered at once.
+      // Short of a tail value, so entries later in that millisecond are not skipped.
+      const stream_id& a = *r.rewound_to;
+      last = to_wire(p, stream_id{a.ms, std::min(a.seq, stream_id::kLegacyTail - 1)}.legacy_id());
     } else if (r.expired && r.pruned_through) {
       // Nothing left of an expired range: move the client past what was removed, or it
       // would be told "reset" forever.

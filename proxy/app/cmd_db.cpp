@@ -1,5 +1,6 @@
 // `cutover db migrate|status|snapshot` (DESIGN §9, §11).
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -80,6 +81,22 @@ void add_db_commands(CLI::App& app) {
       std::printf("ingest offset %s: %s digest %s over %lld entries\n", off.stream.c_str(),
                   off.id.str().c_str(), store::digest_hex(dg.value).c_str(),
                   static_cast<long long>(dg.entries));
+      // Stream i of the recorded list is every entry with seq % N == i (DESIGN §11).
+      std::uint64_t n = 1, i = 0;
+      if (auto listed = r->meta("streams"); listed && *listed) {
+        std::vector<std::string> names;
+        std::string rest = **listed;
+        for (std::size_t at = 0; at <= rest.size();) {
+          auto end = rest.find('\n', at);
+          names.push_back(rest.substr(at, end == std::string::npos ? std::string::npos : end - at));
+          at = end == std::string::npos ? rest.size() + 1 : end + 1;
+        }
+        auto it = std::find(names.begin(), names.end(), off.stream);
+        if (it != names.end()) n = names.size(), i = static_cast<std::uint64_t>(it - names.begin());
+      }
+      auto basis = r->digest_basis_of(off.stream, n, i);
+      if (!basis) throw runtime_failure(basis.err().message);
+      if (*basis) std::printf("  digest %s\n", (*basis)->note.c_str());
     }
   });
 

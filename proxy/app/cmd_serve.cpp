@@ -235,6 +235,15 @@ std::string ingest_metrics(const ingest::stats& s) {
                     store::digest_hex(st.digest.value) + "\"";
     net::prometheus_sample(out, "cutover_ingest_digest_info", l.c_str(), 1);
   }
+  net::prometheus_help(out, "cutover_ingest_digest_comparable", "gauge",
+                       "1 when the digest covers every entry stored from the stream; 0 when it "
+                       "cannot be compared with another instance's (a store from schema 4 whose "
+                       "retention removed entries before the digest was rebuilt; see db status).");
+  for (const auto& st : s.streams) {
+    std::string l = "stream=\"" + label(st.stream) + "\"";
+    net::prometheus_sample(out, "cutover_ingest_digest_comparable", l.c_str(),
+                           st.digest_comparable ? 1 : 0);
+  }
   net::prometheus_help(out, "cutover_ingest_digest_entries", "gauge",
                        "Entries the rolling digest of each stream covers.");
   for (const auto& st : s.streams) {

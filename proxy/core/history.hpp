@@ -21,6 +21,9 @@ class history_reader {
                                                 stream_id after, std::size_t limit) = 0;
   // Oldest retained id of `topic`, if any.
   virtual result<std::optional<stream_id>> oldest(const std::string& topic) = 0;
+  // Whether an entry with id `id` is stored that Redis did not lose (no orphan has its id):
+  // inside a range Redis lost, such a cursor names an entry stored after the loss.
+  virtual result<bool> kept_after_loss(stream_id) { return false; }
   // (No "every prune mark" here: the hub holds the marks, and a read consults those of
   // its caller's topics only.)
 

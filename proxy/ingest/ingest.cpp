@@ -163,6 +163,17 @@ status ingest::start() {
   if (!*listed || **listed != list)
     if (auto st = w->put_meta(kStreamsMetaKey, list); !st) return st.err();
 
+  // A digest that misses stored entries (a store migrated from schema 4) is rebuilt once, or
+  // said not to be comparable (DESIGN §11).
+  for (std::size_t i = 0; i < o.streams.size(); ++i) {
+    auto basis = w->settle_digest(o.streams[i], o.streams.size(), i);
+    if (!basis) return basis.err();
+    if (*basis) {
+      m.board.set_digest_basis(i, **basis);
+      m.log.line(std::string(basis->value().comparable ? "" : "warning: ") + o.streams[i] +
+                 ": ingest digest " + basis->value().note);
+    }
+  }
   auto digests = r->digests();
   if (!digests) return digests.err();
   for (std::size_t i = 0; i < o.streams.size(); ++i)

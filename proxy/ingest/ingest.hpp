@@ -93,6 +93,10 @@ struct stream_stats {  // one --stream
   std::string stream;
   std::optional<stream_id> committed;  // its committed offset (a Redis id)
   store::stream_digest digest;         // the rolling digest of what was stored from it
+  // False when it cannot be compared with another instance's (DESIGN §11: a store from
+  // schema 4 whose digest could not be rebuilt); `digest_note` says why.
+  bool digest_comparable = true;
+  std::string digest_note;
 };
 
 struct stats {  // a snapshot, safe to take from any thread

@@ -38,7 +38,13 @@ status_board::status_board(std::vector<std::string> streams, bool stream_link, b
       stream_link_(stream_link),
       pubsub_link_(pubsub_link),
       committed_(streams_.size()),
-      digests_(streams_.size()) {}
+      digests_(streams_.size()),
+      bases_(streams_.size()) {}
+
+void status_board::set_digest_basis(std::size_t stream, store::digest_basis b) {
+  std::lock_guard lk(mu_);
+  bases_.at(stream) = std::move(b);
+}
 
 void status_board::set_digest(std::size_t stream, store::stream_digest d) {
   std::lock_guard lk(mu_);
@@ -200,7 +206,8 @@ stats status_board::snapshot() const {
   out.failing_commits = failing_commits_;
   out.streams.reserve(streams_.size());
   for (std::size_t i = 0; i < streams_.size(); ++i)
-    out.streams.push_back({streams_[i], committed_[i], digests_[i]});
+    out.streams.push_back(
+        {streams_[i], committed_[i], digests_[i], bases_[i].comparable, bases_[i].note});
   if (stopped_) {
     out.state = link_state::stopped;
     return out;

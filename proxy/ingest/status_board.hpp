@@ -33,6 +33,8 @@ class status_board {
                  std::optional<store::stream_digest> digest = std::nullopt);
   // The stored digests at start (before any thread runs).
   void set_digest(std::size_t stream, store::stream_digest d);
+  // At start, when the digest does not plainly cover every stored entry (DESIGN §11).
+  void set_digest_basis(std::size_t stream, store::digest_basis b);
   // The oldest stored entry's wall time (unix ms), or none stored.
   void set_oldest(std::optional<std::uint64_t> ms);
   void add_master_switch();
@@ -70,6 +72,7 @@ class status_board {
   bool stopped_ = false;
   std::vector<std::optional<stream_id>> committed_;
   std::vector<store::stream_digest> digests_;
+  std::vector<store::digest_basis> bases_;
   std::uint64_t failing_commits_ = 0;
   core::histogram commit_seconds_{core::histogram::seconds_bounds()};
   core::histogram batch_entries_{{1, 10, 100, 1000, 10000}};

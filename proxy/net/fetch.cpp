@@ -37,9 +37,22 @@ void fetch_from_store(shard& sh, const topic_list& topics, stream_id after, std:
       m.store_reads_skipped_gone.add();
     } else {
       bool lost_range_resume = false;
-      if (h->expired(*topics, after)) {
+      bool expired = h->expired(*topics, after);
+      std::optional<stream_id> lost = expired ? h->lost_resume(after) : std::nullopt;
+      if (lost) {
+        // Inside a range Redis lost, a cursor naming an entry stored after the loss (the new
+        // master filled the range with entries of its own) is that entry's position: only
+        // retention can expire it. An id Redis reused for other content stays a loss.
+        if (auto kept = rd.kept_after_loss(after); kept && *kept) {
+          lost.reset();
+          expired = false;
+          for (const auto& mark : h->marks_for(*topics))
+            expired = expired || (mark && after < *mark);
+        }
+      }
+      if (expired) {
         r.expired = true;
-        r.oldest = h->lost_resume(after);  // inside a range Redis lost (DESIGN §3)
+        r.oldest = lost;  // inside a range Redis lost (DESIGN §3)
         lost_range_resume = r.oldest.has_value();
         // Only the caller's topics: their marks (or the floor) come from the hub.
         // `oldest` is where the retained history of those topics starts; a topic with none

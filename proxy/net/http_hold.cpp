@@ -67,6 +67,7 @@ void http_session::wait_fetched(fetch_result r) {
     w.entries = std::move(r.entries);
     w.expired = r.expired;
     w.pruned_through = r.pruned_through;
+    w.rewound_to = r.rewound_to;
     return wait_finish(std::move(w));
   }
   if (wait_->wake_pending) return wait_fetch();  // something arrived while we read
@@ -97,6 +98,22 @@ void http_session::on_entries(std::span<const notification_ptr> entries) {
   }
   if (r.entries.empty()) return;
   wait_finish(std::move(r), true);
+}
+
+void http_session::on_lost(stream_id after, stream_id through) {
+  if (!wait_) return;
+  const stream_id& at = wait_->spec.after;
+  if (!(after < at) || through < at) return;  // its cursor is outside what Redis lost
+  if (wait_->fetching) {
+    wait_->wake_pending = true;  // the read in flight may predate the loss: read again
+    return;
+  }
+  if (!wait_->parked) return;
+  // Parked on a cursor Redis no longer has: read again now, so the answer is the reset from
+  // the last agreed entry, not the next arrival after that cursor (DESIGN §3).
+  wait_->parked = false;
+  global_metrics().waiting_polls.add(-1);
+  wait_fetch();
 }
 
 void http_session::on_deadline() {

@@ -43,6 +43,7 @@ class http_session final : public connection_base,
   void on_shutdown() override;
   // subscriber
   void on_entries(std::span<const notification_ptr> entries) override;
+  void on_lost(stream_id after, stream_id through) override;
   // parked_poll
   void on_deadline() override;
   // exchange

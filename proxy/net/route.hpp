@@ -41,6 +41,7 @@ struct wait_result {
   notification_batch entries;               // after the cursor, id order, at most the limit
   bool expired = false;                     // retention removed entries after the cursor
   std::optional<stream_id> pruned_through;  // when expired: newest id removed
+  std::optional<stream_id> rewound_to;      // expired inside a range Redis lost: read after this
   bool shutting_down = false;               // answer now with what you have (SIGTERM)
   int error_status = 0;                     // non-zero: answer with this status (e.g. 503)
   std::string error;

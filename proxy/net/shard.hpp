@@ -32,7 +32,7 @@ class subscriber {
   // `entries`: only this subscriber's topics, in id order; may include ids it already has.
   virtual void on_entries(std::span<const notification_ptr> entries) = 0;
   // Redis lost the range after `after` through `through` (DESIGN §3); a subscriber whose
-  // cursor lies in it is reset. Long-polls do nothing here (their next request is checked).
+  // cursor lies in it is reset; a long-poll parked there reads again (and answers the reset).
   virtual void on_lost(stream_id after, stream_id through) { (void)after, (void)through; }
 
  protected:

@@ -13,6 +13,7 @@ class reader_view final : public history_reader {
   result<std::optional<stream_id>> oldest(const std::string& topic) override {
     return r_.oldest(topic);
   }
+  result<bool> kept_after_loss(stream_id id) override { return r_.kept_after_loss(id); }
 
  private:
   reader& r_;

@@ -1,6 +1,8 @@
 #include "store/store.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <queue>
 
 #include "core/json_text.hpp"
@@ -58,6 +60,46 @@ result<std::map<std::string, stream_digest>> read_digests(sqlite3* d) {
     if (rc != SQLITE_ROW) return sql::last_error(d, "read ingest digests");
     out[std::string(s->text(0))] = {static_cast<std::uint64_t>(s->int64(1)), s->int64(2)};
   }
+}
+
+std::string digest_meta_key(const std::string& stream) {
+  return "digest_basis:" + stream;
+}
+
+// "comparable: ..." or "not comparable: ..." as recorded in meta.
+std::optional<digest_basis> read_digest_basis(sqlite3* d, const std::string& stream) {
+  auto s = prep(d, "SELECT value FROM meta WHERE key = ?1");
+  if (!s) return std::nullopt;
+  const std::string key = digest_meta_key(stream);  // bound without a copy: must outlive step()
+  s->bind_static(1, key);
+  if (s->step() != SQLITE_ROW) return std::nullopt;
+  std::string v(s->text(0));
+  bool no = v.starts_with("not comparable");
+  return digest_basis{!no, v};
+}
+
+// Entries stored from one stream up to its offset (imports have a kept time and are not).
+result<std::int64_t> stream_entries_held(sqlite3* d, std::uint64_t modulus, std::uint64_t rest,
+                                         stream_id offset) {
+  auto s = prep(d,
+                "SELECT count(*) FROM notifications WHERE kept_ms IS NULL AND seq % ?1 = ?2 AND "
+                "(ms, seq) <= (?3, ?4)");
+  if (!s) return s.err();
+  s->bind(1, static_cast<std::int64_t>(modulus))
+      .bind(2, static_cast<std::int64_t>(rest))
+      .bind(3, static_cast<std::int64_t>(offset.ms))
+      .bind(4, static_cast<std::int64_t>(offset.seq));
+  if (s->step() != SQLITE_ROW) return sql::last_error(d, "count a stream's entries");
+  return s->int64(0);
+}
+
+std::string now_iso() {
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 result<std::optional<std::uint64_t>> read_oldest_time(sqlite3* d) {
@@ -290,6 +332,72 @@ status writer::put_meta(const std::string& key, const std::string& value) {
   s->bind_static(1, key).bind_static(2, value);
   if (s->step() != SQLITE_DONE) return sql::last_error(db_.get(), "write meta " + key);
   return ok_status();
+}
+
+result<std::optional<digest_basis>> writer::settle_digest(const std::string& stream,
+                                                          std::uint64_t modulus,
+                                                          std::uint64_t rest) {
+  sqlite3* d = db_.get();
+  if (auto known = read_digest_basis(d, stream)) return std::optional<digest_basis>(*known);
+  auto off = prep(d, "SELECT ms, seq FROM ingest_offsets WHERE stream = ?1");
+  if (!off) return off.err();
+  off->bind_static(1, stream);
+  if (off->step() != SQLITE_ROW) return std::optional<digest_basis>();
+  const stream_id offset = id_of(off->int64(0), off->int64(1));
+  auto held = stream_entries_held(d, modulus, rest, offset);
+  if (!held) return held.err();
+  stream_digest now = digests_.count(stream) ? digests_.find(stream)->second : stream_digest{};
+  // Retention only ever lowers what is held, so fewer held than covered is the normal case.
+  if (*held <= now.entries) return std::optional<digest_basis>();
+  // Retention removed entries once (a mark or the floor): what it removed before the digest
+  // existed cannot be put back into the sum.
+  auto pruned = prep(d,
+                     "SELECT EXISTS (SELECT 1 FROM topics WHERE pruned_ms IS NOT NULL) OR EXISTS "
+                     "(SELECT 1 FROM meta WHERE key = 'prune_floor')");
+  if (!pruned) return pruned.err();
+  if (pruned->step() != SQLITE_ROW) return sql::last_error(d, "look for retention marks");
+  const bool ever_pruned = pruned->int64(0) != 0;
+  auto tx = sql::transaction::begin(d);
+  if (!tx) return tx.err();
+  digest_basis b;
+  if (ever_pruned) {
+    b.comparable = false;
+    b.note = "not comparable: the store predates the digest (schema 4), it covers " +
+             std::to_string(now.entries) + " of " + std::to_string(*held) +
+             " entries held, and retention removed entries it can no longer add (found " +
+             now_iso() + "); compare instances by their entries, or start one from a snapshot";
+  } else {
+    stream_digest rebuilt;
+    auto rows = prep(d,
+                     "SELECT ms, seq, topic, type, data FROM notifications WHERE kept_ms IS NULL "
+                     "AND seq % ?1 = ?2 AND (ms, seq) <= (?3, ?4)");
+    if (!rows) return rows.err();
+    rows->bind(1, static_cast<std::int64_t>(modulus))
+        .bind(2, static_cast<std::int64_t>(rest))
+        .bind(3, static_cast<std::int64_t>(offset.ms))
+        .bind(4, static_cast<std::int64_t>(offset.seq));
+    int rc;
+    while ((rc = rows->step()) == SQLITE_ROW) {
+      rebuilt.value += entry_digest(id_of(rows->int64(0), rows->int64(1)), rows->text(2),
+                                    rows->text(3), rows->text(4));
+      ++rebuilt.entries;
+    }
+    if (rc != SQLITE_DONE) return sql::last_error(d, "rebuild the digest of " + stream);
+    auto up =
+        prep(d, "UPDATE ingest_offsets SET digest = ?2, digest_entries = ?3 WHERE stream = ?1");
+    if (!up) return up.err();
+    up->bind_static(1, stream)
+        .bind(2, static_cast<std::int64_t>(rebuilt.value))
+        .bind(3, rebuilt.entries);
+    if (up->step() != SQLITE_DONE) return sql::last_error(d, "store the rebuilt digest");
+    b.note = "comparable: rebuilt " + now_iso() + " from the " + std::to_string(rebuilt.entries) +
+             " entries stored before the digest existed (schema 4) and since";
+    now = rebuilt;
+  }
+  if (auto st = put_meta(digest_meta_key(stream), b.note); !st) return st.err();
+  if (auto st = tx->commit(); !st) return st.err();
+  digests_[stream] = now;
+  return std::optional<digest_basis>(b);
 }
 
 status writer::tune(std::size_t cache_kib) {
@@ -579,6 +687,9 @@ result<reader> reader::open(const std::string& path, const open_options& opt) {
            "SELECT ms, seq FROM notifications WHERE topic = ?1 ORDER BY ms, seq LIMIT 1"},
           {&r.by_id_, "SELECT topic, type, data FROM notifications WHERE ms = ?1 AND seq = ?2"},
           {&r.by_key_, "SELECT 1 FROM notifications WHERE topic = ?1 AND idem_key = ?2"},
+          {&r.kept_after_loss_,
+           "SELECT 1 FROM notifications WHERE ms = ?1 AND seq = ?2 AND NOT EXISTS (SELECT 1 FROM "
+           "orphans WHERE ms = ?1 AND seq = ?2)"},
       });
   if (!st) return st.err();
   return r;
@@ -634,6 +745,15 @@ result<notification_ptr> reader::find(stream_id id) {
   if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "look up id " + id.str());
   return std::make_shared<const notification>(
       id, std::string(by_id_.text(0)), std::string(by_id_.text(1)), std::string(by_id_.text(2)));
+}
+
+result<bool> reader::kept_after_loss(stream_id id) {
+  sql::scoped_reset r(kept_after_loss_);
+  kept_after_loss_.bind(1, i64(id.ms)).bind(2, i64(id.seq));
+  int rc = kept_after_loss_.step();
+  if (rc == SQLITE_DONE) return false;
+  if (rc != SQLITE_ROW) return sql::last_error(db_.get(), "look up id " + id.str());
+  return true;
 }
 
 result<bool> reader::has_key(std::string_view topic, std::string_view key) {
@@ -742,6 +862,27 @@ result<std::vector<lost_range>> reader::lost_ranges() {
                    id_of(s->int64(2), s->int64(3)), id_of(s->int64(4), s->int64(5)), s->int64(6)});
   if (rc != SQLITE_DONE) return sql::last_error(db_.get(), "read lost ranges");
   return out;
+}
+
+result<std::optional<digest_basis>> reader::digest_basis_of(const std::string& stream,
+                                                            std::uint64_t modulus,
+                                                            std::uint64_t rest) {
+  sqlite3* d = db_.get();
+  if (auto known = read_digest_basis(d, stream)) return std::optional<digest_basis>(*known);
+  auto off = offset(stream);
+  if (!off) return off.err();
+  if (!*off) return std::optional<digest_basis>();
+  auto held = stream_entries_held(d, modulus, rest, **off);
+  if (!held) return held.err();
+  auto dg = read_digests(d);
+  if (!dg) return dg.err();
+  std::int64_t covered = dg->count(stream) ? dg->at(stream).entries : 0;
+  if (*held <= covered) return std::optional<digest_basis>();
+  return std::optional<digest_basis>(digest_basis{
+      false, "not comparable yet: covers " + std::to_string(covered) + " of " +
+                 std::to_string(*held) +
+                 " entries held (a store from schema 4); the next serve rebuilds it unless "
+                 "retention removed entries before"});
 }
 
 result<std::optional<std::string>> reader::meta(const std::string& key) {

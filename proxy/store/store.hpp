@@ -68,6 +68,12 @@ struct stream_digest {
   std::int64_t entries = 0;
   bool operator==(const stream_digest&) const = default;
 };
+// When a stream's digest does not plainly cover every entry stored from it: a store from before
+// migration 0005 started it at 0 (DESIGN §11). Recorded in meta `digest_basis:<stream>`.
+struct digest_basis {
+  bool comparable = true;  // false: two instances' digests tell nothing about their entries
+  std::string note;        // what it covers, for `db status` and logs
+};
 // A 64-bit hash of one stored entry: FNV-1a over id, topic, type and data, then mixed.
 std::uint64_t entry_digest(stream_id id, std::string_view topic, std::string_view type,
                            std::string_view data) noexcept;
@@ -163,6 +169,12 @@ class writer {
   // Sets a value of the meta table (e.g. the stream list the id rule of several streams
   // depends on, DESIGN §11).
   status put_meta(const std::string& key, const std::string& value);
+  // At start, stream `stream` being every entry with seq % modulus == rest (DESIGN §11): a
+  // digest that covers fewer entries than the store holds of the stream (a store migrated from
+  // schema 4) is rebuilt from them once when retention never removed an entry, else marked
+  // not comparable; either is recorded. nullopt: the digest covers what was stored.
+  result<std::optional<digest_basis>> settle_digest(const std::string& stream,
+                                                    std::uint64_t modulus, std::uint64_t rest);
 
   // Per-connection tuning, durability unchanged: a page cache of `cache_kib` KiB (indexes of
   // a large store stay in memory, so a big batch does not re-read pages) and a WAL that is
@@ -217,6 +229,9 @@ class reader {
   result<std::map<std::string, stream_digest>> digests();
   // The stored entry with id `id`, if any (the delivery gate's duplicate checks).
   result<notification_ptr> find(stream_id id);
+  // Whether an entry with id `id` is stored and no orphan has that id: inside a lost range,
+  // an entry stored after the loss (Redis filled the range with entries of its own).
+  result<bool> kept_after_loss(stream_id id);
   // Whether an entry of `topic` with idempotency key `key` is stored.
   result<bool> has_key(std::string_view topic, std::string_view key);
   // Oldest retained id of `topic`, if any.
@@ -235,6 +250,10 @@ class reader {
   result<std::vector<orphan>> orphans(std::int64_t after_row, std::size_t limit);
   // Every recorded lost or trimmed range, oldest first.
   result<std::vector<lost_range>> lost_ranges();
+  // What `stream`'s digest covers when not plainly every stored entry: as settle_digest()
+  // recorded it, or, on a store no serve has settled yet, not comparable when it misses some.
+  result<std::optional<digest_basis>> digest_basis_of(const std::string& stream,
+                                                      std::uint64_t modulus, std::uint64_t rest);
   // A value of the meta table (e.g. legacy_id_offset, written by `cutover import`).
   result<std::optional<std::string>> meta(const std::string& key);
   result<store_status> status();
@@ -243,7 +262,7 @@ class reader {
 
  private:
   sql::db_handle db_;
-  sql::statement range_, range_until_, head_, oldest_, by_id_, by_key_;
+  sql::statement range_, range_until_, head_, oldest_, by_id_, by_key_, kept_after_loss_;
 };
 
 }  // namespace cutover::store

@@ -19,10 +19,11 @@ std::vector<std::string> limits(const sentinel_options& o) {
 
 sentinel_cluster::sentinel_cluster(sentinel_options opt) : opt_(opt) {
   redis_options ma;
+  ma.appendonly = opt_.appendonly;
+  ma.appendfsync = opt_.appendfsync;
   ma.extra_args = limits(opt_);
   a_ = std::make_unique<redis_server>(ma);
-  redis_options rb;
-  rb.extra_args = limits(opt_);
+  redis_options rb = ma;
   rb.extra_args.insert(rb.extra_args.end(),
                        {"--replicaof", "127.0.0.1", std::to_string(a_->port())});
   b_ = std::make_unique<redis_server>(rb);

@@ -19,6 +19,8 @@ namespace cutover::testing {
 struct sentinel_options {
   int min_replicas_to_write = 1;  // on both servers (the replica uses it once promoted)
   int min_replicas_max_lag = 2;
+  bool appendonly = false;  // both servers (the soak restarts them and must keep their data)
+  std::string appendfsync = "everysec";
 };
 
 class sentinel_cluster {

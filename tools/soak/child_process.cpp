@@ -97,6 +97,15 @@ bool child_process::running() {
   return proc_ && proc_->running();
 }
 
+bool child_process::wait_for_line(const std::string& needle, std::chrono::milliseconds timeout,
+                                  std::size_t from) const {
+  return proc_ && proc_->wait_for_line(needle, timeout, from).has_value();
+}
+
+std::size_t child_process::line_count() const {
+  return proc_ ? proc_->line_count() : 0;
+}
+
 void child_process::kill() {
   if (!proc_) return;
   proc_->signal(SIGCONT);  // a stopped process must still be reaped

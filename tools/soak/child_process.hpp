@@ -33,6 +33,11 @@ class child_process {
   // SIGTERM, then the exit status; SIGKILL after `grace`.
   std::optional<int> terminate(std::chrono::milliseconds grace);
   bool running();
+  // Waits for a line of this start's output containing `needle`, from line `from` on
+  // (line_count() before the event); false on timeout or when it is not running.
+  bool wait_for_line(const std::string& needle, std::chrono::milliseconds timeout,
+                     std::size_t from) const;
+  std::size_t line_count() const;
 
   const std::string& name() const { return name_; }
   const std::string& log_path() const { return log_path_; }

@@ -6,6 +6,9 @@
 # or reordered).
 #
 #   tools/soak/long.sh [DURATION] [soak options...]
+#
+# With Sentinel failovers (issue 16; a failover keeps the deployment busy ~16 s):
+#   tools/soak/long.sh 10m --faults failover,kill,lossy-failover,stop,redis-restart,client-kill
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

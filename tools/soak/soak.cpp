@@ -1,16 +1,22 @@
-// soak: proves delivery under faults (issue 7). Starts one redis-server (AOF, fsync
-// always) and two `cutover serve` instances on it (separate SQLite files); publishers XADD
-// numbered notifications per topic at a steady rate; clients read them on both transports
-// while a fault schedule kills, stops and restarts things; then every client's ledger is
-// checked: everything of its topics received, in order, at most once.
+// soak: proves delivery under faults (issues 7 and 16). Starts one redis-server (AOF, fsync
+// always), or with --sentinel a master, a replica and three Sentinels, and two `cutover serve`
+// instances on it (separate SQLite files); publishers XADD numbered notifications per topic at
+// a steady rate (some topics with WAIT 1); clients read them on both transports while a fault
+// schedule kills, stops and restarts things and fails over; then every client's ledger is
+// checked against what Redis ended with: everything Redis kept received, in order, at most
+// once; everything it lost reported (orphaned, a recorded range, a reset to a client that had
+// it) or acknowledged by a demoted master after the switch (which no instance can see).
 //
-//   soak [--duration 90s] [--rate 100] [--fault-every 5s] [--drain 60s] [--seed N] ...
+//   soak [--duration 90s] [--rate 100] [--fault-every 5s] [--drain 60s] [--seed N]
+//        [--faults kill,failover,lossy-failover,...] [--sentinel] [--wait-users N] ...
 //
-// Exit 0: no client lost, duplicated or reordered anything and both stores hold every
-// notification exactly once; 1: any of that failed; 2: usage or setup error.
+// Exit 0: no client lost (unreported), duplicated or reordered anything, no WAIT-confirmed
+// entry was lost, and both stores hold exactly the final stream; 1: any of that failed;
+// 2: usage or setup error.
 //
-// Threads: publishers (1), one per client, one for the fault schedule, and main (which
-// watches the clock, then drains, checks and reports). Each thread owns its sockets.
+// Threads: publishers (2: with and without WAIT), one per client, one for the fault schedule,
+// and main (which watches the clock, then drains, checks and reports). Each thread owns its
+// sockets.
 
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -19,6 +25,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -27,12 +34,15 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "child_process.hpp"
 #include "core/cursor.hpp"
 #include "core/duration.hpp"
+#include "ingest/redis_connection.hpp"
 #include "ledger.hpp"
+#include "sentinel_cluster.hpp"
 #include "store/sqlite.hpp"
 #include "subprocess.hpp"
 #include "wire.hpp"
@@ -42,6 +52,35 @@ namespace {
 
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
+
+// The faults a schedule cycles through, in the order given (--faults; a kind may repeat).
+enum class fault_kind {
+  kill,            // SIGKILL an instance, restart it
+  held_commit,     // SIGKILL an instance while its store's write lock is held elsewhere
+  stop,            // SIGSTOP an instance for seconds, then SIGCONT
+  redis_restart,   // the (master) redis-server killed or stopped, restarted on its data
+  client_kill,     // CLIENT KILL of the ingest connections
+  bad_burst,       // entries no instance can store: each a dead letter
+  failover,        // SENTINEL FAILOVER with min-replicas-to-write 1 (coordinated)
+  lossy_failover,  // the replica cut off and behind, min-replicas-to-write 0, then promoted
+};
+struct fault_name {
+  const char* name;
+  fault_kind kind;
+};
+constexpr fault_name kFaultNames[] = {
+    {"kill", fault_kind::kill},
+    {"held-commit", fault_kind::held_commit},
+    {"stop", fault_kind::stop},
+    {"redis-restart", fault_kind::redis_restart},
+    {"client-kill", fault_kind::client_kill},
+    {"bad-burst", fault_kind::bad_burst},
+    {"failover", fault_kind::failover},
+    {"lossy-failover", fault_kind::lossy_failover},
+};
+bool is_failover(fault_kind k) {
+  return k == fault_kind::failover || k == fault_kind::lossy_failover;
+}
 
 struct options {
   ms duration = 90s;        // publishing (and faults) for this long
@@ -58,6 +97,12 @@ struct options {
   std::string redis_bin = "redis-server";
   std::string dir;    // work dir (logs, stores, AOF); default a fresh temp dir
   bool keep = false;  // keep the work dir
+  // The issue-7 cycle; failovers are added by name.
+  std::vector<fault_kind> faults = {fault_kind::kill,          fault_kind::stop,
+                                    fault_kind::redis_restart, fault_kind::client_kill,
+                                    fault_kind::bad_burst,     fault_kind::held_commit};
+  bool sentinel = false;  // master + replica + 3 Sentinels (implied by a failover fault)
+  int wait_users = -1;    // topics user:0..N-1 published with WAIT 1 (-1: half with --sentinel)
 };
 
 double seconds_since(clock::time_point t0) {
@@ -106,7 +151,7 @@ reply_ptr redis_command(redisContext* c, const std::vector<std::string>& argv) {
       redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data())));
 }
 
-// ---- the cluster: redis-server and two Cutover instances ---------------------------
+// ---- the cluster: Redis and two Cutover instances -----------------------------------
 
 struct instance {
   std::string name;
@@ -115,17 +160,16 @@ struct instance {
   std::unique_ptr<child_process> proc;
 };
 
+// One redis-server (AOF, fsync always), or with --sentinel the deployment of DESIGN §3 and
+// docs/deploy.md: a master, a replica and three Sentinels (tests/support/sentinel_cluster,
+// both servers with AOF) that the instances and publishers reach through the
+// redis+sentinel:// URL. Then two `cutover serve` instances.
 class cluster {
  public:
-  explicit cluster(const options& o) : dir_(o.dir) {
-    redis_port_ = testing::free_port();
-    redis_ = std::make_unique<child_process>(
-        "redis",
-        std::vector<std::string>{o.redis_bin, "--port", std::to_string(redis_port_), "--bind",
-                                 "127.0.0.1", "--dir", dir_, "--save", "", "--appendonly", "yes",
-                                 "--appendfsync", "always", "--daemonize", "no", "--protected-mode",
-                                 "no"},
-        dir_ + "/redis.log");
+  explicit cluster(const options& o) : o_(o), dir_(o.dir) {}
+
+  bool start_all() {
+    if (!start_redis()) return false;
     for (const char* name : {"a", "b"}) {
       instance in;
       in.name = std::string("cutover-") + name;
@@ -136,14 +180,14 @@ class cluster {
       // must really go through catch-up.
       in.proc = std::make_unique<child_process>(
           in.name,
-          std::vector<std::string>{o.cutover_bin,
+          std::vector<std::string>{o_.cutover_bin,
                                    "serve",
                                    "--listen",
                                    "127.0.0.1:" + std::to_string(in.port),
                                    "--db",
                                    in.db,
                                    "--redis",
-                                   "redis://127.0.0.1:" + std::to_string(redis_port_),
+                                   url(),
                                    "--auth",
                                    "insecure-query",
                                    "--shared-topic",
@@ -168,41 +212,94 @@ class cluster {
           dir_ + "/" + in.name + ".log");
       instances_.push_back(std::move(in));
     }
-  }
-
-  bool start_redis() { return redis_->start("Ready to accept connections", 20s); }
-  bool start_instance(std::size_t i) {
-    return instances_[i].proc->start("cutover: listening on", 30s);
-  }
-  bool start_all() {
-    if (!start_redis()) return false;
     for (std::size_t i = 0; i < instances_.size(); ++i)
       if (!start_instance(i)) return false;
     return true;
   }
 
-  int redis_port() const { return redis_port_; }
+  bool start_instance(std::size_t i) {
+    return instances_[i].proc->start("cutover: listening on", 30s);
+  }
+  // The single redis-server (not with --sentinel).
+  bool start_redis() {
+    if (o_.sentinel) {
+      try {
+        testing::sentinel_options so;  // min-replicas-to-write 1, min-replicas-max-lag 2
+        so.appendonly = true;
+        so.appendfsync = "always";
+        sentinels_ = std::make_unique<testing::sentinel_cluster>(so);
+        first_master_ = sentinels_->master_port();
+        return true;
+      } catch (const std::exception& e) {
+        say("soak: the Sentinel deployment did not start: %s", e.what());
+        return false;
+      }
+    }
+    if (!redis_) {
+      redis_port_ = testing::free_port();
+      redis_ = std::make_unique<child_process>(
+          "redis",
+          std::vector<std::string>{o_.redis_bin, "--port", std::to_string(redis_port_), "--bind",
+                                   "127.0.0.1", "--dir", dir_, "--save", "", "--appendonly", "yes",
+                                   "--appendfsync", "always", "--daemonize", "no",
+                                   "--protected-mode", "no"},
+          dir_ + "/redis.log");
+    }
+    return redis_->start("Ready to accept connections", 20s);
+  }
+
+  // What instances and publishers are given.
+  std::string url() const {
+    return sentinels_ ? sentinels_->url() : "redis://127.0.0.1:" + std::to_string(redis_port_);
+  }
+  // The server that takes writes now (the Sentinels' answer); 0 when none answers.
+  int master_port() {
+    if (!sentinels_) return redis_port_;
+    try {
+      return sentinels_->master_port();
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  testing::sentinel_cluster* sentinels() { return sentinels_.get(); }
+  int first_master_port() const { return first_master_; }
   child_process& redis() { return *redis_; }
   std::vector<instance>& instances() { return instances_; }
   int port(std::size_t i) const { return instances_[i].port; }
 
  private:
+  const options& o_;
   std::string dir_;
   int redis_port_ = 0;
   std::unique_ptr<child_process> redis_;
+  std::unique_ptr<testing::sentinel_cluster> sentinels_;
+  int first_master_ = 0;
   std::vector<instance> instances_;
 };
 
 // ---- publishers ---------------------------------------------------------------------
 
-// Publishes {"t":topic,"s":seq} with idempotency key topic#seq: a retry after a lost
-// reply (Redis killed between applying and answering) is then stored once.
+// One acknowledged notification: the id Redis answered for the attempt that was
+// acknowledged, and when.
+struct ack {
+  stream_id id;
+  clock::time_point at;
+};
+using acks_by_topic = std::map<std::string, std::vector<ack>>;  // index seq - 1
+
+// Publishes {"t":topic,"s":seq} with idempotency key topic#seq through the cluster's URL
+// (Sentinel URLs resolve the master on every connect, with the product's own client). An
+// attempt is acknowledged when XADD answers an id and, with `wait`, `WAIT 1` confirms a
+// replica has it; an attempt without an answer (the reply was lost, or WAIT did not
+// confirm) is "unknown" and retried with the same key, so the stores keep one copy of it
+// whatever Redis kept; an error reply (NOREPLICAS, READONLY, LOADING) stored nothing.
 class publisher {
  public:
-  publisher(int redis_port, std::vector<std::string> topics, double rate)
-      : port_(redis_port), topics_(std::move(topics)), rate_(rate) {}
+  publisher(std::string url, std::vector<std::string> topics, double rate, bool wait)
+      : url_(std::move(url)), topics_(std::move(topics)), rate_(rate), wait_(wait) {}
 
   void run(const std::atomic<bool>& stop) {
+    if (topics_.empty() || rate_ <= 0) return;
     auto period =
         std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate_));
     auto next = clock::now();
@@ -212,7 +309,7 @@ class publisher {
       std::uint64_t seq;
       {
         std::lock_guard lk(mu_);
-        seq = published_[topic] + 1;
+        seq = acks_[topic].size() + 1;
       }
       // Padded so a paused reader overflows the kernel's socket buffers within seconds and
       // the server's own queue has to give way to catching up from the store.
@@ -220,20 +317,45 @@ class publisher {
           R"({"t":")" + topic + R"(","s":)" + std::to_string(seq) + R"(,"p":")" + pad_ + "\"}";
       std::string key = topic + "#" + std::to_string(seq);
       // Until Redis acknowledges it, whatever the faults.
-      while (true) {
-        if (!conn_) conn_ = redis_connect(port_);
-        if (conn_) {
-          auto r = redis_command(conn_.get(), {"XADD", "cutover:notifications", "*", "topic", topic,
-                                               "type", "soak", "data", data, "key", key});
-          if (r && r->type == REDIS_REPLY_STRING) break;
-          if (!r || conn_->err) conn_.reset();
-          ++retries_;
+      std::optional<ack> got;
+      for (bool first = true; !got; first = false) {
+        if (!first) std::this_thread::sleep_for(50ms);
+        if (!conn_) {
+          auto c = ingest::redis_connection::connect(url_, {1000ms, 2000ms, -1});
+          if (!c) continue;
+          conn_.emplace(std::move(*c));
         }
-        std::this_thread::sleep_for(50ms);
+        auto r = conn_->command({"XADD", "cutover:notifications", "*", "topic", topic, "type",
+                                 "soak", "data", data, "key", key});
+        if (!r) {
+          ++unknown_;
+          conn_.reset();
+          continue;
+        }
+        if (ingest::is_error_reply(r->get())) {
+          ++refused_;
+          conn_.reset();  // a demoted master says READONLY: resolve again
+          continue;
+        }
+        auto id = parse_stream_id(ingest::reply_text(r->get()));
+        if (!id) {
+          ++refused_;
+          continue;
+        }
+        if (wait_) {
+          auto w = conn_->command({"WAIT", "1", "1000"});
+          if (!w || ingest::is_error_reply(w->get()) || (*w)->type != REDIS_REPLY_INTEGER ||
+              (*w)->integer < 1) {
+            ++unknown_;
+            conn_.reset();
+            continue;
+          }
+        }
+        got = ack{*id, clock::now()};
       }
       {
         std::lock_guard lk(mu_);
-        published_[topic] = seq;
+        acks_[topic].push_back(*got);
       }
       next += period;
       auto now = clock::now();
@@ -244,19 +366,30 @@ class publisher {
 
   published_counts published() const {
     std::lock_guard lk(mu_);
-    return published_;
+    published_counts out;
+    for (const auto& t : topics_) out[t] = 0;
+    for (const auto& [t, v] : acks_) out[t] = v.size();
+    return out;
   }
-  std::uint64_t retries() const { return retries_.load(); }
+  acks_by_topic acks() const {
+    std::lock_guard lk(mu_);
+    return acks_;
+  }
+  std::uint64_t unknown() const { return unknown_.load(); }
+  std::uint64_t refused() const { return refused_.load(); }
+  bool waits() const { return wait_; }
+  const std::vector<std::string>& topics() const { return topics_; }
 
  private:
-  int port_;
+  std::string url_;
   std::vector<std::string> topics_;
   double rate_;
+  bool wait_;
   std::string pad_ = std::string(384, '.');
-  redis_ptr conn_;
+  std::optional<ingest::redis_connection> conn_;
   mutable std::mutex mu_;
-  published_counts published_;
-  std::atomic<std::uint64_t> retries_{0};
+  acks_by_topic acks_;
+  std::atomic<std::uint64_t> unknown_{0}, refused_{0};
 };
 
 // PUBLISHes {"t":"pubsub","s":seq} on cutover:topic:pubsub, next to the stream
@@ -266,7 +399,7 @@ class publisher {
 // during a fault or handover and could not copy, from real losses and duplicates.
 class pubsub_publisher {
  public:
-  pubsub_publisher(int redis_port, double rate) : port_(redis_port), rate_(rate) {}
+  pubsub_publisher(std::string url, double rate) : url_(std::move(url)), rate_(rate) {}
 
   void run(const std::atomic<bool>& stop) {
     if (rate_ <= 0) return;
@@ -274,14 +407,19 @@ class pubsub_publisher {
         std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate_));
     auto next = clock::now();
     while (!stop.load()) {
-      if (!conn_) conn_ = redis_connect(port_);
+      if (!conn_) {
+        auto c = ingest::redis_connection::connect(url_, {500ms, 2000ms, -1});
+        if (c) conn_.emplace(std::move(*c));
+      }
       std::uint64_t seq = receivers_.size() + 1;
       long long got = -1;  // -1: not sent (Redis down)
       if (conn_) {
         std::string data = R"({"t":"pubsub","s":)" + std::to_string(seq) + "}";
-        auto r = redis_command(conn_.get(), {"PUBLISH", "cutover:topic:pubsub", data});
-        if (r && r->type == REDIS_REPLY_INTEGER) got = r->integer;
-        if (!r || conn_->err) conn_.reset();
+        auto r = conn_->command({"PUBLISH", "cutover:topic:pubsub", data});
+        if (r && (*r)->type == REDIS_REPLY_INTEGER) got = (*r)->integer;
+        // No bridge heard it: the master may have moved (a demoted master still takes
+        // PUBLISH), so resolve again for the next one.
+        if (!r || got <= 0) conn_.reset();
       }
       {
         std::lock_guard lk(mu_);
@@ -300,9 +438,9 @@ class pubsub_publisher {
   }
 
  private:
-  int port_;
+  std::string url_;
   double rate_;
-  redis_ptr conn_;
+  std::optional<ingest::redis_connection> conn_;
   mutable std::mutex mu_;
   std::vector<long long> receivers_;
 };
@@ -394,7 +532,10 @@ class ws_reader {
         ledger_.record(topic, seq, *sid, false);
         cursor = *sid;
       } else if (t == "reset") {
-        ledger_.count_reset();
+        const auto* oldest = v.as_object().if_contains("oldest");
+        ledger_.count_reset(oldest && oldest->is_string()
+                                ? parse_stream_id(std::string_view(oldest->as_string()))
+                                : std::nullopt);
       } else if (t == "error") {
         ledger_.count_error();
       }
@@ -437,9 +578,20 @@ class poller {
         continue;
       }
       const auto& body = v.as_object();
-      if (const auto* r = body.if_contains("reset"); r && r->is_bool() && r->as_bool())
-        ledger_.count_reset();
       const auto* list = body.if_contains("notifications");
+      if (const auto* r = body.if_contains("reset"); r && r->is_bool() && r->as_bool()) {
+        // Delivery goes on from the batch's first entry; an empty batch says nothing.
+        std::optional<stream_id> oldest;
+        if (list && list->is_array() && !list->as_array().empty()) {
+          const auto& first = list->as_array().front();
+          const auto* id = first.is_object() ? first.as_object().if_contains("id") : nullptr;
+          if (id && id->is_number()) {
+            auto legacy = id->to_number<std::uint64_t>();
+            oldest = stream_id{legacy / 1024, legacy % 1024};
+          }
+        }
+        ledger_.count_reset(oldest);
+      }
       if (list && list->is_array()) {
         for (const auto& n : list->as_array()) {
           const auto* id = n.is_object() ? n.as_object().if_contains("id") : nullptr;
@@ -470,23 +622,39 @@ class poller {
 
 struct fault_counts {
   int instance_kills = 0, instance_stops = 0, redis_restarts = 0, client_kills = 0, bad_bursts = 0;
-  int held_commit_kills = 0;   // SIGKILL while the store's write lock was held elsewhere
-  double held_deliveries = 0;  // WebSocket and poll deliveries meanwhile (the proof it delivered)
-  double held_commits = 0;     // entries committed meanwhile (0: the lock held)
+  int held_commit_kills = 0;    // SIGKILL while the store's write lock was held elsewhere
+  double held_deliveries = 0;   // WebSocket and poll deliveries meanwhile (the proof it delivered)
+  double held_commits = 0;      // entries committed meanwhile (0: the lock held)
+  int failovers = 0;            // coordinated SENTINEL FAILOVERs survived
+  int lossy_failovers = 0;      // promotions of a cut-off replica survived
+  int failovers_refused = 0;    // SENTINEL FAILOVER refused (skipped, tried at the next turn)
+  int unplanned_failovers = 0;  // Sentinel promoted the replica during a redis restart
+  std::uint64_t entries_cut_off = 0;  // master minus replica stream length when promoted
+  std::vector<double> demote_ms;      // per failover: switch seen -> the old master a replica
+  std::vector<double> resync_ms;      // per failover: switch seen -> the old master in sync
+  std::vector<double> follow_ms;      // per instance and failover: switch seen -> new master read
   std::uint64_t connections_killed = 0;
   std::uint64_t bad_entries =
-      0;                // acknowledged bad XADDs: each must be a dead letter in each store
+      0;  // acknowledged bad XADDs: each must be a dead letter in each store
+  // While Redis may lose acknowledged entries that no instance read (from just before the
+  // fault until the old master is a replica again): a loss no instance can report.
+  std::vector<std::pair<clock::time_point, clock::time_point>> loss_windows;
   bool broken = false;  // something could not be restarted
 };
 
 std::optional<double> scrape(int port, const std::string& sample);  // below
+
+// INFO/ROLE/SENTINEL answers, as text or as a flat list of strings.
+std::string reply_string(const redisReply* r) {
+  return r && r->str ? std::string(r->str, r->len) : std::string();
+}
 
 class fault_schedule {
  public:
   fault_schedule(cluster& c, const options& o, std::uint32_t seed) : c_(c), o_(o), rng_(seed) {}
 
   void run(const std::atomic<bool>& stop) {
-    int turn = 0;
+    std::size_t turn = 0;
     auto next = clock::now() + o_.fault_every;
     while (!stop.load() && !counts_.broken) {
       if (clock::now() < next) {
@@ -494,33 +662,204 @@ class fault_schedule {
         continue;
       }
       next += o_.fault_every;
-      switch (turn++ % 6) {
-        case 0:
+      switch (o_.faults[turn++ % o_.faults.size()]) {
+        case fault_kind::kill:
           kill_instance();
           break;
-        case 5:
+        case fault_kind::held_commit:
           kill_with_commit_held();
           break;
-        case 1:
+        case fault_kind::stop:
           stop_instance();
           break;
-        case 2:
+        case fault_kind::redis_restart:
           restart_redis();
           break;
-        case 3:
+        case fault_kind::client_kill:
           client_kill();
           break;
-        default:
+        case fault_kind::bad_burst:
           bad_burst();
           break;
+        case fault_kind::failover:
+          failover(false);
+          break;
+        case fault_kind::lossy_failover:
+          failover(true);
+          break;
+      }
+      // The next fault starts from a whole deployment: a master with its replica in sync,
+      // every Sentinel naming it and seeing the replica as one it could promote.
+      if (c_.sentinels() && !counts_.broken && !settle(60s)) {
+        say("fault: the Sentinel deployment did not settle within 60 s");
+        counts_.broken = true;
       }
     }
   }
   const fault_counts& counts() const { return counts_; }
+  // Once faults stopped: the deployment is whole again (see run()).
+  bool settle(ms within) {
+    auto* sc = c_.sentinels();
+    if (!sc) return true;
+    auto deadline = clock::now() + within;
+    for (; clock::now() < deadline; std::this_thread::sleep_for(100ms))
+      if (settled()) return true;
+    return false;
+  }
 
  private:
   ms between(int lo, int hi) {
     return ms(lo + static_cast<int>(rng_() % static_cast<unsigned>(hi - lo + 1)));
+  }
+
+  bool settled() {
+    auto* sc = c_.sentinels();
+    int m = c_.master_port();
+    if (m == 0) return false;
+    auto master = redis_connect(m);
+    auto replica = redis_connect(sc->other_port(m));
+    if (!master || !replica) return false;
+    auto mi = reply_string(redis_command(master.get(), {"INFO", "replication"}).get());
+    auto ri = reply_string(redis_command(replica.get(), {"INFO", "replication"}).get());
+    if (mi.find("role:master") == std::string::npos ||
+        mi.find("connected_slaves:1") == std::string::npos ||
+        mi.find("state=online") == std::string::npos ||
+        ri.find("master_port:" + std::to_string(m)) == std::string::npos ||
+        ri.find("master_link_status:up") == std::string::npos)
+      return false;
+    for (int i = 0; i < 3; ++i) {
+      auto s = redis_connect(sc->sentinel_port(i));
+      if (!s) return false;
+      auto r = redis_command(s.get(), {"SENTINEL", "get-master-addr-by-name", "cutover"});
+      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+          reply_string(r->element[1]) != std::to_string(m))
+        return false;
+      // The replica as this Sentinel sees it: a plain "slave" with its link to the master up.
+      auto reps = redis_command(s.get(), {"SENTINEL", "REPLICAS", "cutover"});
+      if (!reps || reps->type != REDIS_REPLY_ARRAY || reps->elements != 1) return false;
+      const redisReply* fields = reps->element[0];
+      std::map<std::string, std::string> f;
+      for (std::size_t k = 0; fields->type == REDIS_REPLY_ARRAY && k + 1 < fields->elements; k += 2)
+        f[reply_string(fields->element[k])] = reply_string(fields->element[k + 1]);
+      if (f["flags"] != "slave" || f["master-link-status"] != "ok" ||
+          f["port"] != std::to_string(sc->other_port(m)))
+        return false;
+    }
+    return true;
+  }
+
+  // Sets a config value on both servers; false if either refuses.
+  bool config_both(const std::string& name, const std::string& value) {
+    auto* sc = c_.sentinels();
+    int m = c_.master_port();
+    bool ok = m != 0;
+    for (int port : {m, sc->other_port(m)}) {
+      auto c = ok ? redis_connect(port) : nullptr;
+      auto r = c ? redis_command(c.get(), {"CONFIG", "SET", name, value}) : nullptr;
+      ok = ok && r && r->type == REDIS_REPLY_STATUS;
+    }
+    return ok;
+  }
+
+  std::optional<long long> stream_length(int port) {
+    auto c = redis_connect(port);
+    auto r = c ? redis_command(c.get(), {"XLEN", "cutover:notifications"}) : nullptr;
+    if (!r || r->type != REDIS_REPLY_INTEGER) return std::nullopt;
+    return r->integer;
+  }
+
+  // A SENTINEL FAILOVER. Coordinated: min-replicas-to-write 1 as deploy.md says, so the old
+  // master refuses writes as soon as its replica leaves it and WAIT-confirmed entries are on
+  // the replica. Lossy: the replica is cut off first (a wrong masterauth keeps it from
+  // syncing again, which no Sentinel notices), the master keeps acknowledging without it
+  // (min-replicas-to-write 0) and the instances ingest those entries; then the replica is
+  // promoted without them. Either way the soak then waits until the old master is a
+  // replica of the new one again (what it acknowledged meanwhile is gone) and measures how
+  // long each instance took to read the new master after the switch was announced.
+  void failover(bool lossy) {
+    auto* sc = c_.sentinels();
+    int old_master = c_.master_port();
+    if (!sc || old_master == 0) return;
+    int replica = sc->other_port(old_master);
+    auto window_start = clock::now() - 1s;  // replication in flight before the fault
+    std::uint64_t cut_off = 0;
+    auto restore = [&] {
+      auto r = redis_connect(replica);
+      if (r) redis_command(r.get(), {"CONFIG", "SET", "masterauth", ""});
+      config_both("min-replicas-to-write", "1");
+    };
+    if (lossy) {
+      auto r = redis_connect(replica);
+      auto m = redis_connect(old_master);
+      if (!r || !m || !config_both("min-replicas-to-write", "0") ||
+          !redis_command(r.get(), {"CONFIG", "SET", "masterauth", "soak-cut-off"}) ||
+          !redis_command(m.get(), {"CLIENT", "KILL", "TYPE", "replica"})) {
+        restore();
+        say("fault: could not cut the replica off; skipped");
+        return;
+      }
+      std::this_thread::sleep_for(between(300, 1500));  // publishers and ingest go on
+      auto ml = stream_length(old_master), rl = stream_length(replica);
+      if (ml && rl && *ml > *rl) cut_off = static_cast<std::uint64_t>(*ml - *rl);
+    }
+    std::size_t old_lines = sc->server(old_master).process().line_count();
+    std::vector<std::size_t> lines;
+    for (auto& in : c_.instances()) lines.push_back(in.proc->line_count());
+    int new_master = 0;
+    auto asked = clock::now();
+    try {
+      new_master = sc->failover();
+    } catch (const std::exception& e) {
+      restore();
+      ++counts_.failovers_refused;
+      say("fault: %s refused: %s", lossy ? "lossy failover" : "failover", e.what());
+      return;
+    }
+    auto switched = clock::now();
+    // The new master needs no masterauth (the old one syncs with its own, empty). The old
+    // master keeps min-replicas-to-write 0 until the Sentinels demote it, as a deployment
+    // without the setting would: what it acknowledges meanwhile no instance reads.
+    if (auto r = redis_connect(new_master))
+      redis_command(r.get(), {"CONFIG", "SET", "masterauth", ""});
+    // Each instance reads the new master (its connect line names it).
+    std::vector<double> follow;
+    for (std::size_t i = 0; i < c_.instances().size(); ++i) {
+      auto& in = c_.instances()[i];
+      if (in.proc->wait_for_line("(master redis://127.0.0.1:" + std::to_string(new_master) + ")",
+                                 30s, lines[i])) {
+        follow.push_back(
+            std::chrono::duration<double, std::milli>(clock::now() - switched).count());
+        counts_.follow_ms.push_back(follow.back());
+      }
+    }
+    auto& old_proc = sc->server(old_master).process();
+    bool demoted = old_proc.wait_for_line("Connecting to MASTER", 60s, old_lines).has_value();
+    auto demoted_at = clock::now();
+    bool synced = demoted && old_proc.wait_for_line(
+                                 "MASTER <-> REPLICA sync: Finished with success", 60s, old_lines);
+    auto synced_at = clock::now();
+    if (lossy) config_both("min-replicas-to-write", "1");
+    counts_.loss_windows.emplace_back(window_start, clock::now());
+    if (!synced) {
+      say("fault: the old master %d did not become a replica of %d", old_master, new_master);
+      counts_.broken = true;
+      return;
+    }
+    ++(lossy ? counts_.lossy_failovers : counts_.failovers);
+    counts_.entries_cut_off += cut_off;
+    std::string follows;
+    for (double f : follow) follows += (follows.empty() ? "" : ", ") + std::to_string(int(f));
+    auto ms_between = [](clock::time_point a, clock::time_point b) {
+      return static_cast<long long>(std::chrono::duration_cast<ms>(b - a).count());
+    };
+    counts_.demote_ms.push_back(static_cast<double>(ms_between(switched, demoted_at)));
+    counts_.resync_ms.push_back(static_cast<double>(ms_between(switched, synced_at)));
+    say("fault: %s %d -> %d%s: switch announced %lld ms after SENTINEL FAILOVER, instances read "
+        "the new master %s ms after it, old master demoted %lld ms and in sync %lld ms after it",
+        lossy ? "lossy failover" : "failover", old_master, new_master,
+        lossy ? (", replica " + std::to_string(cut_off) + " entries behind").c_str() : "",
+        ms_between(asked, switched), follows.empty() ? "(none)" : follows.c_str(),
+        ms_between(switched, demoted_at), ms_between(switched, synced_at));
   }
 
   // Starts a killed instance again; false (and the run marked broken) when it does not listen.
@@ -597,12 +936,46 @@ class fault_schedule {
     // Alternately a clean shutdown and a crash: with appendfsync always, neither may lose
     // an acknowledged XADD.
     bool crash = counts_.redis_restarts % 2 == 0;
+    auto down = between(300, 2000);
+    if (auto* sc = c_.sentinels()) {
+      // The server first started as master (the other one is started with --replicaof, which
+      // a restart would give it again whatever its role now). While it is the master, down
+      // past down-after-milliseconds (1 s) the Sentinels may promote the replica and it
+      // rejoins as a replica on its AOF; while it is the replica, it comes back claiming to be
+      // a master until the Sentinels convert it.
+      int m = c_.first_master_port();
+      int master_before = c_.master_port();
+      auto& server = sc->server(m);
+      auto window_start = clock::now() - 1s;
+      try {
+        if (crash) {
+          server.kill();
+        } else {
+          server.process().signal(SIGTERM);
+          server.process().wait_exit(10s);
+        }
+        std::this_thread::sleep_for(down);
+        server.restart();
+      } catch (const std::exception& e) {
+        say("fault: redis-server %d could not be restarted: %s", m, e.what());
+        counts_.broken = true;
+        return;
+      }
+      ++counts_.redis_restarts;
+      bool moved = settle(60s) && c_.master_port() != master_before;
+      counts_.unplanned_failovers += moved;
+      counts_.loss_windows.emplace_back(window_start, clock::now());
+      say("fault: %s redis-server %d %s, down %lld ms, restarted%s",
+          m == master_before ? "master" : "replica", m, crash ? "SIGKILL" : "SIGTERM",
+          static_cast<long long>(down.count()),
+          moved ? "; the Sentinels promoted the replica meanwhile" : "");
+      return;
+    }
     if (crash) {
       c_.redis().kill();
     } else {
       c_.redis().terminate(10s);
     }
-    auto down = between(300, 2000);
     std::this_thread::sleep_for(down);
     if (!c_.start_redis()) {
       say("fault: redis-server could not be restarted (see %s)", c_.redis().log_path().c_str());
@@ -617,7 +990,7 @@ class fault_schedule {
   void client_kill() {
     // The ingest connections are the ones reading the stream (XREAD, XINFO): kill those,
     // not the publishers.
-    auto c = redis_connect(c_.redis_port());
+    auto c = redis_connect(c_.master_port());
     if (!c) return;
     auto list = redis_command(c.get(), {"CLIENT", "LIST"});
     if (!list || list->type != REDIS_REPLY_STRING) return;
@@ -642,7 +1015,7 @@ class fault_schedule {
   }
 
   void bad_burst() {
-    auto c = redis_connect(c_.redis_port());
+    auto c = redis_connect(c_.master_port());
     if (!c) return;
     std::uint64_t n = 20 + rng_() % 80, ok = 0;
     std::string big(70 * 1024, 'x');  // over the default --max-payload of 64 KiB
@@ -682,7 +1055,45 @@ class fault_schedule {
   fault_counts counts_;
 };
 
-// ---- the stores afterwards ----------------------------------------------------------
+// ---- what Redis and the stores ended with ------------------------------------------
+
+std::string soak_key(const std::string& topic, std::uint64_t seq) {
+  return topic + "#" + std::to_string(seq);
+}
+
+// The final stream on the master, once faults and publishing stopped and the deployment is
+// whole: every acknowledged notification it no longer holds was lost by Redis.
+struct stream_truth {
+  std::map<std::string, int> keys;  // soak idempotency keys (topic#seq) and how often
+  std::uint64_t bad = 0;            // entries that are neither soak nor pub/sub notifications
+  bool ok = false;
+};
+
+stream_truth read_stream(int port) {
+  stream_truth out;
+  auto c = redis_connect(port);
+  if (!c) return out;
+  std::string from = "-";
+  while (true) {
+    auto r =
+        redis_command(c.get(), {"XRANGE", "cutover:notifications", from, "+", "COUNT", "5000"});
+    if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+    if (r->elements == 0) break;
+    for (std::size_t i = 0; i < r->elements; ++i) {
+      const redisReply* e = r->element[i];
+      std::map<std::string, std::string> f;
+      for (std::size_t k = 0; k + 1 < e->element[1]->elements; k += 2)
+        f[reply_string(e->element[1]->element[k])] = reply_string(e->element[1]->element[k + 1]);
+      if (f["type"] == "soak")
+        ++out.keys[f["key"]];
+      else if (f["topic"] != "pubsub")
+        ++out.bad;
+      from = "(" + reply_string(e->element[0]);
+    }
+  }
+  out.ok = true;
+  return out;
+}
 
 struct store_check {
   std::uint64_t notifications = 0, dead_letters = 0, missing = 0, extra = 0;
@@ -690,22 +1101,27 @@ struct store_check {
   // received them (lost in a fault or a bridge handover, counted apart).
   std::uint64_t pubsub_stored = 0, pubsub_dup = 0, pubsub_missed = 0;
   std::vector<int> pubsub_seen;
+  // What the instance reported Redis lost: orphaned entries (by soak key) and the ranges it
+  // recorded (rewinds, withdrawn deliveries, trims).
+  std::set<std::string> orphaned;
+  std::vector<std::pair<stream_id, stream_id>> lost_ranges;  // (after, through]
   bool ok = false;
   std::string error;
 };
 
-// Each store must hold every acknowledged notification exactly once, and every bad entry
-// as one dead letter.
-store_check check_store(const std::string& path, const published_counts& published,
-                        std::uint64_t bad_entries, const std::vector<long long>& pubsub) {
+// Each store must hold every notification the final stream holds exactly once and nothing
+// else (what Redis lost must be in its orphans, not among its notifications), and every bad
+// entry it read as one dead letter: at least those still in the stream, at most every one
+// acknowledged.
+store_check check_store(const std::string& path, const stream_truth& truth, std::uint64_t bad_acked,
+                        const std::vector<long long>& pubsub) {
   store_check out;
   auto db = store::sql::open(path, store::sql::open_mode::existing);
   if (!db) {
     out.error = db.err().message;
     return out;
   }
-  std::map<std::string, std::vector<int>> seen;
-  for (const auto& [t, n] : published) seen[t].assign(n + 1, 0);
+  std::map<std::string, int> seen;
   out.pubsub_seen.assign(pubsub.size() + 1, 0);
   auto s = store::sql::statement::prepare(db->get(), "SELECT data FROM notifications");
   while (s && s->step() == SQLITE_ROW) {
@@ -722,41 +1138,81 @@ store_check check_store(const std::string& path, const published_counts& publish
         ++out.pubsub_stored;
       continue;
     }
-    if (ec || !read_payload(v, topic, seq) || !seen.count(topic) || seq >= seen[topic].size()) {
+    if (ec || !read_payload(v, topic, seq)) {
       ++out.extra;
       continue;
     }
-    if (++seen[topic][seq] > 1) ++out.extra;
+    auto key = soak_key(topic, seq);
+    if (++seen[key] > 1 || !truth.keys.count(key)) ++out.extra;
   }
-  for (const auto& [t, v] : seen)
-    for (std::size_t i = 1; i < v.size(); ++i) out.missing += v[i] == 0;
+  for (const auto& [k, n] : truth.keys) out.missing += seen.count(k) ? 0 : 1;
   auto d = store::sql::statement::prepare(db->get(), "SELECT count(*) FROM dead_letters");
   if (d && d->step() == SQLITE_ROW) out.dead_letters = static_cast<std::uint64_t>(d->int64(0));
   for (std::size_t i = 1; i < out.pubsub_seen.size(); ++i)
     out.pubsub_missed += out.pubsub_seen[i] == 0 && pubsub[i - 1] > 0;
-  out.ok =
-      out.missing == 0 && out.extra == 0 && out.dead_letters == bad_entries && out.pubsub_dup == 0;
+  auto o = store::sql::statement::prepare(db->get(), "SELECT data FROM orphans");
+  while (o && o->step() == SQLITE_ROW) {
+    boost::json::error_code ec;
+    auto v = boost::json::parse(o->text(0), ec);
+    std::string topic;
+    std::uint64_t seq = 0;
+    if (!ec && read_payload(v, topic, seq)) out.orphaned.insert(soak_key(topic, seq));
+  }
+  auto l = store::sql::statement::prepare(
+      db->get(), "SELECT after_ms, after_seq, through_ms, through_seq FROM lost_ranges");
+  while (l && l->step() == SQLITE_ROW)
+    out.lost_ranges.push_back(
+        {{static_cast<std::uint64_t>(l->int64(0)), static_cast<std::uint64_t>(l->int64(1))},
+         {static_cast<std::uint64_t>(l->int64(2)), static_cast<std::uint64_t>(l->int64(3))}});
+  out.ok = out.missing == 0 && out.extra == 0 && out.dead_letters >= truth.bad &&
+           out.dead_letters <= bad_acked && out.pubsub_dup == 0;
   return out;
 }
 
 // The checker must be able to fail: run it on sequences with a known verdict first.
 bool ledger_self_test() {
   published_counts pub{{"user:0", 3}, {"all", 1}};
-  auto run = [&](bool tail,
-                 std::initializer_list<std::pair<std::uint64_t, std::uint64_t>> arrivals) {
+  struct arrival {
+    std::uint64_t seq, at;
+    bool reset = false;  // a reset from `at` instead of a delivery
+  };
+  auto run = [&](bool tail, std::initializer_list<arrival> arrivals, const fate_of& fates = {}) {
     ledger l("self-test", "test", {"user:0", "all"});
-    for (auto [seq, at] : arrivals)
-      l.record(seq == 9 ? "all" : "user:0", seq == 9 ? 1 : seq, {at, 0}, tail);
-    return l.summarise(pub);
+    for (auto a : arrivals) {
+      if (a.reset)
+        l.count_reset(stream_id{a.at, 0});
+      else
+        l.record(a.seq == 9 ? "all" : "user:0", a.seq == 9 ? 1 : a.seq, {a.at, 0}, tail);
+    }
+    return l.summarise(pub, fates);
+  };
+  // user:0 #2 was lost by Redis and reported; #3 lost unreported.
+  fate_of lost2 = [](const std::string& t, std::uint64_t s) {
+    return t == "user:0" && s == 2 ? fate::lost_reported : fate::held;
+  };
+  fate_of lost3 = [](const std::string& t, std::uint64_t s) {
+    return t == "user:0" && s == 3 ? fate::lost_unreported : fate::held;
   };
   auto good = run(false, {{1, 1}, {9, 2}, {2, 3}, {3, 4}});
   auto lost = run(false, {{1, 1}, {9, 2}, {3, 4}});
   auto dup = run(false, {{1, 1}, {9, 2}, {2, 3}, {2, 3}, {3, 4}});
   auto reordered = run(false, {{1, 1}, {9, 2}, {3, 3}, {2, 4}});
   auto tail = run(true, {{1, 1}, {9, 2}, {2, 3}, {2, 3}, {3, 3}});
+  // Re-added after a reset covering the first copy: allowed; a reset above it: a duplicate.
+  auto readded = run(false, {{1, 1}, {9, 2}, {2, 3}, {0, 3, true}, {2, 5}, {3, 6}});
+  auto not_covered = run(false, {{1, 1}, {9, 2}, {2, 3}, {0, 4, true}, {2, 5}, {3, 6}});
+  // Lost by Redis and reported: never received is fine; received needs a reset after it.
+  auto reported = run(false, {{1, 1}, {9, 2}, {3, 4}}, lost2);
+  auto untold = run(false, {{1, 1}, {9, 2}, {2, 3}, {3, 4}}, lost2);
+  auto told = run(false, {{1, 1}, {9, 2}, {2, 3}, {0, 3, true}, {3, 4}}, lost2);
+  auto unreported = run(false, {{1, 1}, {9, 2}, {2, 3}}, lost3);
   return good.clean() && good.received == 4 && lost.lost == 1 && !lost.clean() &&
          dup.duplicated == 1 && !dup.clean() && reordered.reordered == 1 && !reordered.clean() &&
-         tail.tail_duplicated == 1 && tail.clean();
+         tail.tail_duplicated == 1 && tail.clean() && readded.readded == 1 &&
+         readded.duplicated == 0 && readded.resets_expected == false && !readded.clean() &&
+         not_covered.duplicated == 1 && reported.lost_reported == 1 && reported.clean() &&
+         untold.untold == 1 && !untold.clean() && told.untold == 0 && told.clean() &&
+         unreported.lost == 1 && !unreported.clean();
 }
 
 // One counter of an instance's /metrics, or nullopt when it does not answer (down, stopped).
@@ -844,11 +1300,18 @@ int run(options o) {
   cluster& c = *started_cluster;
   std::vector<int> ports = {c.port(0), c.port(1)};
 
-  std::vector<std::string> topics;
-  for (int u = 0; u < o.users; ++u) topics.push_back("user:" + std::to_string(u));
-  topics.push_back("all");
-  publisher pub(c.redis_port(), topics, o.rate);
-  pubsub_publisher pubsub(c.redis_port(), o.pubsub_rate);
+  // With WAIT: user:0..wait_users-1, acknowledged once a replica has them; the other users
+  // and "all" acknowledged on XADD's answer. Each publisher gets its share of the rate.
+  std::vector<std::string> wait_topics, plain_topics;
+  for (int u = 0; u < o.users; ++u)
+    (u < o.wait_users ? wait_topics : plain_topics).push_back("user:" + std::to_string(u));
+  plain_topics.push_back("all");
+  double share = static_cast<double>(wait_topics.size()) /
+                 static_cast<double>(wait_topics.size() + plain_topics.size());
+  std::vector<std::unique_ptr<publisher>> pubs;
+  pubs.push_back(std::make_unique<publisher>(c.url(), wait_topics, o.rate * share, true));
+  pubs.push_back(std::make_unique<publisher>(c.url(), plain_topics, o.rate * (1 - share), false));
+  pubsub_publisher pubsub(c.url(), o.pubsub_rate);
 
   // Clients: users are shared round robin, so a user's tabs may be on both transports.
   std::vector<std::unique_ptr<ledger>> ledgers;
@@ -883,7 +1346,8 @@ int run(options o) {
     client_threads.emplace_back([&r, &stop_clients] { r->run(stop_clients); });
   for (auto& p : pollers)
     client_threads.emplace_back([&p, &stop_clients] { p->run(stop_clients); });
-  std::thread publishing([&] { pub.run(stop_publishing); });
+  std::vector<std::thread> publishing;
+  for (auto& p : pubs) publishing.emplace_back([&p, &stop_publishing] { p->run(stop_publishing); });
   std::thread pubsub_publishing([&] { pubsub.run(stop_publishing); });
   fault_schedule faults(c, o, seed);
   std::thread fault_thread([&] { faults.run(stop_faults); });
@@ -903,20 +1367,40 @@ int run(options o) {
   stop_faults = true;
   fault_thread.join();  // the fault in progress finishes: everything is up again
   stop_publishing = true;
-  publishing.join();
+  for (auto& t : publishing) t.join();
   pubsub_publishing.join();
-  auto published = pub.published();
+  published_counts published;
+  acks_by_topic acks;
+  std::set<std::string> wait_topic_set(wait_topics.begin(), wait_topics.end());
+  std::uint64_t unknown = 0, refused = 0;
+  for (const auto& p : pubs) {
+    for (const auto& [t, n] : p->published()) published[t] = n;
+    for (auto& [t, v] : p->acks()) acks[t] = std::move(v);
+    unknown += p->unknown();
+    refused += p->refused();
+  }
   auto pubsub_sent = pubsub.receivers();
   std::uint64_t total = 0;
   for (const auto& [t, n] : published) total += n;
-  say("soak: publishing stopped: %llu notifications acknowledged by Redis (%llu publisher "
-      "retries); draining",
-      static_cast<unsigned long long>(total), static_cast<unsigned long long>(pub.retries()));
+  // What Redis holds in the end decides what every client must have.
+  if (!faults.settle(60s)) say("soak: the Sentinel deployment is not whole after the faults");
+  auto truth = read_stream(c.master_port());
+  if (!truth.ok) {
+    std::fprintf(stderr, "soak: cannot read the final stream from the master\n");
+    return 2;
+  }
+  say("soak: publishing stopped: %llu notifications acknowledged by Redis (%llu attempts "
+      "unknown, %llu refused, retried with the same key); the stream holds %zu of them; draining",
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(unknown),
+      static_cast<unsigned long long>(refused), truth.keys.size());
+  auto in_redis = [&](const std::string& topic, std::uint64_t seq) {
+    return truth.keys.count(soak_key(topic, seq)) > 0;
+  };
 
   auto drain_start = clock::now();
   auto all_complete = [&] {
     for (const auto& l : ledgers)
-      if (!l->complete(published)) return false;
+      if (!l->complete(published, in_redis)) return false;
     return true;
   };
   while (!all_complete() && clock::now() - drain_start < o.drain)
@@ -935,19 +1419,73 @@ int run(options o) {
   const auto& fc = faults.counts();
 
   bool ok = !fc.broken;
-  std::printf("\n%-8s %-10s %-7s %9s %6s %6s %9s %9s %7s %7s %10s\n", "client", "transport", "user",
-              "received", "lost", "dup", "tail-dup", "reordered", "resets", "errors", "reconnects");
+  // The stores first: what they orphaned and recorded decides whether a loss was reported.
+  std::vector<store_check> stores;
+  for (const auto& in : c.instances())
+    stores.push_back(check_store(in.db, truth, fc.bad_entries, pubsub_sent));
+  auto fate_of_entry = [&](const std::string& topic, std::uint64_t seq) {
+    auto key = soak_key(topic, seq);
+    if (truth.keys.count(key)) return fate::held;
+    const ack& a = acks[topic][seq - 1];
+    for (const auto& sc : stores) {
+      if (sc.orphaned.count(key)) return fate::lost_reported;
+      for (const auto& [after, through] : sc.lost_ranges)
+        if (after < a.id && !(through < a.id)) return fate::lost_reported;
+    }
+    for (const auto& [from, to] : fc.loss_windows)
+      if (from <= a.at && a.at <= to) return fate::lost_unseen;
+    return fate::lost_unreported;
+  };
+  // Per publisher kind: acknowledged, and what became of those Redis lost.
+  struct kind_figures {
+    std::uint64_t acked = 0, lost = 0, reported = 0, unseen = 0, unreported = 0;
+  } with_wait, without_wait;
+  for (const auto& [topic, v] : acks) {
+    auto& k = wait_topic_set.count(topic) ? with_wait : without_wait;
+    for (std::uint64_t seq = 1; seq <= v.size(); ++seq) {
+      ++k.acked;
+      switch (fate_of_entry(topic, seq)) {
+        case fate::held:
+          break;
+        case fate::lost_reported:
+          ++k.lost, ++k.reported;
+          break;
+        case fate::lost_unseen:
+          ++k.lost, ++k.unseen;
+          break;
+        case fate::lost_unreported:
+          ++k.lost, ++k.unreported;
+          break;
+      }
+    }
+  }
+
+  // A reset is how an instance tells a client Redis lost what it had delivered (an entry
+  // acknowledged, or an unknown attempt a publisher then retried): expected once an instance
+  // recorded a lost range.
+  bool resets_allowed = false;
+  for (const auto& sc : stores) resets_allowed = resets_allowed || !sc.lost_ranges.empty();
+  std::printf("\n%-8s %-10s %-7s %9s %6s %9s %7s %6s %7s %7s %7s %9s %9s %7s %7s %10s\n", "client",
+              "transport", "user", "received", "lost", "reported", "unseen", "dup", "readded",
+              "again", "untold", "tail-dup", "reordered", "resets", "errors", "reconnects");
   for (const auto& l : ledgers) {
-    auto s = l->summarise(published);
+    auto s = l->summarise(published, fate_of_entry, resets_allowed);
     ok = ok && s.clean();
     std::printf(
-        "%-8s %-10s %-7s %9llu %6llu %6llu %9llu %9llu %7llu %7llu %10llu%s\n", l->client().c_str(),
-        l->transport().c_str(), l->topics()[0].c_str(), static_cast<unsigned long long>(s.received),
-        static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.duplicated),
+        "%-8s %-10s %-7s %9llu %6llu %9llu %7llu %6llu %7llu %7llu %7llu %9llu %9llu %7llu %7llu "
+        "%10llu%s\n",
+        l->client().c_str(), l->transport().c_str(), l->topics()[0].c_str(),
+        static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.lost),
+        static_cast<unsigned long long>(s.lost_reported),
+        static_cast<unsigned long long>(s.lost_unseen),
+        static_cast<unsigned long long>(s.duplicated), static_cast<unsigned long long>(s.readded),
+        static_cast<unsigned long long>(s.redelivered), static_cast<unsigned long long>(s.untold),
         static_cast<unsigned long long>(s.tail_duplicated),
         static_cast<unsigned long long>(s.reordered), static_cast<unsigned long long>(s.resets),
         static_cast<unsigned long long>(s.errors), static_cast<unsigned long long>(s.reconnects),
         s.clean() ? "" : "   <-- FAILED");
+    for (const auto& e : s.examples) std::printf("         %s\n", e.c_str());
+    for (const auto& e : s.notes) std::printf("         (allowed) %s\n", e.c_str());
   }
   std::printf("\npublished: %llu notifications in %zu topics over %.0f s (drain took %.1f s)\n",
               static_cast<unsigned long long>(total), published.size(),
@@ -960,6 +1498,46 @@ int run(options o) {
       fc.instance_stops, fc.redis_restarts, fc.client_kills,
       static_cast<unsigned long long>(fc.connections_killed), fc.bad_bursts,
       static_cast<unsigned long long>(fc.bad_entries));
+  if (c.sentinels()) {
+    auto follow = fc.follow_ms;
+    std::sort(follow.begin(), follow.end());
+    std::printf(
+        "failovers: %d coordinated, %d lossy (replica %llu entries behind in all), %d unplanned "
+        "(a master restart), %d refused by the Sentinels; instances read the new master %s after "
+        "the switch was seen (%zu follows)\n",
+        fc.failovers, fc.lossy_failovers, static_cast<unsigned long long>(fc.entries_cut_off),
+        fc.unplanned_failovers, fc.failovers_refused,
+        follow.empty() ? "-"
+                       : ("median " + std::to_string(static_cast<int>(follow[follow.size() / 2])) +
+                          " ms, max " + std::to_string(static_cast<int>(follow.back())) + " ms")
+                             .c_str(),
+        follow.size());
+    auto med = [](std::vector<double> v) {
+      if (v.empty()) return std::string("-");
+      std::sort(v.begin(), v.end());
+      return std::to_string(static_cast<long long>(v[v.size() / 2])) + " ms (max " +
+             std::to_string(static_cast<long long>(v.back())) + ")";
+    };
+    std::printf(
+        "failovers: the Sentinels demoted the old master after a median %s, in sync after "
+        "%s (writes with min-replicas-to-write 1 wait that long)\n",
+        med(fc.demote_ms).c_str(), med(fc.resync_ms).c_str());
+  }
+  for (const auto* k : {&with_wait, &without_wait}) {
+    bool wait = k == &with_wait;
+    // WAIT-confirmed entries are on the replica a failover promotes: none may be lost. Any
+    // acknowledged entry lost without a report is a failure either way.
+    bool k_ok = k->unreported == 0 && (!wait || k->lost == 0);
+    ok = ok && k_ok;
+    std::printf(
+        "acknowledged %s WAIT: %llu, lost by Redis %llu (reported by an instance %llu, "
+        "acknowledged by a master after its replica was promoted, never ingested %llu, "
+        "unreported %llu)%s\n",
+        wait ? "with" : "without", static_cast<unsigned long long>(k->acked),
+        static_cast<unsigned long long>(k->lost), static_cast<unsigned long long>(k->reported),
+        static_cast<unsigned long long>(k->unseen), static_cast<unsigned long long>(k->unreported),
+        k_ok ? "" : "   <-- FAILED");
+  }
   std::printf(
       "slow consumer: sessions switched to catching up from the store %.0f times (both instances, "
       "sampled once a second)\n",
@@ -970,11 +1548,9 @@ int run(options o) {
       "pub/sub: %zu PUBLISH next to the streams, %llu received by no bridge (none subscribed: "
       "a fault or a handover)\n",
       pubsub_sent.size(), static_cast<unsigned long long>(ps_unreceived));
-  std::vector<std::vector<int>> ps_sets;
   for (std::size_t i = 0; i < c.instances().size(); ++i) {
     const auto& in = c.instances()[i];
-    auto sc = check_store(in.db, published, fc.bad_entries, pubsub_sent);
-    ps_sets.push_back(sc.pubsub_seen);
+    const auto& sc = stores[i];
     std::printf(
         "store %s: pub/sub %llu stored once, %llu duplicated, %llu received by a bridge but not "
         "stored (fault or handover)%s\n",
@@ -984,13 +1560,13 @@ int run(options o) {
     bool clean_exit = exits[i] && *exits[i] == 0;
     ok = ok && sc.ok && clean_exit;
     std::printf(
-        "store %s: %llu notifications (%llu missing, %llu extra), %llu dead letters (expected "
-        "%llu), "
-        "SIGTERM exit %s%s\n",
+        "store %s: %llu notifications (%llu of the stream missing, %llu extra), %llu orphaned, "
+        "%zu lost ranges, %llu dead letters (expected %llu to %llu), SIGTERM exit %s%s\n",
         in.name.c_str(), static_cast<unsigned long long>(sc.notifications),
         static_cast<unsigned long long>(sc.missing), static_cast<unsigned long long>(sc.extra),
+        static_cast<unsigned long long>(sc.orphaned.size()), sc.lost_ranges.size(),
         static_cast<unsigned long long>(sc.dead_letters),
-        static_cast<unsigned long long>(fc.bad_entries),
+        static_cast<unsigned long long>(truth.bad), static_cast<unsigned long long>(fc.bad_entries),
         exits[i] ? std::to_string(*exits[i]).c_str() : "none (killed)",
         sc.ok && clean_exit
             ? ""
@@ -998,16 +1574,17 @@ int run(options o) {
     std::printf("  %s: %s\n", in.name.c_str(), counters[i].c_str());
   }
   // Every instance ingests the bridge's copies from the stream: the stores agree.
-  bool ps_agree = ps_sets.size() < 2 || ps_sets[0] == ps_sets[1];
+  bool ps_agree = stores.size() < 2 || stores[0].pubsub_seen == stores[1].pubsub_seen;
   if (!ps_agree) std::printf("pub/sub: the stores hold different messages   <-- FAILED\n");
   ok = ok && ps_agree;
   std::printf("soak: %s\n",
-              ok ? "PASS: every client got every notification of its topics, in order, at most once"
+              ok ? "PASS: every client got every notification Redis kept, in order, at most once; "
+                   "every acknowledged one Redis lost was reported or never ingested"
                  : "FAIL (see the rows marked above; logs kept)");
   if (!ok || o.keep) {
     std::printf("soak: work dir kept: %s\n", o.dir.c_str());
   } else if (made_dir) {
-    c.redis().kill();
+    if (!c.sentinels()) c.redis().kill();
     std::filesystem::remove_all(o.dir);
   }
   std::fflush(stdout);
@@ -1057,10 +1634,46 @@ int main(int argc, char** argv) {
   app.add_option("--dir", o.dir,
                  "Work dir for logs, stores and the AOF (default: a fresh one under /tmp)");
   app.add_flag("--keep", o.keep, "Keep the work dir even when the run passes");
+  std::string faults;
+  app.add_option("--faults", faults,
+                 "Fault kinds the schedule cycles through, in this order, comma-separated (a kind "
+                 "may repeat): kill, held-commit, stop, redis-restart, client-kill, bad-burst, "
+                 "failover, lossy-failover (default: kill,stop,redis-restart,client-kill,"
+                 "bad-burst,held-commit)");
+  app.add_flag("--sentinel", o.sentinel,
+               "Run on a master, a replica and three Sentinels (redis+sentinel:// URLs); implied "
+               "by failover and lossy-failover");
+  app.add_option("--wait-users", o.wait_users,
+                 "Users whose topics are published with WAIT 1 (default: half of --users with "
+                 "--sentinel, else 0; the others and \"all\" without)")
+      ->check(CLI::Range(0, 1000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!faults.empty()) {
+    o.faults.clear();
+    std::size_t at = 0;
+    while (at <= faults.size()) {
+      auto end = faults.find(',', at);
+      std::string name = faults.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      at = end == std::string::npos ? faults.size() + 1 : end + 1;
+      const cutover::soak::fault_name* found = nullptr;
+      for (const auto& f : cutover::soak::kFaultNames)
+        if (name == f.name) found = &f;
+      if (!found) {
+        std::fprintf(stderr, "soak: --faults: unknown kind '%s'\n", name.c_str());
+        return 2;
+      }
+      o.faults.push_back(found->kind);
+    }
+  }
+  for (auto k : o.faults) o.sentinel = o.sentinel || cutover::soak::is_failover(k);
+  if (o.wait_users < 0) o.wait_users = o.sentinel ? o.users / 2 : 0;
+  if (o.wait_users > 0 && !o.sentinel) {
+    std::fprintf(stderr, "soak: --wait-users needs --sentinel (WAIT 1 needs a replica)\n");
+    return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
   return cutover::soak::run(o);
