@@ -4,12 +4,14 @@
 // format is rendered at most once per notification, whoever asks first.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/cursor.hpp"
@@ -45,12 +47,30 @@ struct notification {
   std::uint64_t legacy_id() const noexcept { return id.legacy_id(); }
   std::uint64_t created_ms() const noexcept { return kept_time_ms.value_or(id.ms); }
 
-  // The rendering for `slot`, produced by `render(*this)` on first use. Thread-safe.
+  // The rendering for `slot`, produced by `render(*this)` on first use. Thread-safe. Not
+  // std::call_once: glibc's pthread_once makes a futex system call after every first
+  // rendering, one per notification on the I/O thread (issue 18's profile).
   template <class Render>
   const std::string& rendered(wire_slot slot, Render&& render) const {
-    auto i = static_cast<std::size_t>(slot);
-    std::call_once(slots_[i].once, [&] { slots_[i].text = render(*this); });
-    return slots_[i].text;
+    render_slot& s = slots_[static_cast<std::size_t>(slot)];
+    if (s.state.load(std::memory_order_acquire) == kRendered) return s.text;
+    std::uint8_t expected = kEmpty;
+    if (s.state.compare_exchange_strong(expected, kRendering, std::memory_order_acquire)) {
+      try {
+        s.text = render(*this);
+      } catch (...) {
+        s.state.store(kEmpty, std::memory_order_release);
+        throw;
+      }
+      s.state.store(kRendered, std::memory_order_release);
+      return s.text;
+    }
+    // Another I/O thread renders it right now (a fan-out reaches every thread at once).
+    while (s.state.load(std::memory_order_acquire) != kRendered) {
+      if (s.state.load(std::memory_order_acquire) == kEmpty) return rendered(slot, render);
+      std::this_thread::yield();
+    }
+    return s.text;
   }
 
   // Estimated bytes this notification holds with its renderings, for cache budgets;
@@ -58,9 +78,10 @@ struct notification {
   std::size_t footprint() const noexcept;
 
  private:
+  static constexpr std::uint8_t kEmpty = 0, kRendering = 1, kRendered = 2;
   struct render_slot {
-    std::once_flag once;
-    std::string text;
+    std::atomic<std::uint8_t> state{kEmpty};
+    std::string text;  // written once, by the thread that moved state to kRendering
   };
   mutable std::array<render_slot, static_cast<std::size_t>(wire_slot::count)> slots_;
 };

@@ -40,10 +40,26 @@ void commit_worker::run() {
     auto got = queue_.pop(wb, deadline);
     if (got == work_queue::pop_result::closed) break;
     if (got == work_queue::pop_result::timeout && !unrecorded_.empty()) record_withdrawn();
-    if (got == work_queue::pop_result::batch) commit(wb);
+    if (got == work_queue::pop_result::batch) {
+      if (lingers(wb)) {
+        // Delivered already: what arrives in the next few ms commits in this transaction.
+        const std::size_t most = std::max(opt_.max_commit_entries, opt_.batch);
+        queue_.linger(clock::now() + opt_.commit_linger, most - wb.batch.entries.size(),
+                      std::min(opt_.max_commit_bytes, opt_.queue_bytes / 2));
+      }
+      commit(wb);
+    }
     // One retention chunk between batches: neither starves the other.
     if (retention_enabled() && clock::now() >= next_prune_ && !queue_.closed()) prune_chunk();
   }
+}
+
+bool commit_worker::lingers(const work_batch& wb) const {
+  // Only entries the gate delivered may wait: after-commit delivery, pub/sub dead letters and
+  // loss findings commit at once.
+  return gate_ && opt_.commit_linger.count() > 0 && wb.from == work_batch::origin::stream &&
+         !wb.loss && !queue_.closed() &&
+         wb.batch.entries.size() < std::max(opt_.max_commit_entries, opt_.batch);
 }
 
 void commit_worker::commit(work_batch& wb) {

@@ -28,6 +28,7 @@ class commit_worker {
 
  private:
   void commit(work_batch& wb);
+  bool lingers(const work_batch& wb) const;        // options::commit_linger applies to `wb`
   void apply_loss(const store::redis_loss& loss);  // commit_worker_loss.cpp
   void record_withdrawn();                         // retries unrecorded_ (commit_worker_loss.cpp)
   void prune_chunk();

@@ -220,15 +220,24 @@ status ingest::start() {
   m.writer_thread = std::thread([&m] { m.writer->run(); });
   if (m.watch_switches()) {
     m.watcher = std::make_unique<switch_watcher>(m.context(), m.switches);
-    m.watcher_thread = std::thread([&m] { m.watcher->run(); });
+    m.watcher_thread = std::thread([&m] {
+      block_sigpipe_on_this_thread();
+      m.watcher->run();
+    });
   }
   if (!o.streams.empty()) {
     m.reader = std::make_unique<stream_reader>(m.context(), std::move(start));
-    m.reader_thread = std::thread([&m] { m.reader->run(); });
+    m.reader_thread = std::thread([&m] {
+      block_sigpipe_on_this_thread();
+      m.reader->run();
+    });
   }
   if (o.pubsub) {
     m.pubsub = std::make_unique<pubsub_reader>(m.context());
-    m.pubsub_thread = std::thread([&m] { m.pubsub->run(); });
+    m.pubsub_thread = std::thread([&m] {
+      block_sigpipe_on_this_thread();
+      m.pubsub->run();
+    });
   }
   m.started = true;
   return ok_status();

@@ -103,11 +103,16 @@ status parse_db(std::string_view text, redis_endpoint& ep) {
   return ok_status();
 }
 
+// Set on a thread that blocked SIGPIPE for good (block_sigpipe_on_this_thread).
+thread_local bool sigpipe_blocked_for_good = false;
+
 // Blocks SIGPIPE around a write, and swallows a SIGPIPE the write itself raised: a peer
 // that went away (CLIENT KILL, Redis restart) must be an error value, not a dead process.
+// Nothing to do on a thread that blocks it for good.
 class sigpipe_guard {
  public:
-  sigpipe_guard() noexcept {
+  sigpipe_guard() noexcept : idle_(sigpipe_blocked_for_good) {
+    if (idle_) return;
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGPIPE);
@@ -117,6 +122,7 @@ class sigpipe_guard {
     was_pending_ = sigismember(&pending, SIGPIPE) == 1;
   }
   ~sigpipe_guard() {
+    if (idle_) return;
     if (!was_pending_) {
       sigset_t pending;
       sigpending(&pending);
@@ -134,6 +140,7 @@ class sigpipe_guard {
   sigpipe_guard& operator=(const sigpipe_guard&) = delete;
 
  private:
+  const bool idle_;
   sigset_t old_;
   bool was_pending_ = false;
 };
@@ -225,6 +232,14 @@ timeval to_timeval(std::chrono::milliseconds d) {
 }
 
 }  // namespace
+
+void block_sigpipe_on_this_thread() noexcept {
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, nullptr);
+  sigpipe_blocked_for_good = true;
+}
 
 // ---- URL ---------------------------------------------------------------------
 

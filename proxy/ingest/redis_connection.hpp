@@ -63,6 +63,12 @@ struct redis_endpoint {
 // message.
 result<redis_endpoint> parse_redis_url(std::string_view url);
 
+// For a thread that only ever talks to Redis (the ingest readers): blocks SIGPIPE in its
+// mask for good, so its writes skip the four system calls that guard each one otherwise (a
+// write to a peer that went away is still an error value). The signal a failed write raises
+// stays pending on the thread, never delivered.
+void block_sigpipe_on_this_thread() noexcept;
+
 struct reply_deleter {
   void operator()(redisReply* r) const noexcept;
 };

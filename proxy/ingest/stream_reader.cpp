@@ -378,7 +378,7 @@ bool stream_reader::decode_one(const redisReply* er, std::size_t idx, held_item&
   if (pairs == 0) return dead("entry has no fields");
   auto d = decode_stream_fields(fields_, ctx_.opt.limits);
   if (!d.entry) return dead(std::move(d.reason));
-  out.entry = store::pending_entry{*stored, std::move(*d.entry), source};
+  out.entry = store::pending_entry{*stored, std::move(*d.entry), source, nullptr};
   return true;
 }
 
@@ -609,14 +609,19 @@ void stream_reader::pass_gate(work_batch& wb) {
     switch (d.what) {
       case verdict::deliver:
         early.push_back(d.entry);
+        p.shared = std::move(d.entry);  // the writer hands this one to the hub at its commit
         kept.push_back(std::move(p));
         break;
       case verdict::undecided:
         gate_log_.line("warning: the delivery gate could not read the store (" + d.why +
                        "); entry " + p.id.str() + " is delivered after its commit");
+        p.shared = std::move(d.entry);
         kept.push_back(std::move(p));
         break;
       case verdict::recommit:
+        p.shared = std::move(d.entry);  // the pending one: same content, already delivered
+        kept.push_back(std::move(p));
+        break;
       case verdict::changed:
         kept.push_back(std::move(p));
         break;

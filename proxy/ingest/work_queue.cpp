@@ -26,10 +26,31 @@ bool work_queue::push(work_batch&& b) {
   // A stream batch or a loss finding made before a commit failed is stale: dropped.
   if (b.from != work_batch::origin::pubsub && b.epoch != epoch_) return false;
   bytes_ += b.bytes;
+  entries_ += b.batch.entries.size();
+  if (b.from != work_batch::origin::stream) ++others_;
   q_.push_back(std::move(b));
+  // A lingering writer waits on its own condition and hears only of what ends the wait.
+  const bool wake_lingering = lingering_ && linger_done_locked();
   lk.unlock();
-  not_empty_.notify_one();
+  if (wake_lingering)
+    lingered_.notify_one();
+  else
+    not_empty_.notify_one();
   return true;
+}
+
+bool work_queue::linger_done_locked() const {
+  return closed_ || others_ > 0 || entries_ >= linger_entries_ || bytes_ >= linger_bytes_;
+}
+
+void work_queue::linger(std::chrono::steady_clock::time_point until, std::size_t entries,
+                        std::size_t bytes) {
+  std::unique_lock lk(mu_);
+  linger_entries_ = entries;
+  linger_bytes_ = bytes;
+  lingering_ = true;
+  lingered_.wait_until(lk, until, [&] { return linger_done_locked(); });
+  lingering_ = false;
 }
 
 work_queue::pop_result work_queue::pop(work_batch& out,
@@ -41,6 +62,8 @@ work_queue::pop_result work_queue::pop(work_batch& out,
   out = std::move(q_.front());
   q_.pop_front();
   bytes_ -= out.bytes;
+  entries_ -= out.batch.entries.size();
+  if (out.from != work_batch::origin::stream) --others_;
   lk.unlock();
   not_full_.notify_all();
   return pop_result::batch;
@@ -59,6 +82,8 @@ std::size_t work_queue::pop_more(work_batch& into, std::size_t max_entries, std:
       if (a.entries.size() + b.entries.size() > max_entries ||
           into.bytes - into.delivered_bytes + next.bytes - next.delivered_bytes > max_bytes)
         break;
+      entries_ -= b.entries.size();
+      if (next.from != work_batch::origin::stream) --others_;
       a.entries.insert(a.entries.end(), std::make_move_iterator(b.entries.begin()),
                        std::make_move_iterator(b.entries.end()));
       a.dead.insert(a.dead.end(), std::make_move_iterator(b.dead.begin()),
@@ -90,6 +115,7 @@ void work_queue::close() {
     std::lock_guard lk(mu_);
     closed_ = true;
   }
+  lingered_.notify_all();
   not_empty_.notify_all();
   not_full_.notify_all();
 }
@@ -122,8 +148,11 @@ std::size_t work_queue::invalidate_streams() {
     });
     dropped = static_cast<std::size_t>(q_.end() - it);
     q_.erase(it, q_.end());
-    bytes_ = 0;
-    for (const auto& b : q_) bytes_ += b.bytes;
+    bytes_ = entries_ = 0;
+    for (const auto& b : q_) {
+      bytes_ += b.bytes;
+      entries_ += b.batch.entries.size();
+    }
   }
   not_full_.notify_all();
   return dropped;

@@ -48,6 +48,14 @@ class work_queue {
   // Waits for a batch until `deadline`; `closed` once closed and empty.
   pop_result pop(work_batch& out, std::chrono::steady_clock::time_point deadline);
 
+  // Delivery before the commit (DESIGN §11 "Commits of delivered entries are coalesced"):
+  // the writer holds a small stream batch until `until` so that what arrives meanwhile
+  // commits with it, one transaction and one writer wake-up for many entries. Returns early
+  // once the queue holds `entries` entries or `bytes` bytes, a batch of another origin (a
+  // pub/sub message waits for its commit to be delivered) or a loss finding, or is closed.
+  // Pushes that do not end the wait do not wake the writer.
+  void linger(std::chrono::steady_clock::time_point until, std::size_t entries, std::size_t bytes);
+
   // Moves queued batches of the same origin as `into` onto it while it stays within
   // `max_entries` and `max_bytes`, so a backlog is committed in few large transactions.
   // Returns how many batches were merged.
@@ -75,9 +83,15 @@ class work_queue {
   const std::size_t capacity_;
   mutable std::mutex mu_;
   std::mutex commit_mu_;  // hold_commits(); taken before mu_, never while holding it
-  std::condition_variable not_full_, not_empty_;
+  std::condition_variable not_full_, not_empty_, lingered_;
   std::deque<work_batch> q_;
   std::size_t bytes_ = 0;
+  std::size_t entries_ = 0;  // entries of the queued batches
+  std::size_t others_ = 0;   // queued batches that are not stream batches
+  // While the writer lingers: what ends its wait (0: it does not linger).
+  std::size_t linger_entries_ = 0, linger_bytes_ = 0;
+  bool lingering_ = false;
+  bool linger_done_locked() const;
   std::uint64_t epoch_ = 0;
   bool closed_ = false;
 };

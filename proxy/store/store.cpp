@@ -458,7 +458,9 @@ result<append_outcome> writer::append(const append_batch& batch,
         dg->second.value += entry_digest(p.id, e.topic, e.type, e.data);
         ++dg->second.entries;
       }
-      out.added.push_back(std::make_shared<const notification>(p.id, e.topic, e.type, e.data));
+      out.added.push_back(
+          p.shared ? p.shared
+                   : std::make_shared<const notification>(p.id, e.topic, e.type, e.data));
       continue;
     }
     // Conflict: the same entry again, another entry with this id, or a repeated key.

@@ -36,6 +36,9 @@ struct pending_entry {
   stream_id id;
   decoded_entry entry;
   std::string_view source;  // stream key or channel, for dead letters; must outlive append()
+  // The notification already made for it (the delivery gate's, shared with the hub), or null:
+  // append() hands it on as added instead of building another.
+  notification_ptr shared;
 };
 
 struct dead_letter {

@@ -628,8 +628,10 @@ void make_store(const std::string& path) {
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count());
   for (std::uint64_t i = 1; i <= 20; ++i)
-    b.entries.push_back(
-        {{now - 60'000 + i, 0}, {"user:1", "t", "{\"i\":" + std::to_string(i) + "}", {}}, "s"});
+    b.entries.push_back({{now - 60'000 + i, 0},
+                         {"user:1", "t", "{\"i\":" + std::to_string(i) + "}", {}},
+                         "s",
+                         nullptr});
   ASSERT_TRUE(w->append(b));
 }
 

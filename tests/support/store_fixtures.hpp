@@ -17,7 +17,8 @@ inline store::pending_entry entry(std::uint64_t ms, std::uint64_t seq, std::stri
                                   std::string data = "{}", std::string type = "t",
                                   std::optional<std::string> key = std::nullopt) {
   return {stream_id{ms, seq},
-          decoded_entry{std::move(topic), std::move(type), std::move(data), std::move(key)}, "s"};
+          decoded_entry{std::move(topic), std::move(type), std::move(data), std::move(key)}, "s",
+          nullptr};
 }
 
 }  // namespace cutover::unit

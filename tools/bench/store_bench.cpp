@@ -138,8 +138,9 @@ double append_run(const std::string& path, const bench_opts& o, std::size_t batc
     for (std::size_t i = 0; i < n; ++i, ++done) {
       // Ten entries per millisecond, as a busy stream gives.
       stream_id id{ms + done / 10, done % 10};
-      b.entries.push_back(
-          {id, decoded_entry{topic_name(done % o.topics), "bench", data, std::nullopt}, source});
+      b.entries.push_back({id,
+                           decoded_entry{topic_name(done % o.topics), "bench", data, std::nullopt},
+                           source, nullptr});
     }
     b.offsets.push_back({std::string(source), b.entries.back().id});
     auto r = w->append(b);
