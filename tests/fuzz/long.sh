@@ -64,9 +64,11 @@ report() {
     if grep -aqE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|invariant|Test unit written' "$log"; then
       verdict="FINDING (see $log, inputs in $out/artifacts/)"
       failed=1
-    elif [ $rc -eq 72 ] || { [ $rc -ne 0 ] && [ "${cpu:-0}" -ge $((budget - 11)) ]; }; then
+    elif [ "${cpu:-0}" -ge $((budget - 11)) ] && [ $rc -ne 0 ]; then
       # stopped by the SIGINT above, or by the CPU limit (the last sample is <= 10 s old)
       verdict="ok (budget used)"
+    elif [ $rc -eq 72 ]; then
+      verdict="ok (interrupted before the budget)"
     elif [ $rc -eq 0 ]; then
       verdict="ok (stopped by -max_total_time)"
     else
