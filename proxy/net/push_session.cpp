@@ -1,5 +1,6 @@
 #include "net/push_session.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "core/json_text.hpp"
@@ -225,7 +226,16 @@ void push_session::resume(const cursor& since) {
 // gets the reset (oldest = the first id after the last agreed entry) and delivery goes on
 // after that entry, so what Redis holds there now reaches it.
 void push_session::on_lost(stream_id after, stream_id through) {
-  if (closing_ || !(after < cursor_) || through < cursor_) return;
+  if (closing_) return;
+  if (fetching_) {
+    // The read in flight may have been answered before the hub removed these entries: what
+    // it returns inside the range is not used (on_fetched), and the session reads again.
+    if (!lost_in_read_)
+      lost_in_read_ = std::make_unique<std::pair<stream_id, stream_id>>(after, through);
+    lost_in_read_->first = std::min(lost_in_read_->first, after);
+    lost_in_read_->second = std::max(lost_in_read_->second, through);
+  }
+  if (!(after < cursor_) || through < cursor_) return;
   push_control(codec_->reset(after.next()));
   resume(cursor{after});
   flush();
@@ -381,6 +391,7 @@ void push_session::start_fetch() {
   if (closing_ || closed_ || fetching_ || !carrier_) return;
   fetching_ = true;
   wake_pending_ = false;
+  lost_in_read_.reset();
   std::uint64_t gen = ++fetch_gen_;
   std::size_t page = host_->limits().fetch_page;
   claim_ = std::make_shared<read_claim>();
@@ -420,16 +431,21 @@ void push_session::on_fetched(std::uint64_t generation, fetch_result r) {
     // A cursor in a range Redis lost: the entries follow the last agreed one (DESIGN §3).
     if (r.expired && r.rewound_to) cursor_ = sent_cursor_ = *r.rewound_to;
   }
-  bool full = false;
+  bool full = false, cut = false;
+  auto lost = std::move(lost_in_read_);
   for (const auto& n : r.entries) {
     if (!(cursor_ < n->id)) continue;
+    if (lost && lost->first < n->id && !(lost->second < n->id)) {
+      cut = true;  // Redis lost it while this read ran: read on from before it (DESIGN §3)
+      break;
+    }
     if (!push_notification(n, false)) {
       full = true;
       break;
     }
   }
   const auto& lim = host_->limits();
-  bool more = full || r.entries.size() >= lim.fetch_page || wake_pending_;
+  bool more = full || cut || r.entries.size() >= lim.fetch_page || wake_pending_;
   if (!more) {
     mode_ = mode::live;  // the read came back short and nothing arrived meanwhile
   } else if (queued_bytes_ <= lim.queue_bytes / 2) {

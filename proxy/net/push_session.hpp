@@ -36,6 +36,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/notification.hpp"
@@ -248,6 +249,9 @@ class push_session final : public connection_base,
   static constexpr int kResumesPerSecond = 20;
   clock::time_point resume_window_{};
   int resumes_in_window_ = 0;
+  // Losses Redis reported while a read was in flight (their union; out of line, as it is
+  // rare): that read may predate the loss, so its answer is used only up to the range.
+  std::unique_ptr<std::pair<stream_id, stream_id>> lost_in_read_;
   bool wake_pending_ = false;
   bool fetch_retry_ = false;
   bool reset_check_ = false;       // the next read tells whether `since` expired

@@ -319,6 +319,41 @@ TEST(PushSession, ACursorInARangeRedisLostGetsResetAndTheNewEntriesThere) {
   EXPECT_EQ(lines(r.wire->text()).size(), l.size());
 }
 
+TEST(PushSession, AReadInFlightWhenRedisLosesARangeIsNotUsedInsideIt) {
+  rig r;
+  r.make();
+  r.host.async = true;
+  r.host.log = {entry(1), entry(2), entry(3), entry(4), entry(5)};
+  r.s->start(cursor{stream_id{2, 0}});
+  ASSERT_EQ(r.host.pending.size(), 1u);  // its answer is 3, 4 and 5
+  // Before it is handled, Redis loses 4-0 and 5-0 (3-0 the last agreed entry): the hub has
+  // removed them, and the session's cursor (2-0) lies before the range, so no reset is due.
+  r.host.log = {entry(1), entry(2), entry(3)};
+  r.s->on_lost(stream_id{3, 0}, stream_id{5, 0});
+  r.host.commit(*r.s, entry(4));  // what Redis holds at that id now
+  r.host.complete_read();         // 3 is used; the old 4 and 5 are not: read again from 3
+  ASSERT_EQ(r.host.pending.size(), 1u);
+  EXPECT_EQ(r.s->current_mode(), push_session::mode::catching_up);
+  r.host.complete_read();
+  EXPECT_EQ(r.s->current_mode(), push_session::mode::live);
+  EXPECT_EQ(lines(r.wire->text()), (std::vector<std::string>{"H2-0", "N3-0", "N4-0"}));
+  EXPECT_EQ(r.host.reads, 2);
+}
+
+TEST(PushSession, ALossPastEverythingAReadReturnedCostsNoSecondRead) {
+  rig r;
+  r.make();
+  r.host.async = true;
+  r.host.log = {entry(1), entry(2), entry(3)};
+  r.s->start(cursor{stream_id{1, 0}});
+  // Entries trimmed before ingest read them: a range after all the read can return.
+  r.s->on_lost(stream_id{3, 0}, stream_id{9, 0});
+  r.host.complete_read();
+  EXPECT_EQ(r.s->current_mode(), push_session::mode::live);
+  EXPECT_EQ(notifications(r.wire->text()), ids(2, 3));
+  EXPECT_EQ(r.host.reads, 1);  // nothing in its answer was inside the range
+}
+
 TEST(PushSession, ResumeReadsAgainFromTheClientsCursor) {
   rig r;
   r.make();
