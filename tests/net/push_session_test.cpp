@@ -330,13 +330,15 @@ TEST(PushSession, AReadInFlightWhenRedisLosesARangeIsNotUsedInsideIt) {
   // removed them, and the session's cursor (2-0) lies before the range, so no reset is due.
   r.host.log = {entry(1), entry(2), entry(3)};
   r.s->on_lost(stream_id{3, 0}, stream_id{5, 0});
-  r.host.commit(*r.s, entry(4));  // what Redis holds at that id now
-  r.host.complete_read();         // 3 is used; the old 4 and 5 are not: read again from 3
+  // What Redis holds inside the range now: an id of its own (4-1), so the wire tells it
+  // from the lost 4-0.
+  r.host.commit(*r.s, std::make_shared<const notification>(stream_id{4, 1}, "user:1", "t", "{}"));
+  r.host.complete_read();  // 3 is used; the lost 4-0 and 5-0 are not: read again from 3
   ASSERT_EQ(r.host.pending.size(), 1u);
   EXPECT_EQ(r.s->current_mode(), push_session::mode::catching_up);
   r.host.complete_read();
   EXPECT_EQ(r.s->current_mode(), push_session::mode::live);
-  EXPECT_EQ(lines(r.wire->text()), (std::vector<std::string>{"H2-0", "N3-0", "N4-0"}));
+  EXPECT_EQ(lines(r.wire->text()), (std::vector<std::string>{"H2-0", "N3-0", "N4-1"}));
   EXPECT_EQ(r.host.reads, 2);
 }
 
