@@ -83,6 +83,9 @@ struct options {
   // Called on the stream reader's thread after each loss check (DESIGN §3) that found Redis
   // agreeing with the committed offset `agreed` of `stream`: an event tests wait on.
   std::function<void(const std::string& stream, stream_id agreed)> on_loss_check;
+  // Tests only: called before a loss check opens the store; false makes that check fail as
+  // a store that cannot be read does (on a loaded machine: locked while the WAL recovers).
+  std::function<bool()> loss_check_store_usable;
 };
 
 enum class link_state { connecting, connected, backing_off, stopped };

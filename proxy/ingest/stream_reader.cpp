@@ -61,6 +61,7 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
       warned_missing_(ctx.opt.streams.size(), false),
       warned_behind_(ctx.opt.streams.size(), false),
       probed_(ctx.opt.streams.size()),
+      started_from_(ctx.opt.streams.size(), false),
       probed_pending_(ctx.opt.streams.size()),
       gate_log_(ctx.log),
       rule_(ctx.opt.streams.size()),
@@ -74,6 +75,15 @@ stream_reader::stream_reader(reader_context ctx, std::vector<std::optional<strea
            "STREAMS"};
   for (const auto& s : ctx.opt.streams) argv_.push_back(s);
   argv_.resize(argv_.size() + ctx.opt.streams.size());
+  // The committed offsets are the first points to judge (DESIGN §3): if the check at connect
+  // cannot be made (the store locked, the master unreachable), entries read meanwhile move the
+  // offset on, and a later check still compares where this instance started.
+  for (std::size_t i = 0; i < probed_.size(); ++i) {
+    auto c = ctx_.board.committed(i);
+    if (!c || c->is_zero()) continue;
+    probed_[i] = c;
+    started_from_[i] = true;
+  }
 }
 
 void stream_reader::run() {

@@ -112,7 +112,10 @@ class stream_reader {
   std::optional<store::reader> store_;  // read-only, for loss detection; opened when needed
   std::vector<bool> warned_missing_;    // the stream key is gone (logged once)
   std::vector<bool> warned_behind_;     // --redis-read: the replica is behind the offset
-  std::vector<std::optional<stream_id>> probed_;  // offset Redis agreed with at the last check
+  // Offset Redis agreed with at the last check; before the first, the offset this instance
+  // started from (started_from_), so a check that could not be made cannot lose it.
+  std::vector<std::optional<stream_id>> probed_;
+  std::vector<bool> started_from_;
   std::vector<std::optional<stream_id>> probed_pending_;  // newest pending entry agreed then
   core::rate_limited_log gate_log_;
   const stream_id_rule rule_;

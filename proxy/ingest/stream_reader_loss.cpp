@@ -110,6 +110,7 @@ bool stream_reader::redis_entries(redis_connection* via, std::size_t i,
 
 bool stream_reader::agreed(std::size_t i, stream_id c, std::optional<stream_id> read_last) {
   probed_[i] = c;
+  started_from_[i] = false;
   if (ctx_.read_endpoint) {
     // The replica read from is behind what this store took (another replica than before,
     // or one cut off from the master): the master holds it all, so ingest waits for it.
@@ -159,6 +160,10 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   auto deleted = id_field(info, "max-deleted-entry-id");
   const std::string& key = ctx_.opt.streams[i];
   if (!store_) {
+    if (ctx_.opt.loss_check_store_usable && !ctx_.opt.loss_check_store_usable()) {
+      link_.problem("store", "cannot open the store to check for losses: unusable (test)");
+      return false;
+    }
     auto r = store::reader::open(ctx_.opt.db_path, ctx_.opt.store);
     if (!r) {
       link_.problem("store", "cannot open the store to check for losses: " + r.err().message);
@@ -180,7 +185,12 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
     auto at = rule_.encode(point, i);
     if (!at) return {};
     auto top = store_->stream_entries_back(*at, rule_.streams(), i, 1);
-    if (!top || top->empty() || (*top)[0]->id != *at)
+    if (!top) {
+      // Not an agreement: judged at the next check (the point stays to be judged).
+      link_.problem("store", "cannot read the store to check for losses: " + top.err().message);
+      return {true, std::nullopt};
+    }
+    if (top->empty() || (*top)[0]->id != *at)
       return {};  // a dead letter, a repeat, or pruned since: nothing to compare
     std::vector<std::optional<decoded_entry>> got;
     std::vector<bool> held;
@@ -209,13 +219,17 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
       auto p = judge(*probed_[i], "the entry");
       if (p.io_failed) return true;
       if (!p.why) return agreed(i, c, read_last);
-      detail = *p.why + ", agreed at the previous check; the stream was replaced under the reader";
+      detail = *p.why + (started_from_[i] ? ", the offset this instance started from; the stream "
+                                            "was replaced before a check could compare it"
+                                          : ", agreed at the previous check; the stream was "
+                                            "replaced under the reader");
       from = *probed_[i];
     } else {
       return agreed(i, c, read_last);
     }
   }
   probed_[i].reset();
+  started_from_[i] = false;
   at_c = rule_.encode(from, i);
   if (!at_c) return false;
 

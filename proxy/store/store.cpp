@@ -17,8 +17,14 @@ std::int64_t wall_ms() {
       .count();
 }
 
-status configure(sqlite3* db, const open_options& opt, bool writer) {
+// Before any statement, even the schema check: the first connection after a crash recovers
+// the WAL while holding a lock, and one without a busy handler fails at once ("database is
+// locked") instead of waiting for it.
+void wait_when_busy(sqlite3* db, const open_options& opt) {
   sqlite3_busy_timeout(db, static_cast<int>(opt.busy_timeout.count()));
+}
+
+status configure(sqlite3* db, bool writer) {
   std::string pragmas = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;";
   if (writer)
     pragmas = "PRAGMA journal_mode = WAL; " + pragmas;
@@ -162,9 +168,10 @@ result<sql::db_handle> open_and_migrate(const std::string& path, const open_opti
                      "' is read-only (file permissions or a read-only file system); "
                      "Cutover must be able to write to it",
                  sql::sqlite_code(SQLITE_READONLY)};
+  wait_when_busy(db->get(), opt);
   // Refuse newer/foreign files before anything (even journal_mode) writes to them.
   if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
-  if (auto st = configure(db->get(), opt, true); !st) return st.err();
+  if (auto st = configure(db->get(), true); !st) return st.err();
   auto r = migrate(db->get(), embedded_migrations());
   if (!r) return r.err();
   if (report) *report = *r;
@@ -666,13 +673,14 @@ status writer::fold_marks(prune_outcome& out) {
 result<reader> reader::open(const std::string& path, const open_options& opt) {
   auto db = sql::open(path, sql::open_mode::existing);
   if (!db) return db.err();
+  wait_when_busy(db->get(), opt);
   auto v = check_version(db->get(), embedded_migrations());
   if (!v) return v.err();
   if (*v != latest_version(embedded_migrations()))
     return error{"database '" + path + "' is at schema version " + std::to_string(*v) +
                  ", expected " + std::to_string(latest_version(embedded_migrations())) +
                  "; run `cutover db migrate --db " + path + "`"};
-  if (auto st = configure(db->get(), opt, false); !st) return st.err();
+  if (auto st = configure(db->get(), false); !st) return st.err();
   reader r;
   r.db_ = std::move(*db);
   auto st = prepare_all(
@@ -942,8 +950,8 @@ result<std::map<std::string, stream_digest>> reader::digests() {
 status snapshot(const std::string& path, const std::string& out) {
   auto db = sql::open(path, sql::open_mode::existing);
   if (!db) return db.err();
+  wait_when_busy(db->get(), open_options{});
   if (auto v = check_version(db->get(), embedded_migrations()); !v) return v.err();
-  sqlite3_busy_timeout(db->get(), 5000);
   // VACUUM INTO reads the database in one read transaction (a WAL snapshot): a writer may
   // commit meanwhile, and the copy is the store as of one commit, offsets and entries together.
   auto s = prep(db->get(), "VACUUM INTO ?1");
