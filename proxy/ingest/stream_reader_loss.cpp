@@ -178,7 +178,8 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   // stream recreated under a running reader is caught even after it read past the change):
   // nullopt when Redis agrees (or trimmed/deleted it), else why not.
   struct verdict {
-    bool io_failed = false;
+    bool io_failed = false;     // Redis could not be asked (the connection is handled)
+    bool store_failed = false;  // the store could not be read: judged at the next check
     std::optional<std::string> why;
   };
   auto judge = [&](stream_id point, const char* what) -> verdict {
@@ -188,23 +189,24 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
     if (!top) {
       // Not an agreement: judged at the next check (the point stays to be judged).
       link_.problem("store", "cannot read the store to check for losses: " + top.err().message);
-      return {true, std::nullopt};
+      return {false, true, std::nullopt};
     }
     if (top->empty() || (*top)[0]->id != *at)
       return {};  // a dead letter, a repeat, or pruned since: nothing to compare
     std::vector<std::optional<decoded_entry>> got;
     std::vector<bool> held;
-    if (!redis_entries(via, i, {point}, got, held)) return {true, std::nullopt};
+    if (!redis_entries(via, i, {point}, got, held)) return {true, false, std::nullopt};
     if (held[0]) {
       if (got[0] && same(*got[0], *(*top)[0])) return {};  // the normal case
-      return {false, std::string(what) + " " + point.str() + " now holds other content"};
+      return {false, false, std::string(what) + " " + point.str() + " now holds other content"};
     }
     if (first && point < *first) return {};                              // trimmed since
     if (deleted && !deleted->is_zero() && point <= *deleted) return {};  // deleted (XDEL)
-    return {false, std::string(what) + " " + point.str() +
-                       " is gone though nothing trimmed or deleted it (first-entry " +
-                       (first ? first->str() : std::string("none")) + ", last-generated-id " +
-                       last->str() + ")"};
+    return {false, false,
+            std::string(what) + " " + point.str() +
+                " is gone though nothing trimmed or deleted it (first-entry " +
+                (first ? first->str() : std::string("none")) + ", last-generated-id " +
+                last->str() + ")"};
   };
   std::string detail;
   stream_id from = c;  // where the walk back starts
@@ -213,11 +215,13 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   } else {
     auto v = judge(c, "the committed entry");
     if (v.io_failed) return true;
+    if (v.store_failed) return false;  // the point stays to be judged; the other checks go on
     if (v.why) {
       detail = *v.why;
     } else if (probed_[i] && *probed_[i] < c) {
       auto p = judge(*probed_[i], "the entry");
       if (p.io_failed) return true;
+      if (p.store_failed) return false;
       if (!p.why) return agreed(i, c, read_last);
       detail = *p.why + (started_from_[i] ? ", the offset this instance started from; the stream "
                                             "was replaced before a check could compare it"
@@ -228,8 +232,10 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
       return agreed(i, c, read_last);
     }
   }
-  probed_[i].reset();
-  started_from_[i] = false;
+  // probed_ stays until a check agrees: if this finding never becomes a rewind (the walk or
+  // the push fails, or the writer finds the offset moved on), the next check judges the same
+  // point again instead of only the offset read past it. After a rewind the point is below
+  // nothing stored that Redis disagrees with, so it agrees.
   at_c = rule_.encode(from, i);
   if (!at_c) return false;
 
