@@ -234,8 +234,8 @@ bool stream_reader::check_loss(std::size_t i, const redisReply* info) {
   }
   // probed_ stays until a check agrees: if this finding never becomes a rewind (the walk or
   // the push fails, or the writer finds the offset moved on), the next check judges the same
-  // point again instead of only the offset read past it. After a rewind the point is below
-  // nothing stored that Redis disagrees with, so it agrees.
+  // point again instead of only the offset read past it. After a rewind its stored entry is
+  // an orphan (nothing to compare) or Redis's own again, so it agrees.
   at_c = rule_.encode(from, i);
   if (!at_c) return false;
 

@@ -84,7 +84,7 @@ supervise() {
     used=$((used + now))
     # SIGXCPU (exit 152): the ulimit backstop ended it at its soft limit, past the budget,
     # before a sample saw the budget reached (the samples can lag): the budget is used.
-    [ "$rc" -eq 152 ] && used=$((used - now + left + 5))
+    [ "$rc" -eq 152 ] && used=$((budget + 5))
     e=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     [ -z "$e" ] && e=$(grep -aoE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
     execs=$((execs + ${e:-0}))
